@@ -1,0 +1,36 @@
+{#- One row: the date the marts describe. See the as_of_date docs block. -#}
+with
+
+transactions as (
+
+    select * from {{ ref('stg_raw__transactions') }}
+
+),
+
+latest_valid as (
+
+    select max(cast(transacted_at as date)) as latest_valid_date
+    from transactions
+    where
+        transaction_id is not null
+        and customer_id is not null
+        and transacted_at is not null
+        and amount is not null
+        and cast(transacted_at as date) <= cast({{ dbt.current_timestamp() }} as date)
+
+),
+
+final as (
+
+    select
+        {% if var('as_of_date') -%}
+            cast('{{ var("as_of_date") }}' as date) as as_of_date
+        {%- else -%}
+            latest_valid_date as as_of_date
+        {%- endif %}
+
+    from latest_valid
+
+)
+
+select * from final

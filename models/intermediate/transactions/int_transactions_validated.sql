@@ -1,0 +1,79 @@
+{#- Every raw row with its reject_reason (null when valid). See the reject_reasons docs block.
+    The first problem found wins, in the order of the case expression below. -#}
+with
+
+transactions as (
+
+    select * from {{ ref('stg_raw__transactions') }}
+
+),
+
+as_of as (
+
+    select * from {{ ref('int_as_of_date') }}
+
+),
+
+checked as (
+
+    select
+        *,
+        cast(transacted_at as date) as transaction_date,
+        case
+            when transaction_id is null then 'missing_transaction_id'
+            when customer_id is null then 'missing_customer_id'
+            when transacted_at_raw is null then 'missing_transacted_at'
+            when transacted_at is null then 'unparseable_transacted_at'
+            when amount_raw is null then 'missing_amount'
+            when amount is null then 'unparseable_amount'
+        end as row_problem
+
+    from transactions
+
+),
+
+ranked as (
+
+    -- among well-formed rows, the first copy of a transaction_id (lowest raw_row_id) is kept
+    select
+        *,
+        row_number() over (
+            partition by transaction_id, row_problem
+            order by raw_row_id
+        ) as transaction_id_rank
+
+    from checked
+
+),
+
+final as (
+
+    select
+        ranked.raw_row_id,
+        ranked.source_file,
+        ranked.source_row_number,
+        ranked.transaction_id,
+        ranked.customer_id,
+        ranked.store_id,
+        ranked.currency,
+        ranked.product_category,
+        ranked.channel,
+        ranked.transacted_at_raw,
+        ranked.amount_raw,
+        ranked.quantity_raw,
+        ranked.amount,
+        ranked.quantity,
+        ranked.transaction_date,
+        ranked.transacted_at,
+        case
+            when ranked.row_problem is not null then ranked.row_problem
+            when ranked.transaction_id_rank > 1 then 'duplicate_transaction_id'
+            when ranked.transaction_date > as_of.as_of_date then 'after_as_of'
+        end as reject_reason
+
+    from ranked
+    cross join as_of
+
+)
+
+select * from final

@@ -1,0 +1,136 @@
+{#- Acquisition cohorts by month: one row per cohort and month since first purchase, from
+    month 0 up to the as-of month, zero-activity months included. See the
+    cohort_retention docs block. -#}
+with
+
+customers as (
+
+    select * from {{ ref('dim_customers') }}
+
+),
+
+purchase_days as (
+
+    select * from {{ ref('int_customer_purchase_days') }}
+
+),
+
+transactions as (
+
+    select * from {{ ref('fct_transactions') }}
+
+),
+
+as_of as (
+
+    select * from {{ ref('int_as_of_date') }}
+
+),
+
+month_offsets as (
+
+    -- 0 .. 1199: cohorts up to 100 years old
+    select generated_number - 1 as months_since_first_purchase
+    from ({{ dbt.generate_series(1200) }}) as series
+
+),
+
+cohorts as (
+
+    select
+        cohort_month,
+        count(*) as cohort_size
+
+    from customers
+    group by cohort_month
+
+),
+
+cohort_grid as (
+
+    select
+        cohorts.cohort_month,
+        cohorts.cohort_size,
+        month_offsets.months_since_first_purchase,
+        cast({{ dbt.dateadd('month', 'month_offsets.months_since_first_purchase', 'cohorts.cohort_month') }}
+            as date) as activity_month
+
+    from cohorts
+    cross join month_offsets
+    cross join as_of
+    where
+        month_offsets.months_since_first_purchase
+        <= {{ dbt.datediff('cohorts.cohort_month', 'as_of.as_of_date', 'month') }}
+
+),
+
+monthly_activity as (
+
+    select
+        customers.cohort_month,
+        cast({{ dbt.date_trunc('month', 'purchase_days.purchase_date') }} as date) as activity_month,
+        count(distinct purchase_days.customer_id) as active_customers
+
+    from purchase_days
+    inner join customers
+        on purchase_days.customer_id = customers.customer_id
+    group by 1, 2
+
+),
+
+monthly_revenue as (
+
+    select
+        customers.cohort_month,
+        cast({{ dbt.date_trunc('month', 'transactions.transaction_date') }} as date) as activity_month,
+        sum(transactions.amount) as revenue
+
+    from transactions
+    inner join customers
+        on transactions.customer_id = customers.customer_id
+    group by 1, 2
+
+),
+
+joined as (
+
+    select
+        cohort_grid.cohort_month,
+        cohort_grid.activity_month,
+        cohort_grid.months_since_first_purchase,
+        cohort_grid.cohort_size,
+        coalesce(monthly_activity.active_customers, 0) as active_customers,
+        coalesce(monthly_revenue.revenue, 0) as revenue
+
+    from cohort_grid
+    left join monthly_activity
+        on
+            cohort_grid.cohort_month = monthly_activity.cohort_month
+            and cohort_grid.activity_month = monthly_activity.activity_month
+    left join monthly_revenue
+        on
+            cohort_grid.cohort_month = monthly_revenue.cohort_month
+            and cohort_grid.activity_month = monthly_revenue.activity_month
+
+),
+
+final as (
+
+    select
+        cohort_month,
+        cast(months_since_first_purchase as {{ dbt.type_int() }}) as months_since_first_purchase,
+        cohort_size,
+        active_customers,
+        cast(active_customers as double) / cohort_size as retention_rate,
+        {{ money('revenue') }} as revenue,
+        {{ money(
+            'sum(revenue) over (partition by cohort_month order by months_since_first_purchase'
+            ~ ' rows between unbounded preceding and current row) / cohort_size'
+        ) }} as cumulative_revenue_per_customer,
+        activity_month
+
+    from joined
+
+)
+
+select * from final
