@@ -2,5 +2,5 @@
     A date alone becomes midnight. The one place where text becomes a timestamp, so that
     engines that differ in what they accept (a 'T' separator, a trailing 'Z') agree. -#}
 {% macro parse_timestamp(column) -%}
-    {{ dbt.safe_cast("replace(replace(" ~ column ~ ", 'T', ' '), 'Z', '')", dbt.type_timestamp()) }}
+    {{ try_cast("replace(replace(" ~ column ~ ", 'T', ' '), 'Z', '')", dbt.type_timestamp()) }}
 {%- endmacro %}

@@ -1,4 +1,9 @@
 {#- One row: the date the marts describe. See the as_of_date docs block. -#}
+{%- if var('as_of_date') -%}
+    {%- set as_of_expression = "cast('" ~ var('as_of_date') ~ "' as date)" -%}
+{%- else -%}
+    {%- set as_of_expression = 'latest_valid_date' -%}
+{%- endif %}
 with
 
 transactions as (
@@ -22,13 +27,7 @@ latest_valid as (
 
 final as (
 
-    select
-        {% if var('as_of_date') -%}
-            cast('{{ var("as_of_date") }}' as date) as as_of_date
-        {%- else -%}
-            latest_valid_date as as_of_date
-        {%- endif %}
-
+    select {{ as_of_expression }} as as_of_date
     from latest_valid
 
 )

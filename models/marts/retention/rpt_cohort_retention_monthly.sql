@@ -52,8 +52,10 @@ cohort_grid as (
         cohorts.cohort_month,
         cohorts.cohort_size,
         month_offsets.months_since_first_purchase,
-        cast({{ dbt.dateadd('month', 'month_offsets.months_since_first_purchase', 'cohorts.cohort_month') }}
-            as date) as activity_month
+        cast(
+            {{ dbt.dateadd('month', 'month_offsets.months_since_first_purchase', 'cohorts.cohort_month') }}
+            as date
+        ) as activity_month
 
     from cohorts
     cross join month_offsets
@@ -74,7 +76,9 @@ monthly_activity as (
     from purchase_days
     inner join customers
         on purchase_days.customer_id = customers.customer_id
-    group by 1, 2
+    group by
+        customers.cohort_month,
+        cast({{ dbt.date_trunc('month', 'purchase_days.purchase_date') }} as date)
 
 ),
 
@@ -88,7 +92,9 @@ monthly_revenue as (
     from transactions
     inner join customers
         on transactions.customer_id = customers.customer_id
-    group by 1, 2
+    group by
+        customers.cohort_month,
+        cast({{ dbt.date_trunc('month', 'transactions.transaction_date') }} as date)
 
 ),
 

@@ -22,8 +22,8 @@ renamed as (
         store_id,
         quantity as quantity_raw,
         {{ parse_timestamp('transacted_at') }} as transacted_at,
-        {{ dbt.safe_cast('amount', money_type()) }} as amount,
-        {{ dbt.safe_cast('quantity', dbt.type_int()) }} as quantity
+        {{ try_cast('amount', money_type()) }} as amount,
+        {{ try_cast('quantity', dbt.type_int()) }} as quantity
 
     from source
 

@@ -1,0 +1,47 @@
+# Two commands on a fresh machine with Python 3.11, make, git (and Java for Spark):
+#   make demo   set up the environment, generate a sample, build the warehouse, print headline numbers
+#   make test   set up the environment, lint the SQL, build + test every model on fixture data, run pytest
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+TEST_WAREHOUSE := build/test/fixtures.duckdb
+export UV_PYTHON_DOWNLOADS := never
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export DO_NOT_TRACK := 1
+
+.PHONY: setup demo test lint dbt-test pytest bench clean
+
+setup: $(VENV)/.installed
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.installed: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --all-extras --python $(PYTHON)
+	touch $@
+
+demo: setup
+	$(BIN)/loyalty demo
+
+test: setup lint dbt-test pytest
+
+lint: setup
+	LOYALTY_WAREHOUSE=build/lint/lint.duckdb DBT_TARGET_PATH=build/lint/target $(BIN)/sqlfluff lint models tests/*.sql
+
+dbt-test: setup
+	rm -f $(TEST_WAREHOUSE)
+	$(BIN)/loyalty run --transactions tests_py/fixtures/transactions.csv \
+	    --customers tests_py/fixtures/customers.csv --warehouse $(TEST_WAREHOUSE)
+
+pytest: setup
+	$(BIN)/pytest
+
+bench: setup
+	$(BIN)/python benchmarks/bench_run.py --transactions 1000000
+
+clean:
+	rm -rf build target logs $(VENV) $(TOOLS)

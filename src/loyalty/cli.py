@@ -1,0 +1,139 @@
+"""`loyalty`: generate sample data, build the warehouse, show what it holds."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+
+import click
+
+from loyalty.errors import LoyaltyError
+from loyalty.project import project_dir, warehouse_path
+
+DEMO_CUSTOMERS = 20_000
+
+
+def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date in the form YYYY-MM-DD.") from None
+
+
+def _fail(exc: LoyaltyError) -> None:
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(exc.exit_code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Customer-loyalty analytics warehouse: raw transactions in, trusted marts out.
+
+    Run `loyalty demo` to see it work on sample data, `loyalty run` on your own export.
+    """
+
+
+@main.command()
+@click.option("--customers", "n_customers", type=click.IntRange(min=1), required=True,
+              help="Number of customers to simulate (about 4.3 transactions each).")
+@click.option("--seed", type=int, default=42, show_default=True,
+              help="Random seed: the same arguments always write the same files.")
+@click.option("--start", callback=_date, default="2023-01-01", show_default=True,
+              help="First day customers can be acquired and buy (YYYY-MM-DD).")
+@click.option("--end", callback=_date, default="2025-12-31", show_default=True,
+              help="Last day of the simulated history (YYYY-MM-DD).")
+@click.option("--bad-row-rate", type=click.FloatRange(0, 0.5), default=0.0, show_default=True,
+              help="Share of rows made malformed, spread over every reject reason "
+                   "(missing/unparseable fields, duplicate ids, rows dated after the as-of date).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Transactions file to write; .parquet or .csv picks the format. The customers "
+                   "file is written beside it as <name>_customers.<ext>.")
+@click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
+def generate(n_customers: int, seed: int, start: dt.date, end: dt.date, bad_row_rate: float,
+             out: Path, no_progress: bool) -> None:
+    """Write deterministic synthetic transactions and customers (streamed in chunks)."""
+    from loyalty.generate import generate as run_generate
+
+    if end <= start:
+        _fail(LoyaltyError(f"--end {end} must be after --start {start}."))
+    try:
+        result = run_generate(n_customers, out, seed=seed, start=start, end=end,
+                              bad_row_rate=bad_row_rate, progress=not no_progress)
+    except ValueError as exc:
+        _fail(LoyaltyError(str(exc)))
+    click.echo(f"Wrote {result.n_transactions:,} transactions ({result.n_bad_rows:,} malformed) "
+               f"to {result.transactions_path}")
+    click.echo(f"Wrote {result.n_customers:,} customers to {result.customers_path}")
+
+
+def _run_options(func):  # type: ignore[no-untyped-def]
+    options = [
+        click.option("--warehouse", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="DuckDB file to build (default: $LOYALTY_WAREHOUSE, else build/loyalty.duckdb "
+                          "in the repository)."),
+        click.option("--full-refresh", is_flag=True,
+                     help="Rebuild incremental models and tables from scratch (dbt --full-refresh)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@main.command()
+@click.option("--transactions", required=True,
+              help="Transactions input: a CSV or Parquet file, a folder of them, or a glob such as "
+                   "'exports/*.parquet'. Required columns: transaction_id, customer_id, transacted_at, amount.")
+@click.option("--customers", default=None,
+              help="Optional customers file (CSV/Parquet path or glob) with customer_id and signup_at, "
+                   "country, acquisition_channel; email and full_name are never copied to the marts.")
+@click.option("--as-of", "as_of", callback=_date, default=None,
+              help="Date the marts describe (YYYY-MM-DD). Default: the latest valid transaction date "
+                   "not later than today. Later transactions are rejected as after_as_of.")
+@_run_options
+def run(transactions: str, customers: str | None, as_of: dt.date | None, warehouse: Path | None,
+        full_refresh: bool) -> None:
+    """Load the input, build and test every model, and print the headline numbers."""
+    from loyalty.pipeline import RunConfig, run_pipeline
+
+    config = RunConfig(transactions=transactions, customers=customers, as_of=as_of,
+                       warehouse=warehouse_path(warehouse), full_refresh=full_refresh)
+    try:
+        summary = run_pipeline(config)
+    except LoyaltyError as exc:
+        _fail(exc)
+    for line in summary.lines():
+        click.echo(line)
+
+
+@main.command()
+@click.option("--customers", "n_customers", type=click.IntRange(min=1), default=DEMO_CUSTOMERS,
+              show_default=True, help="Number of customers in the sample.")
+@click.option("--seed", type=int, default=42, show_default=True, help="Random seed of the sample.")
+@_run_options
+def demo(n_customers: int, seed: int, warehouse: Path | None, full_refresh: bool) -> None:
+    """Generate a sample (with 1% malformed rows) and build the warehouse from it."""
+    from loyalty.generate import generate as run_generate
+    from loyalty.pipeline import RunConfig, run_pipeline
+
+    out = project_dir() / "build" / "demo" / "transactions.parquet"
+    click.echo(f"Generating {n_customers:,} customers into {out.parent} ...")
+    result = run_generate(n_customers, out, seed=seed, bad_row_rate=0.01, progress=False)
+    click.echo(f"Wrote {result.n_transactions:,} transactions ({result.n_bad_rows:,} malformed).")
+    config = RunConfig(transactions=str(result.transactions_path), customers=str(result.customers_path),
+                       warehouse=warehouse_path(warehouse), full_refresh=full_refresh)
+    click.echo("Building the warehouse (dbt build with all tests) ...")
+    try:
+        summary = run_pipeline(config)
+    except LoyaltyError as exc:
+        _fail(exc)
+    for line in summary.lines():
+        click.echo(line)
+    click.echo(f"Query it from Python: duckdb.connect('{summary.warehouse}', read_only=True)"
+               ".sql('select * from marts.dim_customers limit 5').show()")
+
+
+if __name__ == "__main__":
+    main()

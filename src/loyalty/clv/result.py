@@ -1,0 +1,77 @@
+"""Fit results, minimum sample sizes and time units shared by the CLV models."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+#: Fewer customers than this and a transaction model (BG/NBD, Pareto/NBD) is not fitted.
+MIN_CUSTOMERS = 30
+#: Fewer repeat buyers with positive spend than this and the Gamma-Gamma model is not fitted.
+MIN_REPEAT_BUYERS = 10
+
+#: Time units the transaction models accept, with their length in days.
+TIME_UNITS: dict[str, float] = {"days": 1.0, "weeks": 7.0}
+
+#: Parameters that are rates per unit of time (gamma *scale* parameters of the rate
+#: distributions). They scale with the time unit; all other parameters are unit free.
+RATE_SCALE_PARAMS = frozenset({"alpha", "beta"})
+
+
+def check_time_unit(time_unit: str) -> str:
+    """Return ``time_unit`` if it is one of :data:`TIME_UNITS`, else raise ValueError."""
+    if time_unit not in TIME_UNITS:
+        raise ValueError(f"time_unit must be one of {sorted(TIME_UNITS)}, got {time_unit!r}")
+    return time_unit
+
+
+def days_to_unit(days: object, time_unit: str) -> object:
+    """Convert durations in days to ``time_unit`` (weeks = days / 7)."""
+    return days / TIME_UNITS[check_time_unit(time_unit)]  # type: ignore[operator]
+
+
+@dataclass
+class FitResult:
+    """Outcome of one maximum-likelihood fit.
+
+    ``params`` are in the model's natural parametrisation (bg_nbd: r, alpha, a, b;
+    pareto_nbd: r, alpha, s, beta; gamma_gamma: p, q, gamma); alpha and beta are per
+    ``time_unit``. ``log_likelihood`` is the full log-likelihood summed over customers
+    (not the mean). A fit with ``converged=False`` must not be used for predictions:
+    the models return NaN and warn; ``message`` says why.
+    """
+
+    model_name: str
+    params: dict[str, float]
+    time_unit: str
+    log_likelihood: float
+    n_customers: int
+    converged: bool
+    message: str
+    n_evaluations: int = field(default=0, compare=False)
+
+    def in_time_unit(self, time_unit: str) -> FitResult:
+        """The same fit expressed in another time unit (alpha, beta rescaled).
+
+        A rate lambda per day is 7 * lambda per week, so a gamma scale parameter alpha
+        for weeks is alpha_days / 7. The log-likelihood changes by the Jacobian of the
+        time change (sum over customers of x * log(7) per observed transaction time), so
+        it is reported as NaN rather than silently carried over.
+        """
+        check_time_unit(time_unit)
+        if self.time_unit not in TIME_UNITS or time_unit == self.time_unit:
+            return self
+        factor = TIME_UNITS[time_unit] / TIME_UNITS[self.time_unit]
+        params = {
+            k: (v * factor if k in RATE_SCALE_PARAMS else v) for k, v in self.params.items()
+        }
+        return FitResult(
+            model_name=self.model_name,
+            params=params,
+            time_unit=time_unit,
+            log_likelihood=math.nan,
+            n_customers=self.n_customers,
+            converged=self.converged,
+            message=self.message + f" (rescaled from {self.time_unit})",
+            n_evaluations=self.n_evaluations,
+        )

@@ -1,0 +1,778 @@
+"""Deterministic, streaming generator of synthetic loyalty transactions.
+
+``generate()`` writes two files in the same format (chosen by the extension of
+``out``: ``.parquet`` or ``.csv``):
+
+* the transactions file at ``out`` and
+* the customers file at :func:`customers_path_for` ``(out)``.
+
+Model (per customer, in the spirit of BG/NBD + Gamma-Gamma)
+------------------------------------------------------------
+* Signup day over ``[start, end]`` with mild exponential growth (about +15 %
+  a year) and muted seasonality.
+* About 3 % of customers never buy.  Everyone else makes a first purchase on
+  the signup day (60 %) or a few days later; a first purchase that would fall
+  after ``end`` turns the customer into a signup without purchases.
+* Repeat purchases: purchase rate ``lambda ~ Gamma(r=0.75, scale=1/alpha)``
+  (per day) and dropout probability ``p ~ Beta(0.8, 2.5)``: after every
+  purchase the customer drops out with probability ``p``.  Purchases follow a
+  Poisson process whose intensity is ``lambda * s(day)``, where the seasonality
+  ``s`` (Nov/Dec +60 %, Black Friday and Cyber Monday peaks, a summer dip,
+  quiet holidays, busier weekends; mean 1 over the window) is applied by time
+  change, which is exact thinning without rejected draws: in the transformed
+  clock the process has unit rate, the number of events left in the window is
+  ``N ~ Poisson(Lambda)``, the number the customer makes before dropping out
+  is ``K ~ Geometric(p) - 1``, and the first ``min(N, K)`` event times are
+  order statistics of uniforms (exponential spacings), so every draw is
+  vectorised over a whole chunk of customers.
+* About 1.5 % of purchases get a second purchase on the same day (same
+  channel, a little later, a new basket).
+* Spend: per-customer mean unit price from a gamma distribution (Gamma-Gamma),
+  a per-category price level, lognormal noise, psychological price endings
+  (.99/.49/.95), ``quantity ~ Geometric(0.72)`` and ``amount = unit price *
+  quantity``, rounded to cents.  About 0.5 % of purchases are free (amount 0).
+* Refunds: about 3 % of paid purchases get an extra row 1-20 days later (only
+  if that is still inside the window) with a new id, the same customer,
+  category, channel and store, a negative quantity (units returned: all of
+  them in 80 % of refunds, otherwise fewer) and ``amount = -unit price *
+  units``, so ``|refund| <= purchase``.
+* Each customer has 1-4 preferred product categories (85 % of purchases) and a
+  personal channel mix (Dirichlet around a mix that depends on the acquisition
+  channel); store purchases happen at the home store (85 %) or another store
+  of the customer's country.  ``store_id`` is null for the non-store channels
+  (``online`` and ``app``).  Time of day depends on the channel (opening hours
+  for stores, evening peaks online and in the app).
+
+With the default window (2023-01-01 .. 2025-12-31) this gives about 4.3
+transaction rows (purchases + refunds) per customer.
+
+Bad rows
+--------
+``bad_row_rate`` is the share of the *emitted* rows that are malformed.  Bad
+rows are **added** to the valid rows, never replace them: each one is derived
+from a valid row of the same chunk (its "template") and carries exactly one
+defect of one kind (see :data:`BAD_ROW_KINDS`).  The valid rows are therefore
+exactly the rows generated with ``bad_row_rate=0`` (same customers, times,
+amounts, ...); only ``transaction_id`` numbers shift, because ids are numbered
+in file order and bad rows other than duplicates get fresh ids.  The bad rows
+use a random stream of their own, so they do not disturb the valid data.
+Kinds are assigned round-robin over the global sequence of bad rows (counts
+per kind differ by at most one) and the number of bad rows is kept at
+``round(rate / (1 - rate) * valid rows so far)`` after every chunk.  A bad row
+is written right after its template row, except a duplicate, which goes to a
+random later position of the same chunk.  When bad rows are present the
+parquet columns ``transacted_at`` and ``amount`` are strings (so that
+unparseable values can exist); without bad rows they are a timestamp and a
+float64.  In CSV, ``amount`` always has exactly two decimals.
+
+Determinism and chunking
+------------------------
+Customers are simulated ``chunk_customers`` at a time; chunk ``i`` draws from
+``np.random.default_rng([seed, i])`` (bad rows from a child stream of the same
+seed sequence).  The output is a pure function of all arguments (except
+``progress``): the same arguments give byte-identical files.
+``chunk_customers`` is part of that identity: a different chunk size gives a
+different (statistically equivalent) data set, and ``n_customers`` only
+changes the last chunk and the chunks after it.  Transaction ids are numbered
+consecutively in file order across chunks ("T" + 12 digits); customer ids are
+"C" + at least 7 digits, numbered from 1.
+
+Memory is bounded by one chunk (about 4.3 * ``chunk_customers`` rows), so
+files of any size can be written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+__all__ = [
+    "BAD_ROW_KINDS",
+    "CATEGORIES",
+    "CHANNELS",
+    "GenerateResult",
+    "customers_path_for",
+    "generate",
+]
+
+# --------------------------------------------------------------------------
+# Vocabulary and model parameters
+# --------------------------------------------------------------------------
+
+CATEGORIES = ("books", "music", "electronics", "home", "garden", "toys", "fashion", "beauty")
+_CATEGORY_POPULARITY = np.array([0.14, 0.08, 0.12, 0.15, 0.07, 0.10, 0.21, 0.13])
+_CATEGORY_PRICE_LEVEL = np.array([0.55, 0.45, 2.6, 1.5, 1.2, 0.9, 1.05, 0.75])
+_N_PREFERRED_P = np.array([0.30, 0.35, 0.22, 0.13])  # 1, 2, 3 or 4 preferred categories
+_PREFERRED_SHARE = 0.85
+
+CHANNELS = ("online", "store", "app")
+_STORE_CHANNEL = 1
+
+ACQUISITION_CHANNELS = ("organic", "paid_search", "social", "referral", "email")
+_ACQUISITION_P = np.array([0.36, 0.24, 0.18, 0.12, 0.10])
+# Typical (online, store, app) mix by acquisition channel; customers scatter
+# around it (Dirichlet with concentration _CHANNEL_CONCENTRATION).
+_CHANNEL_MIX = np.array(
+    [
+        [0.35, 0.50, 0.15],  # organic
+        [0.60, 0.25, 0.15],  # paid_search
+        [0.40, 0.20, 0.40],  # social
+        [0.30, 0.50, 0.20],  # referral
+        [0.50, 0.30, 0.20],  # email
+    ]
+)
+_CHANNEL_CONCENTRATION = 2.0
+
+COUNTRIES = ("DE", "FR", "NL", "BE", "IT", "ES", "AT", "IE", "PT", "FI", "GR", "LU", "SK")
+_COUNTRY_P = np.array([0.30, 0.17, 0.12, 0.08, 0.07, 0.07, 0.06, 0.04, 0.03, 0.02, 0.02, 0.01, 0.01])
+_STORES_PER_COUNTRY = np.array([14, 8, 6, 4, 4, 4, 3, 2, 2, 1, 1, 1, 1])
+_STORE_OFFSET = np.concatenate([[0], np.cumsum(_STORES_PER_COUNTRY)[:-1]])
+_N_STORES = int(_STORES_PER_COUNTRY.sum())
+_HOME_STORE_SHARE = 0.85
+
+FIRST_NAMES = (
+    "Anna", "Lukas", "Emma", "Noah", "Mia", "Leon", "Sofia", "Louis", "Julia", "Luca",
+    "Chloe", "Hugo", "Lea", "Jan", "Sara", "Matteo", "Eva", "Daan", "Laura", "Pablo",
+    "Ines", "Finn", "Marta", "Elias", "Clara", "Sean", "Aino", "Nikos", "Lena", "Tomas",
+)  # fmt: skip
+LAST_NAMES = (
+    "Mueller", "Schmidt", "Martin", "Bernard", "de Jong", "Jansen", "Peeters", "Rossi",
+    "Garcia", "Lopez", "Gruber", "Murphy", "Silva", "Virtanen", "Papadopoulos", "Weber",
+    "Dubois", "Visser", "Russo", "Fernandez", "Huber", "Kelly", "Santos", "Schneider",
+    "Moreau", "Bakker", "Ferrari", "Novak", "Wagner", "Costa",
+)  # fmt: skip
+
+# BG/NBD parameters (lambda per day).
+_R = 0.75
+_ALPHA = 52.0  # mean lambda = r / alpha ~ one purchase per 70 days
+_DROPOUT_A = 0.8
+_DROPOUT_B = 2.5
+_NO_PURCHASE_SHARE = 0.03
+_FIRST_PURCHASE_SAME_DAY = 0.60
+_FIRST_PURCHASE_DELAY_MEAN_DAYS = 10.0
+_SIGNUP_GROWTH_PER_YEAR = 0.15
+_SAME_DAY_EXTRA_SHARE = 0.015
+
+# Spend (Gamma-Gamma + lognormal noise), in EUR per unit.
+_SPEND_SHAPE = 3.0
+_SPEND_SCALE = 10.0
+_SPEND_SIGMA = 0.45
+_QUANTITY_P = 0.72
+_MAX_QUANTITY = 12
+_FREE_SHARE = 0.005
+
+_REFUND_SHARE = 0.03
+_REFUND_FULL_SHARE = 0.80
+_REFUND_DELAY_P = 0.2  # delay in days ~ Geometric(0.2): 1..~20 days, mean 5
+_REFUND_MAX_DELAY_DAYS = 45
+
+# Seasonality: month (Jan..Dec) and weekday (Mon..Sun) factors.
+_MONTH_FACTOR = np.array([0.90, 0.90, 1.00, 1.00, 1.00, 0.90, 0.80, 0.80, 1.00, 1.05, 1.60, 1.60])
+_WEEKDAY_FACTOR = np.array([0.90, 0.92, 0.95, 1.00, 1.08, 1.15, 1.00])
+
+# Hour-of-day weights per channel (online, store, app).
+_HOUR_WEIGHTS = np.array(
+    [
+        # 0    1    2    3    4    5    6    7    8    9   10   11   12   13   14   15   16   17   18   19   20   21   22   23
+        [1.2, 0.7, 0.4, 0.3, 0.3, 0.4, 0.8, 1.5, 2.2, 3.0, 3.5, 3.8, 4.2, 4.0, 3.8, 3.7, 3.8, 4.2, 4.8, 5.6, 6.2, 6.0, 4.8, 2.6],
+        [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 3.0, 4.5, 5.8, 6.5, 6.0, 5.0, 5.0, 5.6, 6.4, 6.0, 4.5, 2.2, 0.0, 0.0, 0.0],
+        [1.5, 0.8, 0.4, 0.3, 0.3, 0.5, 1.4, 3.2, 3.8, 2.8, 2.6, 2.9, 4.4, 4.0, 3.0, 2.9, 3.2, 4.0, 4.6, 5.2, 6.0, 6.6, 6.0, 3.4],
+    ]
+)  # fmt: skip
+
+BAD_ROW_KINDS = (
+    "missing_customer_id",
+    "missing_transacted_at",
+    "unparseable_transacted_at",
+    "missing_amount",
+    "unparseable_amount",
+    "duplicate_transaction_id",
+    "after_as_of",
+)
+_K_MISSING_CUSTOMER, _K_MISSING_TS, _K_BAD_TS, _K_MISSING_AMOUNT, _K_BAD_AMOUNT, _K_DUPLICATE, _K_FUTURE = range(7)
+_UNPARSEABLE_TIMESTAMPS = (
+    "31/02/2024",
+    "not a date",
+    "2024-13-45",
+    "2023-02-30",
+    "2024-06-31T12:00:00",
+    "12/31/2024 25:00",
+    "0000-00-00 00:00:00",
+    "N/A",
+    "yesterday",
+    "2024-04-31",
+)
+_FUTURE_EPOCH_SECONDS = int((np.datetime64("2099-01-01") - np.datetime64("1970-01-01")).astype(np.int64)) * 86400
+
+_TRANSACTION_ID_DIGITS = 12
+_CUSTOMER_ID_MIN_DIGITS = 7
+_SUPPORTED_FORMATS = (".parquet", ".csv")
+_MAX_STRING_BYTES = 2**31 - 1
+
+
+# --------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class GenerateResult:
+    transactions_path: Path
+    customers_path: Path
+    n_customers: int
+    n_transactions: int  # rows written, including bad rows
+    n_bad_rows: int
+    bad_rows_by_kind: dict[str, int]
+
+
+def customers_path_for(out: Path) -> Path:
+    """Path of the customers file that goes with transactions file ``out``."""
+    out = Path(out)
+    return out.with_name(f"{out.stem}_customers{out.suffix}")
+
+
+def generate(
+    n_customers: int,
+    out: Path,
+    *,
+    seed: int = 42,
+    start: date = date(2023, 1, 1),
+    end: date = date(2025, 12, 31),
+    bad_row_rate: float = 0.0,
+    progress: bool = True,
+    chunk_customers: int = 50_000,
+) -> GenerateResult:
+    """Write ``n_customers`` synthetic customers and their transactions.
+
+    See the module docstring for the model, the bad-row placement and the
+    determinism guarantees.
+    """
+    out = Path(out)
+    fmt = out.suffix.lower()
+    if fmt not in _SUPPORTED_FORMATS:
+        raise ValueError(
+            f"Unsupported output extension {out.suffix or '(none)'!r} for {out}: use .parquet or .csv."
+        )
+    _validate(n_customers, seed, start, end, bad_row_rate, chunk_customers)
+
+    customers_path = customers_path_for(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    calendar = _Calendar(start, end)
+    has_bad = bad_row_rate > 0
+    id_digits = max(_CUSTOMER_ID_MIN_DIGITS, len(str(n_customers)))
+    tx_schema = _transactions_schema(fmt, has_bad)
+    cu_schema = _customers_schema()
+    bad_ratio = bad_row_rate / (1.0 - bad_row_rate)
+
+    tmp_tx = out.with_name(out.name + ".partial")
+    tmp_cu = customers_path.with_name(customers_path.name + ".partial")
+    n_rows = n_valid = n_bad = 0
+    bad_by_kind = np.zeros(len(BAD_ROW_KINDS), dtype=np.int64)
+    try:
+        with (
+            _open_writer(tmp_tx, tx_schema, fmt) as tx_writer,
+            _open_writer(tmp_cu, cu_schema, fmt) as cu_writer,
+            _progress_bar(progress, n_customers) as advance,
+        ):
+            for chunk_index, first in enumerate(range(0, n_customers, chunk_customers)):
+                m = min(chunk_customers, n_customers - first)
+                ss = np.random.SeedSequence([seed, chunk_index])
+                customers, rows = _simulate_chunk(np.random.default_rng(ss), m, calendar)
+                customers["number"] += first + 1
+                rows["customer_number"] += first + 1
+                v = len(rows["ts"])
+                n_valid += v
+                target_bad = int(np.floor(bad_ratio * n_valid + 0.5)) if has_bad else 0
+                nb = target_bad - n_bad
+                bad_rng = np.random.default_rng(np.random.SeedSequence([seed, chunk_index], spawn_key=(1,)))
+                table, kind_counts = _transactions_table(
+                    rows, tx_schema, fmt, id_offset=n_rows - int(bad_by_kind[_K_DUPLICATE]),
+                    bad_start=n_bad, n_bad=nb, rng=bad_rng, id_digits=id_digits,
+                )  # fmt: skip
+                tx_writer.write_table(table)
+                cu_writer.write_table(_customers_table(customers, cu_schema, id_digits))
+                n_rows += table.num_rows
+                n_bad += nb
+                bad_by_kind += kind_counts
+                advance(m, n_rows)
+        os.replace(tmp_tx, out)
+        os.replace(tmp_cu, customers_path)
+    finally:
+        for tmp in (tmp_tx, tmp_cu):
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+    return GenerateResult(
+        transactions_path=out,
+        customers_path=customers_path,
+        n_customers=n_customers,
+        n_transactions=n_rows,
+        n_bad_rows=n_bad,
+        bad_rows_by_kind={k: int(c) for k, c in zip(BAD_ROW_KINDS, bad_by_kind, strict=True)},
+    )
+
+
+# --------------------------------------------------------------------------
+# Validation, schemas, writers, progress
+# --------------------------------------------------------------------------
+
+
+def _validate(n_customers, seed, start, end, bad_row_rate, chunk_customers) -> None:
+    if isinstance(n_customers, bool) or not isinstance(n_customers, (int, np.integer)) or n_customers < 0:
+        raise ValueError(f"n_customers must be a non-negative integer, got {n_customers!r}.")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}.")
+    if not isinstance(start, date) or not isinstance(end, date) or start > end:
+        raise ValueError(f"start ({start}) must be a date on or before end ({end}).")
+    if not 0.0 <= bad_row_rate < 1.0:
+        raise ValueError(f"bad_row_rate must be in [0, 1), got {bad_row_rate!r}.")
+    if isinstance(chunk_customers, bool) or not isinstance(chunk_customers, (int, np.integer)) or chunk_customers < 1:
+        raise ValueError(f"chunk_customers must be a positive integer, got {chunk_customers!r}.")
+
+
+def _transactions_schema(fmt: str, has_bad: bool) -> pa.Schema:
+    if has_bad:
+        ts_type, amount_type = pa.string(), pa.string()
+    elif fmt == ".parquet":
+        ts_type, amount_type = pa.timestamp("us"), pa.float64()
+    else:  # CSV: ISO text with a "T"; decimals print with exactly two places
+        ts_type, amount_type = pa.string(), pa.decimal128(18, 2)
+    return pa.schema(
+        [
+            pa.field("transaction_id", pa.string(), nullable=False),
+            pa.field("customer_id", pa.string(), nullable=has_bad),
+            pa.field("transacted_at", ts_type, nullable=has_bad),
+            pa.field("amount", amount_type, nullable=has_bad),
+            pa.field("currency", pa.string(), nullable=False),
+            pa.field("product_category", pa.string(), nullable=False),
+            pa.field("channel", pa.string(), nullable=False),
+            pa.field("quantity", pa.int32(), nullable=False),
+            pa.field("store_id", pa.string()),
+        ]
+    )
+
+
+def _customers_schema() -> pa.Schema:
+    return pa.schema(
+        [
+            pa.field("customer_id", pa.string(), nullable=False),
+            pa.field("signup_at", pa.date32(), nullable=False),
+            pa.field("country", pa.string(), nullable=False),
+            pa.field("acquisition_channel", pa.string(), nullable=False),
+            pa.field("email", pa.string(), nullable=False),
+            pa.field("full_name", pa.string(), nullable=False),
+        ]
+    )
+
+
+@contextlib.contextmanager
+def _open_writer(path: Path, schema: pa.Schema, fmt: str):
+    if fmt == ".parquet":
+        writer = pq.ParquetWriter(path, schema, compression="zstd", compression_level=1)
+    else:
+        writer = pacsv.CSVWriter(path, schema)
+    try:
+        yield writer
+    finally:
+        writer.close()
+
+
+@contextlib.contextmanager
+def _progress_bar(enabled: bool, total: int):
+    if not enabled:
+        yield lambda customers, rows: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    columns = (
+        TextColumn("[bold]generating customers"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rows]:,} transactions"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True)) as bar:
+        task = bar.add_task("generate", total=total, rows=0)
+        yield lambda customers, rows: bar.update(task, advance=customers, rows=rows)
+
+
+# --------------------------------------------------------------------------
+# Calendar: seasonality and signup distribution over the window
+# --------------------------------------------------------------------------
+
+
+class _Calendar:
+    def __init__(self, start: date, end: date) -> None:
+        self.n_days = n = (end - start).days + 1
+        self.epoch_day = int((np.datetime64(start, "D") - np.datetime64("1970-01-01", "D")).astype(np.int64))
+        days = np.arange(n, dtype=np.int64)
+        d64 = np.datetime64(start, "D") + days
+        month = d64.astype("datetime64[M]").astype(np.int64) % 12
+        weekday = (self.epoch_day + days + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
+        s = _MONTH_FACTOR[month] * _WEEKDAY_FACTOR[weekday]
+        for year in range(start.year, end.year + 1):
+            nov1 = np.datetime64(f"{year:04d}-11-01", "D")
+            first_thursday = nov1 + (3 - (nov1.astype(np.int64) + 3) % 7) % 7
+            black_friday = first_thursday + 22
+            for day, factor in (
+                (black_friday, 2.6),
+                (black_friday + 3, 1.8),  # Cyber Monday
+                (np.datetime64(f"{year:04d}-12-24", "D"), 0.6),
+                (np.datetime64(f"{year:04d}-12-25", "D"), 0.35),
+                (np.datetime64(f"{year:04d}-12-26", "D"), 0.6),
+                (np.datetime64(f"{year:04d}-01-01", "D"), 0.4),
+            ):
+                i = int((day - np.datetime64(start, "D")).astype(np.int64))
+                if 0 <= i < n:
+                    s[i] *= factor
+        s /= s.mean()
+        self.intensity = s
+        self.cum = np.concatenate([[0.0], np.cumsum(s)])  # cum[d] = integral of s over [0, d)
+        signup_w = np.exp(_SIGNUP_GROWTH_PER_YEAR * days / 365.25) * np.sqrt(s)
+        self.signup_cdf = np.cumsum(signup_w) / signup_w.sum()
+        hour_cdf = np.cumsum(_HOUR_WEIGHTS / _HOUR_WEIGHTS.sum(axis=1, keepdims=True), axis=1)
+        # One increasing array for all channels: channel c occupies [c, c + 1).
+        self.hour_cdf = (hour_cdf + np.arange(len(CHANNELS))[:, None]).ravel()
+        self.hour_cdf[23::24] = np.arange(1, len(CHANNELS) + 1)  # exact block ends
+
+    def cum_at(self, t: np.ndarray) -> np.ndarray:
+        """Integrated intensity from day 0 to (fractional) day ``t``."""
+        d = np.minimum(t.astype(np.int64), self.n_days - 1)
+        return self.cum[d] + (t - d) * self.intensity[d]
+
+    def day_of_cum(self, c: np.ndarray) -> np.ndarray:
+        d = np.searchsorted(self.cum, c, side="right") - 1
+        return np.clip(d, 0, self.n_days - 1)
+
+    def seconds_of_day(self, rng: np.random.Generator, channel: np.ndarray) -> np.ndarray:
+        u = rng.random(len(channel))
+        slot = np.searchsorted(self.hour_cdf, channel + u, side="right")
+        hour = np.minimum(slot - channel * 24, 23)
+        return hour * 3600 + rng.integers(0, 3600, len(channel))
+
+
+# --------------------------------------------------------------------------
+# Simulation of one chunk of customers
+# --------------------------------------------------------------------------
+
+
+def _simulate_chunk(rng: np.random.Generator, m: int, cal: _Calendar) -> tuple[dict, dict]:
+    """Customers 0..m-1 (chunk-local numbers) and their valid transaction rows."""
+    n_days = cal.n_days
+    # ---- customers
+    signup_day = np.minimum(np.searchsorted(cal.signup_cdf, rng.random(m), side="right"), n_days - 1)
+    country = _draw(rng, _COUNTRY_P, m)
+    acquisition = _draw(rng, _ACQUISITION_P, m)
+    first_name = rng.integers(0, len(FIRST_NAMES), m)
+    last_name = rng.integers(0, len(LAST_NAMES), m)
+    customers = {
+        "number": np.arange(m, dtype=np.int64),
+        "signup_epoch_day": cal.epoch_day + signup_day,
+        "country": country,
+        "acquisition": acquisition,
+        "first_name": first_name,
+        "last_name": last_name,
+    }
+
+    # ---- latent behaviour
+    lam = rng.gamma(_R, 1.0 / _ALPHA, m)
+    p_drop = np.maximum(rng.beta(_DROPOUT_A, _DROPOUT_B, m), 1e-9)
+    never = rng.random(m) < _NO_PURCHASE_SHARE
+    delay = np.where(
+        rng.random(m) < _FIRST_PURCHASE_SAME_DAY, 0, np.ceil(rng.exponential(_FIRST_PURCHASE_DELAY_MEAN_DAYS, m))
+    ).astype(np.int64)
+    first_day = signup_day + delay
+    buyer = ~never & (first_day < n_days)
+    unit_spend = rng.gamma(_SPEND_SHAPE, _SPEND_SCALE, m)
+    mix = rng.gamma(_CHANNEL_CONCENTRATION * _CHANNEL_MIX[acquisition])
+    mix_cdf = np.cumsum(mix / mix.sum(axis=1, keepdims=True), axis=1)
+    gumbel_keys = np.log(_CATEGORY_POPULARITY) + rng.gumbel(size=(m, len(CATEGORIES)))
+    preferred = np.argsort(-gumbel_keys, axis=1)  # categories in order of preference
+    n_preferred = _draw(rng, _N_PREFERRED_P, m) + 1
+    home_store = _STORE_OFFSET[country] + (rng.random(m) * _STORES_PER_COUNTRY[country]).astype(np.int64)
+
+    # ---- repeat purchases (BG/NBD with seasonal time change, see module doc)
+    t0 = first_day + rng.random(m)
+    c0 = cal.cum_at(np.minimum(t0, n_days))
+    window = lam * np.maximum(cal.cum[-1] - c0, 0.0)  # expected events left in the window
+    n_window = rng.poisson(window)
+    n_before_dropout = rng.geometric(p_drop) - 1
+    n_repeat = np.where(buyer, np.minimum(n_window, n_before_dropout), 0)
+    spacing = rng.exponential(size=int(n_repeat.sum()))
+    owner_rep = np.repeat(np.arange(m), n_repeat)
+    csum = np.concatenate([[0.0], np.cumsum(spacing)])
+    group_end = np.cumsum(n_repeat)
+    group_start = group_end - n_repeat
+    partial = csum[1:] - csum[group_start][owner_rep]
+    total = csum[group_end] - csum[group_start] + rng.gamma(n_window - n_repeat + 1.0)
+    transformed = window[owner_rep] * partial / total[owner_rep]  # uniform order statistics
+    repeat_day = cal.day_of_cum(c0[owner_rep] + transformed / lam[owner_rep])
+
+    buyers = np.flatnonzero(buyer)
+    owner = np.concatenate([buyers, owner_rep])
+    day = np.concatenate([first_day[buyers], repeat_day])
+    channel = (rng.random(len(owner))[:, None] > mix_cdf[owner, :2]).sum(axis=1)
+    tod = cal.seconds_of_day(rng, channel)
+
+    # ---- a second basket on the same day, a little later, same channel
+    extra = np.flatnonzero(rng.random(len(owner)) < _SAME_DAY_EXTRA_SHARE)
+    extra_tod = np.minimum(tod[extra] + 120 + rng.exponential(5400.0, len(extra)).astype(np.int64), 86399)
+    owner = np.concatenate([owner, owner[extra]])
+    day = np.concatenate([day, day[extra]])
+    channel = np.concatenate([channel, channel[extra]])
+    tod = np.concatenate([tod, extra_tod])
+    n_purchases = len(owner)
+
+    # ---- what, where, how much
+    pick = (rng.random(n_purchases) ** 1.4 * n_preferred[owner]).astype(np.int64)
+    category = preferred[owner, pick]
+    explore = rng.random(n_purchases) >= _PREFERRED_SHARE
+    category[explore] = _draw(rng, _CATEGORY_POPULARITY, int(explore.sum()))
+    buyer_country = country[owner]
+    other_store = _STORE_OFFSET[buyer_country] + (
+        rng.random(n_purchases) * _STORES_PER_COUNTRY[buyer_country]
+    ).astype(np.int64)
+    store = np.where(rng.random(n_purchases) < _HOME_STORE_SHARE, home_store[owner], other_store)
+    store = np.where(channel == _STORE_CHANNEL, store, -1)
+    quantity = np.minimum(rng.geometric(_QUANTITY_P, n_purchases), _MAX_QUANTITY)
+    noise = rng.lognormal(-0.5 * _SPEND_SIGMA**2, _SPEND_SIGMA, n_purchases)
+    unit = unit_spend[owner] * _CATEGORY_PRICE_LEVEL[category] * noise
+    ending = rng.random(n_purchases)
+    unit_cents = np.where(
+        ending < 0.55,
+        np.floor(unit) * 100 + 99,
+        np.where(ending < 0.65, np.floor(unit) * 100 + 49, np.where(ending < 0.72, np.floor(unit) * 100 + 95, np.round(unit * 100))),
+    ).astype(np.int64)  # fmt: skip
+    unit_cents = np.maximum(unit_cents, 99)
+    free = rng.random(n_purchases) < _FREE_SHARE
+    unit_cents[free] = 0
+    cents = unit_cents * quantity
+
+    # ---- refunds
+    refunded = np.flatnonzero((rng.random(n_purchases) < _REFUND_SHARE) & (cents > 0))
+    refund_day = day[refunded] + np.minimum(rng.geometric(_REFUND_DELAY_P, len(refunded)), _REFUND_MAX_DELAY_DAYS)
+    keep = refund_day < n_days
+    refunded, refund_day = refunded[keep], refund_day[keep]
+    q = quantity[refunded]
+    partial_units = 1 + (rng.random(len(refunded)) * (q - 1)).astype(np.int64)  # 1..q-1 (1 if q == 1)
+    units = np.where(rng.random(len(refunded)) < _REFUND_FULL_SHARE, q, np.minimum(partial_units, q))
+    refund_tod = cal.seconds_of_day(rng, channel[refunded])
+
+    owner = np.concatenate([owner, owner[refunded]])
+    ts = (cal.epoch_day + np.concatenate([day, refund_day])) * 86400 + np.concatenate([tod, refund_tod])
+    rows = {
+        "customer_number": owner,
+        "ts": ts,
+        "cents": np.concatenate([cents, -unit_cents[refunded] * units]),
+        "category": np.concatenate([category, category[refunded]]),
+        "channel": np.concatenate([channel, channel[refunded]]),
+        "quantity": np.concatenate([quantity, -units]),
+        "store": np.concatenate([store, store[refunded]]),
+    }
+    order = np.lexsort((ts, owner))
+    return customers, {k: v[order] for k, v in rows.items()}
+
+
+def _draw(rng: np.random.Generator, p: np.ndarray, size: int) -> np.ndarray:
+    """``size`` draws of category indices with probabilities ``p``."""
+    cdf = np.cumsum(p)
+    cdf /= cdf[-1]
+    return np.minimum(np.searchsorted(cdf, rng.random(size), side="right"), len(p) - 1)
+
+
+# --------------------------------------------------------------------------
+# Bad rows and Arrow tables
+# --------------------------------------------------------------------------
+
+
+def _transactions_table(
+    rows: dict,
+    schema: pa.Schema,
+    fmt: str,
+    *,
+    id_offset: int,
+    bad_start: int,
+    n_bad: int,
+    rng: np.random.Generator,
+    id_digits: int,
+) -> tuple[pa.Table, np.ndarray]:
+    """Valid rows plus ``n_bad`` bad rows as a table in file order.
+
+    ``bad_start`` is the global number of the first bad row (kinds go
+    round-robin over that numbering); ``id_offset`` the number of distinct
+    transaction ids written so far.
+    """
+    n_kinds = len(BAD_ROW_KINDS)
+    v = len(rows["ts"])
+    kind = (bad_start + np.arange(n_bad)) % n_kinds
+    kind_counts = np.bincount(kind, minlength=n_kinds)
+    template = rng.integers(0, max(v, 1), n_bad)
+    is_dup = kind == _K_DUPLICATE
+    template[is_dup] = rng.choice(v, size=int(is_dup.sum()), replace=int(is_dup.sum()) > v) if v else 0
+    # Placement: a bad row right after its template; a duplicate anywhere after its original.
+    u = rng.random(n_bad)
+    key = np.where(is_dup, template + u * (v - template), template + u)
+    order = np.argsort(np.concatenate([np.arange(v, dtype=np.float64), key]), kind="stable")
+    src = np.concatenate([np.arange(v), template])[order]
+    out_kind = np.concatenate([np.full(v, -1), kind])[order]
+    n = len(src)
+
+    # Ids: consecutive over the rows that are not duplicates; duplicates copy their original's.
+    out_dup = out_kind == _K_DUPLICATE
+    id_number = id_offset + np.cumsum(~out_dup)
+    position_of_valid = np.empty(v, dtype=np.int64)
+    position_of_valid[src[out_kind == -1]] = np.flatnonzero(out_kind == -1)
+    id_number[out_dup] = id_number[position_of_valid[src[out_dup]]]
+
+    ts = rows["ts"][src]
+    cents = rows["cents"][src]
+    future = out_kind == _K_FUTURE
+    ts[future] = _FUTURE_EPOCH_SECONDS + rng.integers(0, 365 * 86400, int(future.sum()))
+
+    customer_id = _fixed_width_strings(b"C", rows["customer_number"][src], id_digits)
+    store = rows["store"][src]
+    store_id = _take_strings([f"S{i + 1:03d}" for i in range(_N_STORES)], np.maximum(store, 0))
+    store_id = pc.if_else(pa.array(store < 0), pa.nulls(n, pa.string()), store_id)
+
+    if schema.field("transacted_at").type == pa.string():
+        transacted_at = _iso_timestamps(ts)
+    else:
+        transacted_at = pa.array(ts * 1_000_000, type=pa.timestamp("us"))
+    amount_type = schema.field("amount").type
+    if amount_type == pa.float64():
+        amount = pa.array(cents / 100.0)
+    else:
+        amount = _decimal_from_cents(cents)
+        if amount_type == pa.string():
+            amount = amount.cast(pa.string())
+
+    if n_bad:
+        blank = rng.random(n) < 0.5  # missing values: half null, half empty string
+
+        def missing(mask: np.ndarray) -> pa.Array:
+            return pa.array(np.where(blank[mask], "", None).tolist(), type=pa.string())
+
+        m = out_kind == _K_MISSING_CUSTOMER
+        customer_id = pc.replace_with_mask(customer_id, pa.array(m), missing(m))
+        m = out_kind == _K_MISSING_TS
+        transacted_at = pc.replace_with_mask(transacted_at, pa.array(m), missing(m))
+        m = out_kind == _K_BAD_TS
+        choice = rng.integers(0, len(_UNPARSEABLE_TIMESTAMPS), int(m.sum()))
+        transacted_at = pc.replace_with_mask(transacted_at, pa.array(m), _take_strings(_UNPARSEABLE_TIMESTAMPS, choice))
+        m = out_kind == _K_MISSING_AMOUNT
+        amount = pc.replace_with_mask(amount, pa.array(m), missing(m))
+        m = out_kind == _K_BAD_AMOUNT
+        amount = pc.replace_with_mask(amount, pa.array(m), _unparseable_amounts(rng, cents[m]))
+
+    columns = [
+        _fixed_width_strings(b"T", id_number, _TRANSACTION_ID_DIGITS),
+        customer_id,
+        transacted_at,
+        amount,
+        _take_strings(["EUR"], np.zeros(n, dtype=np.int64)),
+        _take_strings(CATEGORIES, rows["category"][src]),
+        _take_strings(CHANNELS, rows["channel"][src]),
+        pa.array(rows["quantity"][src].astype(np.int32)),
+        store_id,
+    ]
+    return pa.Table.from_arrays(columns, schema=schema), kind_counts
+
+
+def _unparseable_amounts(rng: np.random.Generator, cents: np.ndarray) -> pa.Array:
+    values = []
+    for c, style in zip(cents.tolist(), rng.integers(0, 6, len(cents)).tolist(), strict=True):
+        text = f"{'-' if c < 0 else ''}{abs(c) // 100}.{abs(c) % 100:02d}"
+        values.append(
+            (f"{text.replace('.', ',')} EUR", f"EUR {text}", f"\u20ac{text}", "abc", "n/a", f"{text}.00")[style]
+        )
+    return pa.array(values, type=pa.string())
+
+
+def _customers_table(customers: dict, schema: pa.Schema, id_digits: int) -> pa.Table:
+    number = customers["number"]
+    full_name = pc.binary_join_element_wise(
+        _take_strings(FIRST_NAMES, customers["first_name"]), _take_strings(LAST_NAMES, customers["last_name"]), " "
+    )
+    columns = [
+        _fixed_width_strings(b"C", number, id_digits),
+        pa.array(customers["signup_epoch_day"].astype(np.int32), type=pa.date32()),
+        _take_strings(COUNTRIES, customers["country"]),
+        _take_strings(ACQUISITION_CHANNELS, customers["acquisition"]),
+        _fixed_width_strings(b"c", number, id_digits, suffix=b"@example.com"),
+        full_name,
+    ]
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _take_strings(values, indices: np.ndarray) -> pa.Array:
+    return pc.take(pa.array(list(values), type=pa.string()), pa.array(indices))
+
+
+def _strings_from_matrix(buf: np.ndarray) -> pa.Array | pa.ChunkedArray:
+    """Rows of a (n, width) uint8 matrix as a string array, without Python objects."""
+    n, width = buf.shape
+    per_piece = max(1, _MAX_STRING_BYTES // max(width, 1))
+    pieces = []
+    for lo in range(0, max(n, 1), per_piece):
+        part = np.ascontiguousarray(buf[lo : lo + per_piece])
+        offsets = (np.arange(len(part) + 1, dtype=np.int64) * width).astype(np.int32)
+        pieces.append(
+            pa.Array.from_buffers(pa.string(), len(part), [None, pa.py_buffer(offsets), pa.py_buffer(part)])
+        )
+    return pieces[0] if len(pieces) == 1 else pa.chunked_array(pieces)
+
+
+def _fixed_width_strings(prefix: bytes, numbers: np.ndarray, digits: int, suffix: bytes = b"") -> pa.Array:
+    """``prefix`` + zero-padded decimal ``numbers`` + ``suffix`` (numbers must fit in ``digits``)."""
+    width = len(prefix) + digits + len(suffix)
+    buf = np.empty((len(numbers), width), dtype=np.uint8)
+    buf[:, : len(prefix)] = np.frombuffer(prefix, dtype=np.uint8)
+    buf[:, len(prefix) + digits :] = np.frombuffer(suffix, dtype=np.uint8)
+    x = np.asarray(numbers, dtype=np.int64).copy()
+    for j in range(len(prefix) + digits - 1, len(prefix) - 1, -1):
+        buf[:, j] = x % 10 + 48
+        x //= 10
+    return _strings_from_matrix(buf)
+
+
+def _iso_timestamps(seconds: np.ndarray) -> pa.Array:
+    """Epoch seconds as "YYYY-MM-DDTHH:MM:SS" strings."""
+    days = seconds // 86400
+    tod = seconds - days * 86400
+    d64 = days.astype("datetime64[D]")
+    months = d64.astype("datetime64[M]")
+    fields = (
+        (d64.astype("datetime64[Y]").astype(np.int64) + 1970, 0, 4),
+        (months.astype(np.int64) % 12 + 1, 5, 2),
+        (days - months.astype("datetime64[D]").astype(np.int64) + 1, 8, 2),
+        (tod // 3600, 11, 2),
+        (tod // 60 % 60, 14, 2),
+        (tod % 60, 17, 2),
+    )
+    buf = np.empty((len(seconds), 19), dtype=np.uint8)
+    for pos, ch in ((4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":")):
+        buf[:, pos] = ord(ch)
+    for value, pos, width in fields:
+        for j in range(width - 1, -1, -1):
+            buf[:, pos + j] = value % 10 + 48
+            value = value // 10
+    return _strings_from_matrix(buf)
+
+
+def _decimal_from_cents(cents: np.ndarray) -> pa.Array:
+    """Exact decimal128(18, 2) array from integer cents."""
+    words = np.empty((len(cents), 2), dtype=np.int64)  # little-endian 128-bit two's complement
+    words[:, 0] = cents
+    words[:, 1] = cents >> 63
+    return pa.Array.from_buffers(pa.decimal128(18, 2), len(cents), [None, pa.py_buffer(words)])

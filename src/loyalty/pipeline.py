@@ -1,0 +1,126 @@
+"""The steps of a warehouse run, as plain functions (the Prefect flow calls these).
+
+load raw input -> dbt build (models, data tests, unit tests) -> summary of the marts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from loyalty.dbt import run_dbt
+from loyalty.errors import InputError
+from loyalty.load import LoadResult, load_raw
+from loyalty.project import warehouse_path
+
+
+@dataclass
+class RunConfig:
+    transactions: str
+    customers: str | None = None
+    as_of: dt.date | None = None
+    warehouse: Path = field(default_factory=warehouse_path)
+    full_refresh: bool = False
+    target: str = "duckdb"
+
+    def dbt_vars(self) -> dict[str, Any]:
+        return {"as_of_date": self.as_of.isoformat() if self.as_of else None}
+
+
+def parse_as_of(text: str | None) -> dt.date | None:
+    if text is None or text == "":
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"The as-of date {text!r} is not a date in the form YYYY-MM-DD.") from None
+
+
+def load_step(config: RunConfig) -> LoadResult:
+    return load_raw(config.warehouse, config.transactions, config.customers)
+
+
+def build_step(config: RunConfig) -> None:
+    args = ["build"]
+    if config.full_refresh:
+        args.append("--full-refresh")
+    run_dbt(args, config.warehouse, variables=config.dbt_vars(), target=config.target)
+
+
+@dataclass
+class Summary:
+    warehouse: Path
+    as_of_date: dt.date | None
+    raw_rows: int
+    valid_rows: int
+    rejected_rows: int
+    rejected_by_reason: dict[str, int]
+    customers: int
+    repeat_customers: int
+    total_revenue: float
+    cohorts: int
+    month1_retention: float | None
+    marts: list[str]
+
+    def lines(self) -> list[str]:
+        rejected = ", ".join(f"{k} {v:,}" for k, v in self.rejected_by_reason.items()) or "none"
+        retention = "n/a" if self.month1_retention is None else f"{self.month1_retention:.1%}"
+        share = self.repeat_customers / self.customers if self.customers else 0.0
+        return [
+            f"Warehouse: {self.warehouse} (DuckDB; marts in schema `marts`)",
+            f"Marts: {', '.join(self.marts)}",
+            f"As-of date: {self.as_of_date}",
+            f"Input rows: {self.raw_rows:,} = {self.valid_rows:,} valid + {self.rejected_rows:,} rejected ({rejected})",
+            f"Customers: {self.customers:,}, of whom repeat buyers {self.repeat_customers:,} ({share:.1%})",
+            f"Net revenue: {self.total_revenue:,.2f}",
+            f"Cohorts: {self.cohorts}; average month-1 retention: {retention}",
+        ]
+
+
+def summarize(warehouse: Path) -> Summary:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        def one(sql: str) -> Any:
+            row = con.execute(sql).fetchone()
+            return row[0] if row else None
+
+        by_reason = dict(
+            con.execute(
+                "select reject_reason, count(*) from marts.rejected_transactions group by 1 order by 2 desc, 1"
+            ).fetchall()
+        )
+        marts = [
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
+            ).fetchall()
+        ]
+        return Summary(
+            warehouse=warehouse,
+            as_of_date=one("select max(as_of_date) from intermediate.int_as_of_date"),
+            raw_rows=int(one("select count(*) from raw.transactions")),
+            valid_rows=int(one("select count(*) from marts.fct_transactions")),
+            rejected_rows=int(one("select count(*) from marts.rejected_transactions")),
+            rejected_by_reason={str(k): int(v) for k, v in by_reason.items()},
+            customers=int(one("select count(*) from marts.dim_customers")),
+            repeat_customers=int(one("select count(*) from marts.dim_customers where frequency > 0")),
+            total_revenue=float(one("select coalesce(sum(total_revenue), 0) from marts.dim_customers")),
+            cohorts=int(one("select count(distinct cohort_month) from marts.rpt_cohort_retention_monthly")),
+            month1_retention=one(
+                "select avg(retention_rate) from marts.rpt_cohort_retention_monthly "
+                "where months_since_first_purchase = 1"
+            ),
+            marts=marts,
+        )
+    finally:
+        con.close()
+
+
+def run_pipeline(config: RunConfig) -> Summary:
+    load_step(config)
+    build_step(config)
+    return summarize(config.warehouse)
