@@ -42,36 +42,37 @@ def factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(uniques), codes.astype(np.intp, copy=False)
 
 
-def _combine(codes_a: np.ndarray, codes_b: np.ndarray, n_b: int) -> tuple[np.ndarray, np.ndarray]:
-    """Factorise pairs of codes; returns (first code of each unique pair, pair codes)."""
-    key = codes_a.astype(np.int64) * np.int64(n_b) + codes_b
-    unique_keys, pair_codes = factorize(key)
-    return unique_keys, pair_codes
+_KEY_LIMIT = 2**62
 
 
 def group_codes(*columns: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
     """Codes of the unique rows of ``columns`` (lexicographic order) and their values.
 
-    Returns ``(codes, uniques)`` with ``uniques[j][codes] == columns[j]``.
+    Returns ``(codes, uniques)`` with ``uniques[j][codes] == columns[j]``. Each column is
+    factorised (sorted codes), the codes are combined into one mixed-radix int64 key
+    (re-compressed whenever the radix product would overflow), and the key is made
+    unique with one sort.
     """
     if not columns:
         raise ValueError("need at least one column")
-    values: list[np.ndarray] = []
-    col_codes: list[np.ndarray] = []
-    for col in columns:
+    arrays = [np.asarray(c) for c in columns]
+    key = np.zeros(arrays[0].shape[0], dtype=np.int64)
+    cardinality = 1
+    for col in arrays:
         u, c = factorize(col)
-        values.append(u)
-        col_codes.append(c)
-    codes = col_codes[0]
-    # unique-row index -> code of each column, maintained as the rows are combined
-    member = [np.arange(values[0].shape[0], dtype=np.intp)]
-    for j in range(1, len(columns)):
-        n_b = values[j].shape[0]
-        keys, codes = _combine(codes, col_codes[j], n_b)
-        left = (keys // n_b).astype(np.intp)
-        member = [m[left] for m in member] + [(keys % n_b).astype(np.intp)]
-    uniques = [values[j][member[j]] for j in range(len(columns))]
-    return codes, uniques
+        n_j = max(int(u.shape[0]), 1)
+        if cardinality * n_j >= _KEY_LIMIT:
+            _, key = np.unique(key, return_inverse=True)
+            key = key.astype(np.int64, copy=False)
+            cardinality = int(key.max()) + 1 if key.size else 1
+        key = key * np.int64(n_j) + c
+        cardinality *= n_j
+    _, codes = np.unique(key, return_inverse=True)
+    codes = codes.astype(np.intp, copy=False).ravel()
+    n_unique = int(codes.max()) + 1 if codes.size else 0
+    representative = np.empty(n_unique, dtype=np.intp)
+    representative[codes] = np.arange(codes.shape[0], dtype=np.intp)
+    return codes, [a[representative] for a in arrays]
 
 
 def compress_rows(*columns: np.ndarray, weights: np.ndarray | None = None) -> Compressed:
