@@ -1,6 +1,11 @@
 """The steps of a warehouse run, as plain functions (the Prefect flow calls these).
 
-load raw input -> dbt build (models, data tests, unit tests) -> summary of the marts.
+load raw input -> dbt build of the input layer (staging, as-of date, validated rows)
+-> dbt build of the marts (models, data tests, unit tests) -> summary of the marts.
+
+The build is split in phases so that checks on the input (Great Expectations) and the
+CLV fit can run between them, and so that a run whose input fails leaves the marts of
+the previous good run untouched.
 """
 
 from __future__ import annotations
@@ -44,8 +49,17 @@ def load_step(config: RunConfig) -> LoadResult:
     return load_raw(config.warehouse, config.transactions, config.customers)
 
 
-def build_step(config: RunConfig) -> None:
-    args = ["build"]
+# dbt selection of each build phase. "inputs" ends with every raw row classified
+# (int_transactions_validated); "marts" is everything else.
+BUILD_PHASES: dict[str, list[str]] = {
+    "inputs": ["--select", "+int_transactions_validated"],
+    "marts": ["--exclude", "+int_transactions_validated"],
+}
+
+
+def build_step(config: RunConfig, phase: str) -> None:
+    """dbt build (models, data tests and unit tests) of one phase of BUILD_PHASES."""
+    args = ["build", *BUILD_PHASES[phase]]
     if config.full_refresh:
         args.append("--full-refresh")
     run_dbt(args, config.warehouse, variables=config.dbt_vars(), target=config.target)
@@ -122,5 +136,6 @@ def summarize(warehouse: Path) -> Summary:
 
 def run_pipeline(config: RunConfig) -> Summary:
     load_step(config)
-    build_step(config)
+    build_step(config, "inputs")
+    build_step(config, "marts")
     return summarize(config.warehouse)

@@ -5,9 +5,10 @@ the Gamma-Gamma one through (frequency, monetary value)), so identical rows can 
 collapsed into one row with an integer weight: the log-likelihood is the weighted sum
 over unique rows. This is what ``np.unique(rows, axis=0, return_inverse=True,
 return_counts=True)`` does; here each column is first factorised with a hash table
-(``pandas.factorize``), and the integer codes are combined pairwise, which gives the
-same unique rows (sorted lexicographically) and is several times faster on millions
-of rows than sorting a structured array.
+(``pandas.factorize``) and the integer codes are combined into one mixed-radix key,
+which gives the same unique rows (sorted lexicographically), the same inverse and the
+same counts, an order of magnitude faster on millions of rows than sorting a
+structured array (0.2-0.4 s instead of ~7 s for 2.3M rows).
 """
 
 from __future__ import annotations
@@ -45,6 +46,25 @@ def factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 _KEY_LIMIT = 2**62
 
 
+def _rank(key: np.ndarray, cardinality: int) -> tuple[np.ndarray, int]:
+    """Dense rank of each key among the distinct keys (0..n_unique-1, sorted order).
+
+    When the key space is small relative to the data, a presence table and a lookup
+    table (linear time) is used instead of sorting.
+    """
+    n = key.shape[0]
+    if n and cardinality <= max(16 * n, 1 << 20):
+        present = np.zeros(cardinality, dtype=bool)
+        present[key] = True
+        distinct = np.flatnonzero(present)
+        lookup = np.empty(cardinality, dtype=np.intp)
+        lookup[distinct] = np.arange(distinct.shape[0], dtype=np.intp)
+        return lookup[key], int(distinct.shape[0])
+    _, codes = np.unique(key, return_inverse=True)
+    codes = codes.astype(np.intp, copy=False).ravel()
+    return codes, (int(codes.max()) + 1 if codes.size else 0)
+
+
 def group_codes(*columns: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
     """Codes of the unique rows of ``columns`` (lexicographic order) and their values.
 
@@ -67,9 +87,7 @@ def group_codes(*columns: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
             cardinality = int(key.max()) + 1 if key.size else 1
         key = key * np.int64(n_j) + c
         cardinality *= n_j
-    _, codes = np.unique(key, return_inverse=True)
-    codes = codes.astype(np.intp, copy=False).ravel()
-    n_unique = int(codes.max()) + 1 if codes.size else 0
+    codes, n_unique = _rank(key, cardinality)
     representative = np.empty(n_unique, dtype=np.intp)
     representative[codes] = np.arange(codes.shape[0], dtype=np.intp)
     return codes, [a[representative] for a in arrays]
