@@ -214,6 +214,8 @@ _UNPARSEABLE_TIMESTAMPS = (
 )
 _FUTURE_EPOCH_SECONDS = int((np.datetime64("2099-01-01") - np.datetime64("1970-01-01")).astype(np.int64)) * 86400
 
+_STORE_IDS = tuple(f"S{i + 1:03d}" for i in range(_N_STORES))
+
 _TRANSACTION_ID_DIGITS = 12
 _CUSTOMER_ID_MIN_DIGITS = 7
 _SUPPORTED_FORMATS = (".parquet", ".csv")
@@ -702,16 +704,15 @@ def _transactions_table(
 
     customer_id = _fixed_width_strings(b"C", rows["customer_number"][src], id_digits)
     store = rows["store"][src]
-    store_id = _take_strings([f"S{i + 1:03d}" for i in range(_N_STORES)], np.maximum(store, 0))
-    store_id = pc.if_else(pa.array(store < 0), pa.nulls(n, pa.string()), store_id)
+    store_id = _take_strings(_STORE_IDS, store, valid=store >= 0)  # null for online and app
 
     if schema.field("transacted_at").type == pa.string():
         transacted_at = _iso_timestamps(ts)
     else:
-        transacted_at = pa.array(ts * 1_000_000, type=pa.timestamp("us"))
+        transacted_at = _arrow(ts * 1_000_000, pa.timestamp("us"))
     amount_type = schema.field("amount").type
     if amount_type == pa.float64():
-        amount = pa.array(cents / 100.0)
+        amount = _arrow(cents / 100.0)
     else:
         amount = _decimal_from_cents(cents)
         if amount_type == pa.string():
@@ -721,19 +722,19 @@ def _transactions_table(
         blank = rng.random(n) < 0.5  # missing values: half null, half empty string
 
         def missing(mask: np.ndarray) -> pa.Array:
-            return pa.array(np.where(blank[mask], "", None).tolist(), type=pa.string())
+            return _string_array(np.where(blank[mask], "", None).tolist())
 
         m = out_kind == _K_MISSING_CUSTOMER
-        customer_id = pc.replace_with_mask(customer_id, pa.array(m), missing(m))
+        customer_id = pc.replace_with_mask(customer_id, _arrow(m), missing(m))
         m = out_kind == _K_MISSING_TS
-        transacted_at = pc.replace_with_mask(transacted_at, pa.array(m), missing(m))
+        transacted_at = pc.replace_with_mask(transacted_at, _arrow(m), missing(m))
         m = out_kind == _K_BAD_TS
         choice = rng.integers(0, len(_UNPARSEABLE_TIMESTAMPS), int(m.sum()))
-        transacted_at = pc.replace_with_mask(transacted_at, pa.array(m), _take_strings(_UNPARSEABLE_TIMESTAMPS, choice))
+        transacted_at = pc.replace_with_mask(transacted_at, _arrow(m), _take_strings(_UNPARSEABLE_TIMESTAMPS, choice))
         m = out_kind == _K_MISSING_AMOUNT
-        amount = pc.replace_with_mask(amount, pa.array(m), missing(m))
+        amount = pc.replace_with_mask(amount, _arrow(m), missing(m))
         m = out_kind == _K_BAD_AMOUNT
-        amount = pc.replace_with_mask(amount, pa.array(m), _unparseable_amounts(rng, cents[m]))
+        amount = pc.replace_with_mask(amount, _arrow(m), _unparseable_amounts(rng, cents[m]))
 
     columns = [
         _fixed_width_strings(b"T", id_number, _TRANSACTION_ID_DIGITS),
@@ -743,7 +744,7 @@ def _transactions_table(
         _take_strings(["EUR"], np.zeros(n, dtype=np.int64)),
         _take_strings(CATEGORIES, rows["category"][src]),
         _take_strings(CHANNELS, rows["channel"][src]),
-        pa.array(rows["quantity"][src].astype(np.int32)),
+        _arrow(rows["quantity"][src].astype(np.int32)),
         store_id,
     ]
     return pa.Table.from_arrays(columns, schema=schema), kind_counts
@@ -756,7 +757,7 @@ def _unparseable_amounts(rng: np.random.Generator, cents: np.ndarray) -> pa.Arra
         values.append(
             (f"{text.replace('.', ',')} EUR", f"EUR {text}", f"\u20ac{text}", "abc", "n/a", f"{text}.00")[style]
         )
-    return pa.array(values, type=pa.string())
+    return _string_array(values)
 
 
 def _customers_table(customers: dict, schema: pa.Schema, id_digits: int) -> pa.Table:
@@ -766,7 +767,7 @@ def _customers_table(customers: dict, schema: pa.Schema, id_digits: int) -> pa.T
     )
     columns = [
         _fixed_width_strings(b"C", number, id_digits),
-        pa.array(customers["signup_epoch_day"].astype(np.int32), type=pa.date32()),
+        _arrow(customers["signup_epoch_day"].astype(np.int32), pa.date32()),
         _take_strings(COUNTRIES, customers["country"]),
         _take_strings(ACQUISITION_CHANNELS, customers["acquisition"]),
         _fixed_width_strings(b"c", number, id_digits, suffix=b"@example.com"),
@@ -775,8 +776,42 @@ def _customers_table(customers: dict, schema: pa.Schema, id_digits: int) -> pa.T
     return pa.Table.from_arrays(columns, schema=schema)
 
 
-def _take_strings(values, indices: np.ndarray) -> pa.Array:
-    return pc.take(pa.array(list(values), type=pa.string()), pa.array(indices))
+# Arrow arrays are built from numpy buffers directly: pyarrow.array() would import
+# pandas (seconds of start-up) just to check whether its argument is a pandas object.
+
+
+def _arrow(values: np.ndarray, type_: pa.DataType | None = None, valid: np.ndarray | None = None) -> pa.Array:
+    """Zero-copy Arrow array of a 1-d numpy array (numeric or bool), optionally with nulls."""
+    values = np.ascontiguousarray(values)
+    if values.dtype == np.bool_:
+        data, type_ = pa.py_buffer(np.packbits(values, bitorder="little")), pa.bool_()
+    else:
+        data, type_ = pa.py_buffer(values), type_ or pa.from_numpy_dtype(values.dtype)
+    validity = None if valid is None else pa.py_buffer(np.packbits(valid, bitorder="little"))
+    return pa.Array.from_buffers(type_, len(values), [validity, data])
+
+
+def _string_array(values) -> pa.Array:
+    """String array from a sequence of ``str`` or ``None`` (null)."""
+    encoded = [b"" if v is None else v.encode() for v in values]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int32)
+    np.cumsum([len(b) for b in encoded], out=offsets[1:])
+    valid = np.array([v is not None for v in values], dtype=np.bool_)
+    return pa.Array.from_buffers(
+        pa.string(),
+        len(encoded),
+        [pa.py_buffer(np.packbits(valid, bitorder="little")), pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))],
+    )
+
+
+def _take_strings(vocabulary, indices: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
+    """``vocabulary[indices]`` as a string array (null where ``valid`` is False)."""
+    if not isinstance(vocabulary, pa.Array):
+        vocabulary = _string_array(vocabulary)
+    indices = np.asarray(indices, dtype=np.int64)
+    if valid is not None:
+        indices = np.where(valid, indices, 0)
+    return pc.take(vocabulary, _arrow(indices, valid=valid))
 
 
 def _strings_from_matrix(buf: np.ndarray) -> pa.Array | pa.ChunkedArray:

@@ -50,7 +50,8 @@ def load_step(config: RunConfig) -> LoadResult:
 
 
 # dbt selection of each build phase. "inputs" ends with every raw row classified
-# (int_transactions_validated); "marts" is everything else.
+# (int_transactions_validated); "marts" is everything else. A test runs in the phase
+# that builds the last of its parents (indirect selection "buildable").
 BUILD_PHASES: dict[str, list[str]] = {
     "inputs": ["--select", "+int_transactions_validated"],
     "marts": ["--exclude", "+int_transactions_validated"],
@@ -59,7 +60,7 @@ BUILD_PHASES: dict[str, list[str]] = {
 
 def build_step(config: RunConfig, phase: str) -> None:
     """dbt build (models, data tests and unit tests) of one phase of BUILD_PHASES."""
-    args = ["build", *BUILD_PHASES[phase]]
+    args = ["build", *BUILD_PHASES[phase], "--indirect-selection", "buildable"]
     if config.full_refresh:
         args.append("--full-refresh")
     run_dbt(args, config.warehouse, variables=config.dbt_vars(), target=config.target)
