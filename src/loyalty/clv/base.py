@@ -1,0 +1,313 @@
+"""Shared machinery of the transaction models (BG/NBD, Pareto/NBD): input checks, the
+minimum-sample rule, compression, the subsample warm start, and the NaN-on-failure
+contract of the prediction methods."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import ClassVar, Self
+
+import numpy as np
+
+from .compress import compress_rows
+from .optimize import LOG_BOUND, Objective, Outcome, minimize_nll, newton_refine, numerical_hessian
+from .result import MIN_CUSTOMERS, FitResult, check_time_unit
+
+#: Above this many unique (frequency, recency, T) rows the fit first runs on a random
+#: subsample of about :data:`SUBSAMPLE_CUSTOMERS` customers, then refines on all data.
+SUBSAMPLE_ROWS = 100_000
+SUBSAMPLE_CUSTOMERS = 60_000
+_SUBSAMPLE_SEED = 20050101
+
+
+class ClvWarning(UserWarning):
+    """Base class of the warnings this package emits."""
+
+
+class TooFewCustomersWarning(ClvWarning):
+    """Not enough customers to fit a model; its predictions are NaN."""
+
+
+class ConvergenceWarning(ClvWarning):
+    """A fit did not converge; its predictions are NaN."""
+
+
+class NotUsableWarning(ClvWarning):
+    """Predictions were requested from a fit that is not usable; NaN is returned."""
+
+
+def as_float_array(values: object, name: str) -> np.ndarray:
+    """1-D float64 copy-free view of ``values`` (list, numpy array, pandas Series)."""
+    arr = np.asarray(values, dtype=float)
+    if arr.ndim != 1:
+        arr = arr.reshape(-1) if arr.ndim == 0 else arr
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return arr
+
+
+def validate_summary(
+    frequency: object, recency: object, T: object, weights: object | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Check and convert (frequency, recency, T[, weights]) as used by lifetimes.
+
+    frequency = number of repeat purchases (integer >= 0), recency = time of the last
+    purchase since the first (0 when frequency = 0), T = time from the first purchase to
+    the end of observation, with 0 <= recency <= T.
+    """
+    x = as_float_array(frequency, "frequency")
+    tx = as_float_array(recency, "recency")
+    t_obs = as_float_array(T, "T")
+    if not (x.shape == tx.shape == t_obs.shape):
+        raise ValueError("frequency, recency and T must have the same length")
+    w = np.ones_like(x) if weights is None else as_float_array(weights, "weights")
+    if w.shape != x.shape:
+        raise ValueError("weights must have one value per customer")
+    if np.any(w < 0):
+        raise ValueError("weights must be >= 0")
+    if np.any(x < 0) or np.any(x != np.round(x)):
+        raise ValueError("frequency must be a non-negative integer count")
+    if np.any(tx < 0):
+        raise ValueError("recency must be >= 0")
+    if np.any(tx > t_obs * (1 + 1e-12)):
+        raise ValueError("recency must be <= T")
+    if np.any((x == 0) & (tx > 0)):
+        raise ValueError("recency must be 0 for customers with frequency 0")
+    return x, np.minimum(tx, t_obs), t_obs, w
+
+
+class TransactionModel(ABC):
+    """Base of :class:`BetaGeoModel` and :class:`ParetoNBDModel`."""
+
+    model_name: ClassVar[str]
+    param_names: ClassVar[tuple[str, ...]]
+
+    def __init__(self, time_unit: str = "weeks") -> None:
+        self.time_unit = check_time_unit(time_unit)
+        self.result: FitResult | None = None
+
+    def __repr__(self) -> str:
+        state = "unfitted" if self.result is None else (
+            ", ".join(f"{k}={v:.4g}" for k, v in self.result.params.items())
+            + ("" if self.result.converged else ", NOT CONVERGED")
+        )
+        return f"{type(self).__name__}(time_unit={self.time_unit!r}; {state})"
+
+    # ------------------------------------------------------------------ fitting
+    @classmethod
+    def from_params(cls, params: Mapping[str, float], time_unit: str = "weeks") -> Self:
+        """A model with given parameters (e.g. published estimates), ready to predict."""
+        model = cls(time_unit=time_unit)
+        missing = set(cls.param_names) - set(params)
+        if missing:
+            raise ValueError(f"missing parameters: {sorted(missing)}")
+        model.result = FitResult(
+            model_name=cls.model_name,
+            params={k: float(params[k]) for k in cls.param_names},
+            time_unit=time_unit,
+            log_likelihood=math.nan,
+            n_customers=0,
+            converged=True,
+            message="parameters supplied by the caller",
+        )
+        return model
+
+    @property
+    def params(self) -> dict[str, float]:
+        if self.result is None:
+            raise RuntimeError(f"{type(self).__name__} is not fitted")
+        return dict(self.result.params)
+
+    def fit(
+        self,
+        frequency: object,
+        recency: object,
+        T: object,
+        weights: object | None = None,
+        *,
+        max_iter: int = 1000,
+    ) -> Self:
+        """Maximum-likelihood fit on (frequency, recency, T) in ``self.time_unit``.
+
+        ``weights`` (optional) are customer counts per row, so an already compressed
+        summary can be passed. Rows are compressed to unique (x, t_x, T) with summed
+        weights and the weighted log-likelihood is maximised over log-parameters.
+        Sets and returns ``self`` with ``self.result`` (check ``result.converged``).
+        """
+        x, tx, t_obs, w = validate_summary(frequency, recency, T, weights)
+        n_customers = int(round(float(w.sum())))
+        if n_customers < MIN_CUSTOMERS:
+            self.result = self._failed(
+                n_customers,
+                f"not fitted: {n_customers} customers, fewer than MIN_CUSTOMERS = {MIN_CUSTOMERS}",
+            )
+            warnings.warn(f"{self.model_name}: {self.result.message}; predictions are NaN",
+                          TooFewCustomersWarning, stacklevel=2)
+            return self
+        comp = compress_rows(x, tx, t_obs, weights=w)
+        keep = comp.weights > 0
+        cx, ctx, cT = (c[keep] for c in comp.columns)
+        cw = comp.weights[keep]
+        objective = self._objective(cx, ctx, cT, cw)
+        starts = self._starts(cx, ctx, cT, cw)
+        outcome = self._optimise(objective, starts, cx, ctx, cT, cw, max_iter=max_iter)
+        params = {k: float(v) for k, v in zip(self.param_names, np.exp(outcome.theta), strict=True)}
+        self.result = FitResult(
+            model_name=self.model_name,
+            params=params,
+            time_unit=self.time_unit,
+            log_likelihood=float(-outcome.mean_nll * cw.sum()),
+            n_customers=n_customers,
+            converged=outcome.converged,
+            message=("converged: " if outcome.converged else "NOT converged: ") + outcome.message
+            + f"; {cw.shape[0]} unique (frequency, recency, T) rows",
+            n_evaluations=outcome.n_evaluations,
+        )
+        if not outcome.converged:
+            warnings.warn(f"{self.model_name} fit did not converge ({self.result.message}); "
+                          "its predictions are NaN", ConvergenceWarning, stacklevel=2)
+        return self
+
+    def _optimise(
+        self,
+        objective: Objective,
+        starts: Sequence[np.ndarray],
+        x: np.ndarray,
+        tx: np.ndarray,
+        t_obs: np.ndarray,
+        w: np.ndarray,
+        *,
+        max_iter: int,
+    ) -> Outcome:
+        names = self.param_names
+        if x.shape[0] <= SUBSAMPLE_ROWS:
+            return minimize_nll(objective, starts, names, max_iter=max_iter)
+        # Warm start: the MLE on a random thinning of the customers (binomial thinning
+        # of the row weights) is within a few standard errors of the full-data MLE, and
+        # its Hessian approximates the full-data one (both are means over customers).
+        rng = np.random.default_rng(_SUBSAMPLE_SEED)
+        frac = min(1.0, SUBSAMPLE_CUSTOMERS / float(w.sum()))
+        integral = np.all(w == np.round(w))
+        w_sub = rng.binomial(w.astype(np.int64), frac).astype(float) if integral else rng.poisson(w * frac).astype(float)
+        sel = w_sub > 0
+        sub_objective = self._objective(x[sel], tx[sel], t_obs[sel], w_sub[sel])
+        sub = minimize_nll(sub_objective, starts, names, max_iter=max_iter)
+        evaluations = sub.n_evaluations
+        if sub.converged:
+            hessian = numerical_hessian(sub_objective, sub.theta)
+            evaluations += 2 * len(names)
+            full = newton_refine(objective, sub.theta, hessian, names, max_iter=min(max_iter, 30))
+            evaluations += full.n_evaluations
+            if full.converged or np.any(np.abs(full.theta) >= LOG_BOUND - 1e-3):
+                full.n_evaluations = evaluations
+                full.message += f" (warm start from a {int(w_sub.sum())}-customer subsample)"
+                return full
+            starts = [full.theta, sub.theta, *starts]
+        full = minimize_nll(objective, starts, names, max_iter=max_iter)
+        full.n_evaluations += evaluations
+        return full
+
+    def _failed(self, n_customers: int, message: str) -> FitResult:
+        return FitResult(
+            model_name=self.model_name,
+            params={k: math.nan for k in self.param_names},
+            time_unit=self.time_unit,
+            log_likelihood=math.nan,
+            n_customers=n_customers,
+            converged=False,
+            message=message,
+        )
+
+    @abstractmethod
+    def _objective(self, x: np.ndarray, tx: np.ndarray, t_obs: np.ndarray, w: np.ndarray) -> Objective:
+        """Mean negative log-likelihood (and gradient wrt log-params) on unique rows."""
+
+    @abstractmethod
+    def _starts(self, x: np.ndarray, tx: np.ndarray, t_obs: np.ndarray, w: np.ndarray) -> list[np.ndarray]:
+        """A few starting points (log-params) computed from simple data summaries."""
+
+    # -------------------------------------------------------------- predictions
+    def _usable_params(self, what: str) -> dict[str, float] | None:
+        if self.result is None:
+            raise RuntimeError(f"{type(self).__name__} is not fitted: call fit() first")
+        if not self.result.converged:
+            warnings.warn(
+                f"{self.model_name}: {what} is NaN because the fit is not usable ({self.result.message})",
+                NotUsableWarning, stacklevel=3,
+            )
+            return None
+        return self.result.params
+
+    def p_alive(self, frequency: object, recency: object, T: object) -> np.ndarray:
+        """Probability that each customer is still alive at T (time in ``time_unit``)."""
+        x, tx, t_obs = _broadcast_summary(frequency, recency, T)
+        params = self._usable_params("p_alive")
+        if params is None:
+            return np.full(x.shape, np.nan)
+        return self._p_alive(params, x, tx, t_obs)
+
+    def expected_purchases(self, t: object, frequency: object, recency: object, T: object) -> np.ndarray:
+        """Conditional expected number of repeat purchases in (T, T + t]."""
+        x, tx, t_obs = _broadcast_summary(frequency, recency, T)
+        horizon = np.asarray(t, dtype=float)
+        params = self._usable_params("expected_purchases")
+        shape = np.broadcast_shapes(x.shape, horizon.shape)
+        if params is None:
+            return np.full(shape, np.nan)
+        if horizon.ndim == 0:
+            return self._expected_purchases(params, [float(horizon)], x, tx, t_obs)[:, 0].reshape(shape)
+        xb, txb, tb, hb = np.broadcast_arrays(x, tx, t_obs, horizon)
+        return self._expected_purchases_elementwise(params, hb.ravel(), xb.ravel(), txb.ravel(), tb.ravel()).reshape(shape)
+
+    def expected_purchases_horizons(
+        self, horizons: Sequence[float], frequency: object, recency: object, T: object
+    ) -> np.ndarray:
+        """Conditional expected purchases for several horizons: array (n_customers, len(horizons)).
+
+        Shares the work that does not depend on the horizon (P(alive)), which is how
+        :func:`loyalty.clv.score_customers` computes the monthly CLV steps.
+        """
+        x, tx, t_obs = _broadcast_summary(frequency, recency, T)
+        params = self._usable_params("expected_purchases")
+        if params is None:
+            return np.full((x.shape[0], len(horizons)), np.nan)
+        return self._expected_purchases(params, [float(h) for h in horizons], x.ravel(), tx.ravel(), t_obs.ravel())
+
+    def expected_purchases_new(self, t: object) -> np.ndarray:
+        """E[X(t)]: expected repeat purchases in (0, t] of a new customer (unconditional)."""
+        horizon = np.asarray(t, dtype=float)
+        params = self._usable_params("expected_purchases_new")
+        if params is None:
+            return np.full(horizon.shape, np.nan)
+        return self._expected_purchases_new(params, horizon)
+
+    def _expected_purchases_elementwise(
+        self, params: dict[str, float], t: np.ndarray, x: np.ndarray, tx: np.ndarray, t_obs: np.ndarray
+    ) -> np.ndarray:
+        """Per-customer horizons: group customers by horizon value."""
+        out = np.empty(x.shape)
+        for h in np.unique(t):
+            sel = t == h
+            out[sel] = self._expected_purchases(params, [float(h)], x[sel], tx[sel], t_obs[sel])[:, 0]
+        return out
+
+    @abstractmethod
+    def _p_alive(self, params: dict[str, float], x: np.ndarray, tx: np.ndarray, t_obs: np.ndarray) -> np.ndarray: ...
+
+    @abstractmethod
+    def _expected_purchases(
+        self, params: dict[str, float], horizons: list[float], x: np.ndarray, tx: np.ndarray, t_obs: np.ndarray
+    ) -> np.ndarray: ...
+
+    @abstractmethod
+    def _expected_purchases_new(self, params: dict[str, float], t: np.ndarray) -> np.ndarray: ...
+
+
+def _broadcast_summary(frequency: object, recency: object, T: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    x, tx, t_obs = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=float)) for v in (frequency, recency, T)))
+    return x, np.minimum(tx, t_obs), t_obs

@@ -1,0 +1,224 @@
+"""Pareto/NBD model (Schmittlein, Morrison & Colombo 1987, "Counting Your Customers:
+Who Are They and What Will They Do Next?", Management Science 33(1)), in the form of
+Fader & Hardie (2005), "A Note on Deriving the Pareto/NBD Model and Related
+Expressions" (FH05 below).
+
+While alive a customer buys as a Poisson process with rate lambda ~ Gamma(r, alpha);
+the lifetime is exponential with rate mu ~ Gamma(s, beta).
+
+Likelihood (FH05, section 3):
+``L = G(r+x) alpha^r beta^s / G(r) * [ 1/((alpha+T)^(r+x) (beta+T)^s) + s/(r+s+x) A_0 ]``
+with, for alpha >= beta,
+``A_0 = 2F1(r+s+x, s+1; r+s+x+1; (alpha-beta)/(alpha+t_x)) / (alpha+t_x)^(r+s+x)
+      - 2F1(r+s+x, s+1; r+s+x+1; (alpha-beta)/(alpha+T))   / (alpha+T)^(r+s+x)``
+and for alpha < beta the same with (alpha, beta, s+1) replaced by (beta, alpha, r+x).
+Equivalently ``s/(r+s+x) A_0 = s * integral_{t_x}^{T} (alpha+y)^-(r+x) (beta+y)^-(s+1) dy``
+(death at y between the last purchase and T), so each of the two 2F1 terms is
+``(r+s+x) * H(x, y)`` with ``H(x, y) = integral_y^inf (alpha+u)^-(r+x) (beta+u)^-(s+1) du``.
+log H is evaluated once per unique (x, y) pair (y = t_x or T) with the guarded 2F1 of
+:mod:`loyalty.clv.special`, and A_0 = exp(log H(x,t_x)) - exp(log H(x,T)) in log space
+(log1mexp), the alpha >= beta / alpha < beta branching of lifetimes' ``_log_A_0``.
+
+Predictions (FH05):
+* P(alive | x, t_x, T) = ``[1/((alpha+T)^(r+x)(beta+T)^s)] / [bracket of L]``
+* E[Y(t) | x, t_x, T] = ``(r+x)(beta+T) / ((alpha+T)(s-1)) [1 - ((beta+T)/(beta+T+t))^(s-1)] P(alive)``
+* E[X(t)] = ``r beta / (alpha (s-1)) [1 - (beta/(beta+t))^(s-1)]``
+  (both with the s -> 1 limit handled by :func:`loyalty.clv.special.expm1_ratio`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import special
+
+from .base import TransactionModel
+from .compress import factorize, group_codes
+from .special import expm1_ratio, log1mexp, log_hyp2f1
+
+_FD_STEP = 1e-5
+
+
+def _log_h_parts(
+    r: float, alpha: float, s: float, beta: float, px: np.ndarray, py: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:
+    """Pieces of log H(x, y) = -log A - A log(m+y) + log 2F1(A, B'; A+1; z).
+
+    Returns (A, B', z, log(m+y), alpha_is_max) with A = r+s+x, m = max(alpha, beta),
+    z = |alpha-beta|/(m+y), and B' = s+1 if alpha >= beta else r+x.
+    """
+    big_alpha = alpha >= beta
+    m = alpha if big_alpha else beta
+    a_ = r + s + px
+    b_ = np.full_like(px, s + 1.0) if big_alpha else r + px
+    log_my = np.log(m + py)
+    z = abs(alpha - beta) / (m + py)
+    return a_, b_, z, log_my, big_alpha
+
+
+def log_h(params: tuple[float, float, float, float], px: np.ndarray, py: np.ndarray) -> np.ndarray:
+    """log H(x, y) = log integral_y^inf (alpha+u)^-(r+x) (beta+u)^-(s+1) du (see module)."""
+    r, alpha, s, beta = params
+    a_, b_, z, log_my, _ = _log_h_parts(r, alpha, s, beta, px, py)
+    return -np.log(a_) - a_ * log_my + log_hyp2f1(a_, b_, a_ + 1.0, z)
+
+
+def _log_h_and_gradient(
+    r: float, alpha: float, s: float, beta: float, px: np.ndarray, py: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """log H on pairs and its derivatives wrt (r, alpha, s, beta), shape (4, n_pairs).
+
+    d log 2F1 / dz is analytic ((A B'/(A+1)) 2F1(A+1, B'+1; A+2; z) / 2F1); the
+    derivatives with respect to A (with c = A + 1) and B' are central differences.
+    """
+    a_, b_, z, log_my, big_alpha = _log_h_parts(r, alpha, s, beta, px, py)
+    log_f = log_hyp2f1(a_, b_, a_ + 1.0, z)
+    h = -np.log(a_) - a_ * log_my + log_f
+    ha = _FD_STEP * np.maximum(a_, 1.0)
+    hb = _FD_STEP * np.maximum(b_, 1.0)
+    f_a = (log_hyp2f1(a_ + ha, b_, a_ + ha + 1.0, z) - log_hyp2f1(a_ - ha, b_, a_ - ha + 1.0, z)) / (2 * ha)
+    f_b = (log_hyp2f1(a_, b_ + hb, a_ + 1.0, z) - log_hyp2f1(a_, b_ - hb, a_ + 1.0, z)) / (2 * hb)
+    f_z = a_ * b_ / (a_ + 1.0) * np.exp(log_hyp2f1(a_ + 1.0, b_ + 1.0, a_ + 2.0, z) - log_f)
+    d_a = -1.0 / a_ - log_my + f_a  # dH/dA with A = r + s + x
+    grad = np.empty((4, px.shape[0]))
+    if big_alpha:  # m = alpha, B' = s + 1, z = (alpha - beta)/(alpha + y)
+        grad[0] = d_a
+        grad[2] = d_a + f_b
+        grad[1] = -a_ / (alpha + py) + f_z * (beta + py) / (alpha + py) ** 2
+        grad[3] = -f_z / (alpha + py)
+    else:  # m = beta, B' = r + x, z = (beta - alpha)/(beta + y)
+        grad[0] = d_a + f_b
+        grad[2] = d_a
+        grad[1] = -f_z / (beta + py)
+        grad[3] = -a_ / (beta + py) + f_z * (alpha + py) / (beta + py) ** 2
+    return h, grad
+
+
+class ParetoNbdLikelihood:
+    """Mean negative log-likelihood on compressed rows with its gradient.
+
+    Per customer: log L = lgamma(r+x) - lgamma(r) + r log alpha + s log beta
+    + logaddexp(u, v) with u = -(r+x) log(alpha+T) - s log(beta+T) and
+    v = log s + log(H(x,t_x) - H(x,T)) (v = -inf when t_x = T).
+    """
+
+    def __init__(self, x: np.ndarray, tx: np.ndarray, t_obs: np.ndarray, w: np.ndarray) -> None:
+        self.n = float(w.sum())
+        self.w = w
+        self.x = x
+        self.ux, ix = factorize(x)
+        self.wx = np.bincount(ix, weights=w, minlength=self.ux.shape[0])
+        self.uT, self.iT = factorize(t_obs)
+        has = tx < t_obs
+        self.has = np.flatnonzero(has)
+        k = self.has.shape[0]
+        codes, (px, py) = group_codes(np.concatenate([x[has], x[has]]), np.concatenate([tx[has], t_obs[has]]))
+        self.px, self.py = px, py
+        self.i1, self.i2 = codes[:k], codes[k:]
+
+    def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        r, alpha, s, beta = np.exp(theta)
+        n, w, x, iT = self.n, self.w, self.x, self.iT
+        log_aT = np.log(alpha + self.uT)
+        log_bT = np.log(beta + self.uT)
+        u = -(r + x) * log_aT[iT] - s * log_bT[iT]
+        row = u.copy()
+        pi = np.ones_like(u)  # weight of the "alive at T" term in each row
+        grad_ll = np.zeros(4)
+        if self.has.size:
+            h, dh = _log_h_and_gradient(r, alpha, s, beta, self.px, self.py)
+            h1, h2 = h[self.i1], h[self.i2]
+            gap = h1 - h2  # > 0: H decreasing in y
+            v = np.log(s) + h1 + log1mexp(gap)
+            uh = u[self.has]
+            row[self.has] = np.logaddexp(uh, v)
+            pi_h = special.expit(uh - v)
+            pi[self.has] = pi_h
+            # d log(H1 - H2) = q dH1 - (q - 1) dH2 with q = 1/(1 - exp(-gap))
+            q = -1.0 / np.expm1(-gap)
+            wv = w[self.has] * (1.0 - pi_h)
+            coef = np.bincount(self.i1, weights=wv * q, minlength=h.shape[0]) - np.bincount(
+                self.i2, weights=wv * (q - 1.0), minlength=h.shape[0]
+            )
+            grad_ll += dh @ coef
+            grad_ll[2] += wv.sum() / s
+        ll = (
+            self.wx @ special.gammaln(r + self.ux)
+            - n * special.gammaln(r)
+            + n * (r * np.log(alpha) + s * np.log(beta))
+            + w @ row
+        )
+        wp = w * pi
+        k = self.uT.shape[0]
+        wp_T = np.bincount(iT, weights=wp, minlength=k)
+        wpx_T = np.bincount(iT, weights=wp * x, minlength=k)
+        grad_ll[0] += self.wx @ special.digamma(r + self.ux) - n * special.digamma(r) + n * np.log(alpha) - wp_T @ log_aT
+        grad_ll[1] += n * r / alpha - (r * wp_T + wpx_T) @ (1.0 / (alpha + self.uT))
+        grad_ll[2] += n * np.log(beta) - wp_T @ log_bT
+        grad_ll[3] += n * s / beta - s * wp_T @ (1.0 / (beta + self.uT))
+        grad = grad_ll * np.array([r, alpha, s, beta])
+        return -ll / n, -grad / n
+
+
+def _u_v(params: dict[str, float], x: np.ndarray, tx: np.ndarray, t_obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-customer log of the two likelihood terms (u: alive at T, v: died in (t_x, T])."""
+    r, alpha, s, beta = (params[k] for k in ("r", "alpha", "s", "beta"))
+    u = -(r + x) * np.log(alpha + t_obs) - s * np.log(beta + t_obs)
+    v = np.full(x.shape, -np.inf)
+    has = tx < t_obs
+    if np.any(has):
+        k = int(has.sum())
+        codes, (px, py) = group_codes(np.concatenate([x[has], x[has]]), np.concatenate([tx[has], t_obs[has]]))
+        h = log_h((r, alpha, s, beta), px, py)
+        h1, h2 = h[codes[:k]], h[codes[k:]]
+        v[has] = np.log(s) + h1 + log1mexp(h1 - h2)
+    return u, v
+
+
+def log_likelihood_individual(params: dict[str, float], x: np.ndarray, tx: np.ndarray, t_obs: np.ndarray) -> np.ndarray:
+    """Per-customer log-likelihood (FH05), no compression."""
+    r, alpha, s, beta = (params[k] for k in ("r", "alpha", "s", "beta"))
+    x, tx, t_obs = (np.asarray(v, dtype=float) for v in (x, tx, t_obs))
+    u, v = _u_v(params, x, tx, t_obs)
+    return (
+        special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+        + np.logaddexp(u, v)
+    )
+
+
+class ParetoNBDModel(TransactionModel):
+    """Pareto/NBD model; see the module docstring for the equations.
+
+    >>> model = ParetoNBDModel(time_unit="weeks").fit(frequency, recency, T)
+    >>> model.result.params   # r, alpha, s, beta (alpha, beta per week)
+    """
+
+    model_name = "pareto_nbd"
+    param_names = ("r", "alpha", "s", "beta")
+
+    def _objective(self, x: np.ndarray, tx: np.ndarray, t_obs: np.ndarray, w: np.ndarray) -> ParetoNbdLikelihood:
+        return ParetoNbdLikelihood(x, tx, t_obs, w)
+
+    def _starts(self, x: np.ndarray, tx: np.ndarray, t_obs: np.ndarray, w: np.ndarray) -> list[np.ndarray]:
+        rate = max(float(w @ x) / max(float(w @ t_obs), 1e-12), 1e-6)
+        mean_T = max(float(w @ t_obs) / float(w.sum()), 1e-3)
+        starts = [(1.0, 1.0 / rate, 1.0, mean_T), (0.5, 0.5 / rate, 0.5, mean_T), (2.0, 2.0 / rate, 2.0, 4 * mean_T)]
+        return [np.log(np.array(s)) for s in starts]
+
+    def _p_alive(self, params: dict[str, float], x: np.ndarray, tx: np.ndarray, t_obs: np.ndarray) -> np.ndarray:
+        u, v = _u_v(params, x, tx, t_obs)
+        return special.expit(u - v)
+
+    def _expected_purchases(
+        self, params: dict[str, float], horizons: list[float], x: np.ndarray, tx: np.ndarray, t_obs: np.ndarray
+    ) -> np.ndarray:
+        r, alpha, s, beta = (params[k] for k in ("r", "alpha", "s", "beta"))
+        alive = self._p_alive(params, x, tx, t_obs)
+        scale = (r + x) * (beta + t_obs) / (alpha + t_obs) * alive
+        out = np.empty((x.shape[0], len(horizons)))
+        for j, t in enumerate(horizons):
+            out[:, j] = scale * expm1_ratio(s - 1.0, np.log1p(t / (beta + t_obs)))
+        return out
+
+    def _expected_purchases_new(self, params: dict[str, float], t: np.ndarray) -> np.ndarray:
+        r, alpha, s, beta = (params[k] for k in ("r", "alpha", "s", "beta"))
+        return r * beta / alpha * expm1_ratio(s - 1.0, np.log1p(t / beta))
