@@ -1,0 +1,78 @@
+"""Shared fixtures: real warehouses built once per test session by the real CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+CDNOW_CSV = REPO.parent / "shared" / "data" / "cdnow" / "cdnow_sample_transactions.csv"
+CDNOW_AS_OF = "1998-06-30"
+
+
+def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run `loyalty <args>` as a user would, in a separate process."""
+    proc = subprocess.run([sys.executable, "-m", "loyalty.cli", *args], capture_output=True, text=True, cwd=REPO)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"loyalty {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@contextmanager
+def connect(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def cdnow_as_contract(out: Path) -> Path:
+    """The CDNOW sample in our input contract: transaction_id = row number, amount = dollar_value."""
+    duckdb.sql(
+        f"""
+        copy (
+            select
+                'cd' || lpad(cast(row_number() over () as varchar), 6, '0') as transaction_id,
+                customer_id,
+                date as transacted_at,
+                dollar_value as amount,
+                number_of_cds as quantity
+            from read_csv('{CDNOW_CSV}')
+        ) to '{out}' (header true)
+        """
+    )
+    return out
+
+
+@pytest.fixture(scope="session")
+def fixture_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tests_py/fixtures (every kind of bad row) built with the default as-of date."""
+    warehouse = tmp_path_factory.mktemp("fixtures") / "fixtures.duckdb"
+    run_cli(
+        "run",
+        "--transactions", str(FIXTURES / "transactions.csv"),
+        "--customers", str(FIXTURES / "customers.csv"),
+        "--warehouse", str(warehouse),
+    )
+    return warehouse
+
+
+@pytest.fixture(scope="session")
+def cdnow_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return cdnow_as_contract(tmp_path_factory.mktemp("cdnow_input") / "cdnow.csv")
+
+
+@pytest.fixture(scope="session")
+def cdnow_warehouse(tmp_path_factory: pytest.TempPathFactory, cdnow_csv: Path) -> Path:
+    """The public CDNOW sample built as of 1998-06-30."""
+    warehouse = tmp_path_factory.mktemp("cdnow") / "cdnow.duckdb"
+    run_cli("run", "--transactions", str(cdnow_csv), "--as-of", CDNOW_AS_OF, "--warehouse", str(warehouse))
+    return warehouse
