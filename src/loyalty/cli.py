@@ -69,6 +69,18 @@ def generate(n_customers: int, seed: int, start: dt.date, end: dt.date, bad_row_
     click.echo(f"Wrote {result.n_customers:,} customers to {result.customers_path}")
 
 
+def _run_flow(config, lock_timeout: float):  # type: ignore[no-untyped-def]
+    """Run the pipeline flow with progress lines; input files are checked before Prefect starts."""
+    from loyalty.load import resolve_files
+    from loyalty.orchestration.runner import console_progress, run_flow
+
+    resolve_files(config.transactions, "transactions")
+    if config.customers:
+        resolve_files(config.customers, "customers")
+    with console_progress():
+        return run_flow(config, lock_timeout_seconds=lock_timeout)
+
+
 def _run_options(func):  # type: ignore[no-untyped-def]
     options = [
         click.option("--warehouse", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -76,6 +88,10 @@ def _run_options(func):  # type: ignore[no-untyped-def]
                           "in the repository)."),
         click.option("--full-refresh", is_flag=True,
                      help="Rebuild incremental models and tables from scratch (dbt --full-refresh)."),
+        click.option("--lock-timeout", "lock_timeout", type=click.FloatRange(min=0), default=1800,
+                     show_default=True,
+                     help="Seconds to wait while another run holds the same warehouse before giving up "
+                          "(0: fail at once)."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -94,14 +110,18 @@ def _run_options(func):  # type: ignore[no-untyped-def]
                    "not later than today. Later transactions are rejected as after_as_of.")
 @_run_options
 def run(transactions: str, customers: str | None, as_of: dt.date | None, warehouse: Path | None,
-        full_refresh: bool) -> None:
-    """Load the input, build and test every model, and print the headline numbers."""
-    from loyalty.pipeline import RunConfig, run_pipeline
+        full_refresh: bool, lock_timeout: float) -> None:
+    """Load the input, build and test every model, and print the headline numbers.
+
+    The run is a Prefect flow run (flows/pipeline.py): recorded on the Prefect server named by
+    PREFECT_API_URL, or on a temporary local server when none is configured.
+    """
+    from loyalty.pipeline import RunConfig
 
     config = RunConfig(transactions=transactions, customers=customers, as_of=as_of,
                        warehouse=warehouse_path(warehouse), full_refresh=full_refresh)
     try:
-        summary = run_pipeline(config)
+        summary = _run_flow(config, lock_timeout)
     except LoyaltyError as exc:
         _fail(exc)
     for line in summary.lines():
@@ -113,10 +133,10 @@ def run(transactions: str, customers: str | None, as_of: dt.date | None, warehou
               show_default=True, help="Number of customers in the sample.")
 @click.option("--seed", type=int, default=42, show_default=True, help="Random seed of the sample.")
 @_run_options
-def demo(n_customers: int, seed: int, warehouse: Path | None, full_refresh: bool) -> None:
-    """Generate a sample (with 1% malformed rows) and build the warehouse from it."""
+def demo(n_customers: int, seed: int, warehouse: Path | None, full_refresh: bool, lock_timeout: float) -> None:
+    """Generate a sample (with 1% malformed rows) and build the warehouse from it (a Prefect flow run)."""
     from loyalty.generate import generate as run_generate
-    from loyalty.pipeline import RunConfig, run_pipeline
+    from loyalty.pipeline import RunConfig
 
     out = project_dir() / "build" / "demo" / "transactions.parquet"
     click.echo(f"Generating {n_customers:,} customers into {out.parent} ...")
@@ -126,7 +146,7 @@ def demo(n_customers: int, seed: int, warehouse: Path | None, full_refresh: bool
                        warehouse=warehouse_path(warehouse), full_refresh=full_refresh)
     click.echo("Building the warehouse (dbt build with all tests) ...")
     try:
-        summary = run_pipeline(config)
+        summary = _run_flow(config, lock_timeout)
     except LoyaltyError as exc:
         _fail(exc)
     for line in summary.lines():

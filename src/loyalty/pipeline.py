@@ -136,7 +136,8 @@ def summarize(warehouse: Path) -> Summary:
 
 
 def run_pipeline(config: RunConfig) -> Summary:
-    load_step(config)
-    build_step(config, "inputs")
-    build_step(config, "marts")
-    return summarize(config.warehouse)
+    """Run every step as the Prefect flow `loyalty_pipeline` (flows/pipeline.py), the one place
+    that orders the steps; add a new step there, not here."""
+    from loyalty.orchestration.runner import run_flow
+
+    return run_flow(config)

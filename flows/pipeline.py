@@ -1,0 +1,80 @@
+"""The loyalty warehouse run as Prefect flows: the daily pipeline and its backfill.
+
+Each line of a flow is one step; the code of the steps lives in the `loyalty` package
+(`loyalty.pipeline` does the work, `loyalty.orchestration` adds retries, the warehouse lock
+and the published summary). `loyalty run` and `loyalty demo` start `loyalty_pipeline`;
+flows/serve.py and prefect.yaml put it on a daily schedule.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from prefect import flow
+
+from loyalty.orchestration import tasks as step
+from loyalty.orchestration.backfill import backfill_dates
+from loyalty.orchestration.naming import backfill_run_name, pipeline_run_name
+from loyalty.pipeline import RunConfig, Summary
+from loyalty.project import warehouse_path
+
+DEFAULT_LOCK_TIMEOUT_SECONDS = 1800.0
+
+
+@flow(name="loyalty-pipeline", flow_run_name=pipeline_run_name, validate_parameters=True)
+def loyalty_pipeline(
+    transactions: str,
+    customers: str | None = None,
+    as_of: dt.date | None = None,
+    warehouse: str | None = None,
+    full_refresh: bool = False,
+    target: str = "duckdb",
+    lock_timeout_seconds: float = DEFAULT_LOCK_TIMEOUT_SECONDS,
+) -> Summary:
+    """Load raw input, build and test the warehouse, validate it and publish its headline numbers.
+
+    Args:
+        transactions: transactions file, folder or glob (CSV or Parquet).
+        customers: optional customers file, folder or glob.
+        as_of: the date the marts describe; empty = latest valid transaction date not after today.
+        warehouse: DuckDB file to build; empty = $LOYALTY_WAREHOUSE, else build/loyalty.duckdb.
+        full_refresh: rebuild incremental models from scratch (dbt --full-refresh).
+        target: dbt target (duckdb, or spark).
+        lock_timeout_seconds: how long to wait for another run on the same warehouse to finish.
+    """
+    config = RunConfig(transactions=transactions, customers=customers, as_of=as_of,
+                       warehouse=warehouse_path(warehouse), full_refresh=full_refresh, target=target)
+    with step.hold_warehouse(config, lock_timeout_seconds):
+        step.load_raw_input(config)
+        step.build_inputs(config)
+        step.build_marts(config)
+        summary = step.summarize_marts(config)
+        step.publish_run_summary(config, summary)
+    return summary
+
+
+@flow(name="loyalty-backfill", flow_run_name=backfill_run_name, validate_parameters=True)
+def loyalty_backfill(
+    transactions: str,
+    customers: str | None = None,
+    as_of_dates: list[dt.date] | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    every: str = "month",
+    warehouse: str | None = None,
+    full_refresh: bool = False,
+    target: str = "duckdb",
+    lock_timeout_seconds: float = DEFAULT_LOCK_TIMEOUT_SECONDS,
+) -> list[Summary]:
+    """Run the pipeline for each as-of date in order (a list, or every month/week/day end from
+    start to end), holding the warehouse for the whole series; full_refresh applies to the first."""
+    dates = backfill_dates(as_of_dates, start, end, every)
+    config = RunConfig(transactions=transactions, customers=customers, warehouse=warehouse_path(warehouse),
+                       target=target)
+    with step.hold_warehouse(config, lock_timeout_seconds):
+        return [
+            loyalty_pipeline(transactions, customers, as_of=as_of, warehouse=str(config.warehouse),
+                             full_refresh=full_refresh and i == 0, target=target,
+                             lock_timeout_seconds=lock_timeout_seconds)
+            for i, as_of in enumerate(dates)
+        ]

@@ -1,0 +1,147 @@
+"""Start the flows of flows/pipeline.py from Python or the CLI, with or without a Prefect server.
+
+With PREFECT_API_URL set (a `prefect server start` or Prefect Cloud), the run is recorded
+there. Without it Prefect starts a temporary local server for the life of the process and
+keeps the run history in $PREFECT_HOME (default ~/.prefect).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, TextIO
+
+from loyalty.errors import LoyaltyError
+from loyalty.project import project_dir
+
+# Set before Prefect is first imported in this process (its settings are read at import).
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# The temporary server takes ~6 s to start on an idle 2-core machine and over 20 s (Prefect's
+# default limit) on a busy one.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+
+FLOWS_FILE = Path("flows") / "pipeline.py"
+EPHEMERAL_TIMEOUT = "Timed out while attempting to connect to ephemeral Prefect API server"
+
+
+class OrchestrationError(LoyaltyError):
+    """Prefect itself could not run the flow (e.g. its temporary server did not start)."""
+
+
+def flow_entrypoint(name: str) -> str:
+    return f"{project_dir() / FLOWS_FILE}:{name}"
+
+
+_flows: dict[str, Any] = {}
+
+
+def load_flow(name: str = "loyalty_pipeline") -> Any:
+    """The flow object `name` of flows/pipeline.py (loaded once per process)."""
+    if name not in _flows:
+        from prefect.flows import load_flow_from_entrypoint
+
+        _flows[name] = load_flow_from_entrypoint(flow_entrypoint(name), use_placeholder_flow=False)
+    return _flows[name]
+
+
+def flow_parameters(config: Any, **extra: Any) -> dict[str, Any]:
+    """RunConfig -> parameters of loyalty_pipeline (one per RunConfig field, same names)."""
+    params = {f.name: getattr(config, f.name) for f in fields(config)}
+    params["warehouse"] = str(params["warehouse"])
+    params.update({k: v for k, v in extra.items() if v is not None})
+    return params
+
+
+def _call(flow: Any, params: dict[str, Any]) -> Any:
+    try:
+        return flow(**params)
+    except RuntimeError as exc:
+        if EPHEMERAL_TIMEOUT in str(exc):
+            raise OrchestrationError(
+                "Prefect's temporary local server did not start in time; start one with "
+                "`prefect server start` and set PREFECT_API_URL, or raise "
+                "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS."
+            ) from None
+        raise
+
+
+def run_flow(config: Any, *, lock_timeout_seconds: float | None = None) -> Any:
+    """Run loyalty_pipeline for this RunConfig; return its Summary or raise the step's LoyaltyError."""
+    return _call(load_flow("loyalty_pipeline"),
+                 flow_parameters(config, lock_timeout_seconds=lock_timeout_seconds))
+
+
+def run_backfill(
+    *,
+    transactions: str,
+    customers: str | None,
+    as_of_dates: list[dt.date] | None,
+    start: dt.date | None,
+    end: dt.date | None,
+    every: str,
+    warehouse: Path,
+    full_refresh: bool = False,
+    target: str = "duckdb",
+    lock_timeout_seconds: float | None = None,
+) -> list[Any]:
+    params: dict[str, Any] = dict(transactions=transactions, customers=customers, as_of_dates=as_of_dates,
+                                  start=start, end=end, every=every, warehouse=str(warehouse),
+                                  full_refresh=full_refresh, target=target)
+    if lock_timeout_seconds is not None:
+        params["lock_timeout_seconds"] = lock_timeout_seconds
+    return _call(load_flow("loyalty_backfill"), params)
+
+
+class _ProgressHandler(logging.Handler):
+    """Prefect's run logs as short progress lines (no tracebacks, no errors: the CLI reports those)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__(logging.INFO)
+        self.stream = stream
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno >= logging.ERROR:
+            return
+        if not (record.name.startswith(("prefect.flow_runs", "prefect.task_runs")) or record.name == "prefect"):
+            return
+        try:
+            who = getattr(record, "task_run_name", None) or getattr(record, "flow_run_name", None)
+            time = dt.datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
+            line = f"{time} {who}: {record.getMessage()}" if who else f"{time} {record.getMessage()}"
+            self.stream.write(line.splitlines()[0] + "\n")
+            self.stream.flush()
+        except Exception:  # noqa: BLE001 - never let progress output break a run
+            self.handleError(record)
+
+
+def _drop_all(record: logging.LogRecord) -> bool:
+    return False
+
+
+@contextmanager
+def console_progress(stream: TextIO | None = None) -> Iterator[None]:
+    """For the CLI: progress lines on `stream` during the run, Prefect's console output off.
+
+    Prefect's own console handler prints tracebacks and, at exit, server messages; the CLI
+    reports errors in one sentence instead, so that handler stays silent for the rest of
+    the process. Runs are still logged in full to the Prefect API (the UI shows every line).
+    """
+    import prefect.main  # noqa: F401 - configures Prefect's logging (once per process)
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, PrefectConsoleHandler) and _drop_all not in handler.filters:
+            handler.addFilter(_drop_all)
+    progress = _ProgressHandler(stream or sys.stdout)
+    prefect_logger = logging.getLogger("prefect")
+    prefect_logger.addHandler(progress)
+    try:
+        yield
+    finally:
+        prefect_logger.removeHandler(progress)

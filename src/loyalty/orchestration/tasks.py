@@ -1,0 +1,143 @@
+"""The Prefect tasks of a warehouse run: each wraps one step of `loyalty.pipeline`.
+
+Every step that touches the warehouse file retries with backoff when, and only when, the
+file is locked by another process (see retry.py); any other failure (bad input, a failed
+dbt test, a failed expectation) ends the step at once with the step's own sentence.
+Results are never cached: each step has side effects and must run every time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import duckdb
+from prefect import task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.logging import get_run_logger
+
+from loyalty import pipeline
+from loyalty.errors import LoyaltyError
+from loyalty.load import LoadResult
+from loyalty.orchestration.lock import LockInfo, warehouse_lock
+from loyalty.orchestration.publish import (
+    COHORT_ARTIFACT_KEY,
+    SUMMARY_ARTIFACT_KEY,
+    cohort_table,
+    headline_markdown,
+    read_headline,
+)
+from loyalty.orchestration.retry import (
+    TRANSIENT_RETRY_DELAYS,
+    WarehouseLockedError,
+    first_line,
+    is_transient,
+    retry_on_transient,
+)
+from loyalty.pipeline import RunConfig, Summary
+
+T = TypeVar("T")
+
+WAREHOUSE_STEP: dict[str, Any] = {
+    "retries": len(TRANSIENT_RETRY_DELAYS),
+    "retry_delay_seconds": TRANSIENT_RETRY_DELAYS,
+    "retry_condition_fn": retry_on_transient,
+    "cache_policy": NO_CACHE,
+    "persist_result": False,
+}
+
+
+def _step(fn: Callable[[], T]) -> T:
+    """Run a step; a DuckDB lock conflict raised as a bare duckdb error becomes one sentence.
+
+    A LoyaltyError is re-raised without the step's frames: Prefect keeps the exception in the
+    run's state, and those frames would keep the step's DuckDB connection objects alive until
+    the interpreter exits (duckdb 2.x then prints "nanobind: leaked instance" warnings).
+    """
+    try:
+        return fn()
+    except LoyaltyError as exc:
+        exc.__context__ = exc.__cause__ = None
+        raise exc.with_traceback(None) from None
+    except duckdb.Error as exc:
+        if is_transient(exc):
+            raise WarehouseLockedError(f"The warehouse file is locked by another process: {first_line(exc)}") from None
+        raise
+
+
+@contextmanager
+def hold_warehouse(config: RunConfig, timeout_seconds: float) -> Iterator[float]:
+    """The run's exclusive hold on its warehouse (lock.py); logs when it had to wait."""
+    logger = get_run_logger()
+    from prefect.runtime import flow_run
+
+    label = f"flow run {flow_run.name!r} ({flow_run.id})" if flow_run.id else None
+
+    def waiting(holder: LockInfo) -> None:
+        logger.warning("Waiting up to %.0f s for the warehouse %s, in use by %s.",
+                       timeout_seconds, config.warehouse, holder.describe())
+
+    with warehouse_lock(config.warehouse, timeout=timeout_seconds, run_name=label, on_wait=waiting) as waited:
+        if waited >= 1:
+            logger.info("Got the warehouse lock after waiting %.1f s.", waited)
+        yield waited
+
+
+@task(name="load-raw-input", **WAREHOUSE_STEP)
+def load_raw_input(config: RunConfig) -> LoadResult:
+    """Load the transactions (and customers) files into raw.* as text, every row kept."""
+    result = _step(lambda: pipeline.load_step(config))
+    get_run_logger().info("Loaded %s transaction rows from %d file(s) and %s customer rows.",
+                          f"{result.n_transaction_rows:,}", len(result.transaction_files),
+                          f"{result.n_customer_rows:,}")
+    return result
+
+
+@task(name="dbt-build-inputs", **WAREHOUSE_STEP)
+def build_inputs(config: RunConfig) -> None:
+    """dbt build of staging and int_transactions_validated (every raw row classified), with tests."""
+    _step(lambda: pipeline.build_step(config, "inputs"))
+
+
+@task(name="dbt-build-marts", **WAREHOUSE_STEP)
+def build_marts(config: RunConfig) -> None:
+    """dbt build of the marts with their data tests and unit tests."""
+    _step(lambda: pipeline.build_step(config, "marts"))
+
+
+@task(name="summarize-marts", **WAREHOUSE_STEP)
+def summarize_marts(config: RunConfig) -> Summary:
+    """Read the headline numbers of the built marts."""
+    return _step(lambda: pipeline.summarize(config.warehouse))
+
+
+@task(name="publish-run-summary", **WAREHOUSE_STEP)
+def publish_run_summary(config: RunConfig, summary: Summary, links: dict[str, str] | None = None) -> list[str]:
+    """Markdown artifact with the headline numbers and table artifact of the latest cohorts."""
+    from prefect.runtime import flow_run
+
+    headline = _step(lambda: read_headline(config.warehouse))
+    as_of = headline.as_of_date or summary.as_of_date
+    label = f"{config.warehouse.name} as of {as_of}"
+    all_links = {"dbt run results": str(_dbt_state(config.warehouse) / "target" / "run_results.json")}
+    all_links.update(links or {})
+    markdown = headline_markdown(headline, warehouse=config.warehouse, run_label=label, links=all_links)
+    ids = [str(create_markdown_artifact(markdown=markdown, key=SUMMARY_ARTIFACT_KEY,
+                                        description=f"Headline numbers of {label}"))]
+    table = _step(lambda: cohort_table(config.warehouse))
+    if table:
+        ids.append(str(create_table_artifact(table=table, key=COHORT_ARTIFACT_KEY,
+                                             description=f"Retention (%) of the latest cohorts, {label}")))
+    get_run_logger().info("Published the run summary of %s (flow run %s).", label, flow_run.name)
+    return ids
+
+
+def _dbt_state(warehouse: Path) -> Path:
+    from loyalty.dbt import state_dir
+
+    return state_dir(warehouse)
+
