@@ -37,7 +37,7 @@ Model (per customer, in the spirit of BG/NBD + Gamma-Gamma)
   them in 80 % of refunds, otherwise fewer) and ``amount = -unit price *
   units``, so ``|refund| <= purchase``.
 * Each customer has 1-4 preferred product categories (85 % of purchases) and a
-  personal channel mix (Dirichlet around a mix that depends on the acquisition
+  personal channel mix (logistic-normal around a mix that depends on the acquisition
   channel); store purchases happen at the home store (85 %) or another store
   of the customer's country.  ``store_id`` is null for the non-store channels
   (``online`` and ``app``).  Time of day depends on the channel (opening hours
@@ -84,6 +84,7 @@ files of any size can be written.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -121,7 +122,7 @@ _STORE_CHANNEL = 1
 ACQUISITION_CHANNELS = ("organic", "paid_search", "social", "referral", "email")
 _ACQUISITION_P = np.array([0.36, 0.24, 0.18, 0.12, 0.10])
 # Typical (online, store, app) mix by acquisition channel; customers scatter
-# around it (Dirichlet with concentration _CHANNEL_CONCENTRATION).
+# around it (logistic-normal: weights times exp(sigma * N(0, 1)), normalised).
 _CHANNEL_MIX = np.array(
     [
         [0.35, 0.50, 0.15],  # organic
@@ -131,7 +132,7 @@ _CHANNEL_MIX = np.array(
         [0.50, 0.30, 0.20],  # email
     ]
 )
-_CHANNEL_CONCENTRATION = 2.0
+_CHANNEL_MIX_SIGMA = 1.0
 
 COUNTRIES = ("DE", "FR", "NL", "BE", "IT", "ES", "AT", "IE", "PT", "FI", "GR", "LU", "SK")
 _COUNTRY_P = np.array([0.30, 0.17, 0.12, 0.08, 0.07, 0.07, 0.06, 0.04, 0.03, 0.02, 0.02, 0.01, 0.01])
@@ -357,6 +358,12 @@ def _validate(n_customers, seed, start, end, bad_row_rate, chunk_customers) -> N
         raise ValueError(f"chunk_customers must be a positive integer, got {chunk_customers!r}.")
 
 
+# Columns with a small vocabulary are dictionary arrays in memory; files hold plain
+# strings (CSV text; parquet UTF8 columns, and no Arrow schema is stored, so every
+# reader, pyarrow included, sees string columns).
+_VOCABULARY_TYPE = pa.dictionary(pa.int32(), pa.string())
+
+
 def _transactions_schema(fmt: str, has_bad: bool) -> pa.Schema:
     if has_bad:
         ts_type, amount_type = pa.string(), pa.string()
@@ -370,11 +377,11 @@ def _transactions_schema(fmt: str, has_bad: bool) -> pa.Schema:
             pa.field("customer_id", pa.string(), nullable=has_bad),
             pa.field("transacted_at", ts_type, nullable=has_bad),
             pa.field("amount", amount_type, nullable=has_bad),
-            pa.field("currency", pa.string(), nullable=False),
-            pa.field("product_category", pa.string(), nullable=False),
-            pa.field("channel", pa.string(), nullable=False),
+            pa.field("currency", _VOCABULARY_TYPE, nullable=False),
+            pa.field("product_category", _VOCABULARY_TYPE, nullable=False),
+            pa.field("channel", _VOCABULARY_TYPE, nullable=False),
             pa.field("quantity", pa.int32(), nullable=False),
-            pa.field("store_id", pa.string()),
+            pa.field("store_id", _VOCABULARY_TYPE),
         ]
     )
 
@@ -384,10 +391,10 @@ def _customers_schema() -> pa.Schema:
         [
             pa.field("customer_id", pa.string(), nullable=False),
             pa.field("signup_at", pa.date32(), nullable=False),
-            pa.field("country", pa.string(), nullable=False),
-            pa.field("acquisition_channel", pa.string(), nullable=False),
+            pa.field("country", _VOCABULARY_TYPE, nullable=False),
+            pa.field("acquisition_channel", _VOCABULARY_TYPE, nullable=False),
             pa.field("email", pa.string(), nullable=False),
-            pa.field("full_name", pa.string(), nullable=False),
+            pa.field("full_name", _VOCABULARY_TYPE, nullable=False),
         ]
     )
 
@@ -400,15 +407,19 @@ def _write_both(tx_writer, tx_table: pa.Table, cu_writer, cu_table: pa.Table) ->
 @contextlib.contextmanager
 def _open_writer(path: Path, schema: pa.Schema, fmt: str):
     if fmt == ".parquet":
-        # Dictionaries only where they pay off (not for unique ids, timestamps, amounts).
-        low_cardinality = ["customer_id", "currency", "product_category", "channel", "store_id"]
-        low_cardinality += ["country", "acquisition_channel"]
+        # Parquet dictionary pages where they pay off: the vocabulary columns and
+        # customer_id (about 4 rows per customer in a row group); not for unique
+        # ids, timestamps or amounts.
+        dictionary_columns = [f.name for f in schema if pa.types.is_dictionary(f.type)]
+        if "transaction_id" in schema.names:
+            dictionary_columns.append("customer_id")
         writer = pq.ParquetWriter(
             path,
             schema,
             compression="zstd",
             compression_level=1,
-            use_dictionary=[name for name in low_cardinality if name in schema.names],
+            use_dictionary=dictionary_columns,
+            store_schema=False,
         )
     else:
         writer = pacsv.CSVWriter(path, schema)
@@ -475,11 +486,7 @@ class _Calendar:
         self._day_at_unit = np.searchsorted(self.cum, units, side="right") - 1
         self._max_steps = int(np.ceil(1.0 / s.min())) + 2
         signup_w = np.exp(_SIGNUP_GROWTH_PER_YEAR * days / 365.25) * np.sqrt(s)
-        self.signup_cdf = np.cumsum(signup_w) / signup_w.sum()
-        hour_cdf = np.cumsum(_HOUR_WEIGHTS / _HOUR_WEIGHTS.sum(axis=1, keepdims=True), axis=1)
-        # One increasing array for all channels: channel c occupies [c, c + 1).
-        self.hour_cdf = (hour_cdf + np.arange(len(CHANNELS))[:, None]).ravel()
-        self.hour_cdf[23::24] = np.arange(1, len(CHANNELS) + 1)  # exact block ends
+        self.signup = _Alias(signup_w)
 
     def cum_at(self, t: np.ndarray) -> np.ndarray:
         """Integrated intensity from day 0 to (fractional) day ``t``."""
@@ -501,11 +508,6 @@ class _Calendar:
             d += step
         return np.minimum(d, self.n_days - 1)
 
-    def seconds_of_day(self, rng: np.random.Generator, channel: np.ndarray) -> np.ndarray:
-        u = rng.random(len(channel))
-        slot = np.searchsorted(self.hour_cdf, channel + u, side="right")
-        hour = np.minimum(slot - channel * 24, 23)
-        return hour * 3600 + rng.integers(0, 3600, len(channel))
 
 
 # --------------------------------------------------------------------------
@@ -517,9 +519,9 @@ def _simulate_chunk(rng: np.random.Generator, m: int, cal: _Calendar) -> tuple[d
     """Customers 0..m-1 (chunk-local numbers) and their valid transaction rows."""
     n_days = cal.n_days
     # ---- customers
-    signup_day = np.minimum(np.searchsorted(cal.signup_cdf, rng.random(m), side="right"), n_days - 1)
-    country = _draw(rng, _COUNTRY_P, m)
-    acquisition = _draw(rng, _ACQUISITION_P, m)
+    signup_day = cal.signup.draw(rng, m)
+    country = _COUNTRY.draw(rng, m)
+    acquisition = _ACQUISITION.draw(rng, m)
     first_name = rng.integers(0, len(FIRST_NAMES), m)
     last_name = rng.integers(0, len(LAST_NAMES), m)
     customers = {
@@ -534,18 +536,19 @@ def _simulate_chunk(rng: np.random.Generator, m: int, cal: _Calendar) -> tuple[d
     # ---- latent behaviour
     lam = rng.gamma(_R, 1.0 / _ALPHA, m)
     p_drop = np.maximum(rng.beta(_DROPOUT_A, _DROPOUT_B, m), 1e-9)
-    never = rng.random(m) < _NO_PURCHASE_SHARE
+    never = _chance(rng, _NO_PURCHASE_SHARE, m)
     delay = np.where(
-        rng.random(m) < _FIRST_PURCHASE_SAME_DAY, 0, np.ceil(rng.exponential(_FIRST_PURCHASE_DELAY_MEAN_DAYS, m))
+        _chance(rng, _FIRST_PURCHASE_SAME_DAY, m), 0, np.ceil(rng.exponential(_FIRST_PURCHASE_DELAY_MEAN_DAYS, m))
     ).astype(np.int64)
     first_day = signup_day + delay
     buyer = ~never & (first_day < n_days)
     unit_spend = rng.gamma(_SPEND_SHAPE, _SPEND_SCALE, m)
-    mix = rng.gamma(_CHANNEL_CONCENTRATION * _CHANNEL_MIX[acquisition])
+    # channel mix: logistic-normal scatter around the acquisition channel's typical mix
+    mix = _CHANNEL_MIX[acquisition] * np.exp(_CHANNEL_MIX_SIGMA * rng.standard_normal((m, len(CHANNELS))))
     mix_cdf = np.cumsum(mix / mix.sum(axis=1, keepdims=True), axis=1)
-    preferred = _TOP4_ORDERS[_draw(rng, _TOP4_P, m)]  # (m, 4) categories in order of preference
-    n_preferred = _draw(rng, _N_PREFERRED_P, m) + 1
-    home_store = _STORE_OFFSET[country] + (rng.random(m) * _STORES_PER_COUNTRY[country]).astype(np.int64)
+    preferred = _TOP4_ORDERS[_TOP4.draw(rng, m)]  # (m, 4) categories in order of preference
+    n_preferred = _N_PREFERRED.draw(rng, m) + 1
+    home_store = _STORE_OFFSET[country] + _below(rng, _STORES_PER_COUNTRY[country])
 
     # ---- repeat purchases (BG/NBD with seasonal time change, see module doc)
     t0 = first_day + rng.random(m)
@@ -567,12 +570,12 @@ def _simulate_chunk(rng: np.random.Generator, m: int, cal: _Calendar) -> tuple[d
     buyers = np.flatnonzero(buyer)
     owner = np.concatenate([buyers, owner_rep])
     day = np.concatenate([first_day[buyers], repeat_day])
-    u = rng.random(len(owner))
+    u = rng.random(len(owner), dtype=np.float32)
     channel = (u > mix_cdf[:, 0][owner]).astype(np.int64) + (u > mix_cdf[:, 1][owner])
-    tod = cal.seconds_of_day(rng, channel)
+    tod = _seconds_of_day(rng, channel)
 
     # ---- a second basket on the same day, a little later, same channel
-    extra = np.flatnonzero(rng.random(len(owner)) < _SAME_DAY_EXTRA_SHARE)
+    extra = np.flatnonzero(_chance(rng, _SAME_DAY_EXTRA_SHARE, len(owner)))
     gap = 120 + rng.exponential(5400.0, len(extra)).astype(np.int64)
     opens, closes = _OPENING_SECONDS[channel[extra]], _CLOSING_SECONDS[channel[extra]]
     later = tod[extra] + gap
@@ -584,39 +587,37 @@ def _simulate_chunk(rng: np.random.Generator, m: int, cal: _Calendar) -> tuple[d
     n_purchases = len(owner)
 
     # ---- what, where, how much
-    pick = (rng.random(n_purchases) ** 1.4 * n_preferred[owner]).astype(np.int64)
+    u = rng.random(n_purchases, dtype=np.float32)
+    pick = (u * np.sqrt(u) * n_preferred[owner]).astype(np.int64)  # favours the first preferences
     category = preferred.ravel()[owner * 4 + pick]
-    explore = rng.random(n_purchases) >= _PREFERRED_SHARE
-    category[explore] = _draw(rng, _CATEGORY_POPULARITY, int(explore.sum()))
-    buyer_country = country[owner]
-    other_store = _STORE_OFFSET[buyer_country] + (
-        rng.random(n_purchases) * _STORES_PER_COUNTRY[buyer_country]
-    ).astype(np.int64)
-    store = np.where(rng.random(n_purchases) < _HOME_STORE_SHARE, home_store[owner], other_store)
-    store = np.where(channel == _STORE_CHANNEL, store, -1)
-    quantity = np.minimum(rng.geometric(_QUANTITY_P, n_purchases), _MAX_QUANTITY)
-    noise = rng.lognormal(-0.5 * _SPEND_SIGMA**2, _SPEND_SIGMA, n_purchases)
+    explore = np.flatnonzero(~_chance(rng, _PREFERRED_SHARE, n_purchases))
+    category[explore] = _CATEGORY.draw(rng, len(explore))
+    store = np.full(n_purchases, -1, dtype=np.int64)  # null for online and app
+    in_store = np.flatnonzero(channel == _STORE_CHANNEL)
+    store_country = country[owner[in_store]]
+    store[in_store] = np.where(
+        _chance(rng, _HOME_STORE_SHARE, len(in_store)),
+        home_store[owner[in_store]],
+        _STORE_OFFSET[store_country] + _below(rng, _STORES_PER_COUNTRY[store_country]),
+    )
+    quantity = _QUANTITY.draw(rng, n_purchases) + 1
+    noise = np.exp(rng.standard_normal(n_purchases) * _SPEND_SIGMA - 0.5 * _SPEND_SIGMA**2)  # lognormal, mean 1
     unit = unit_spend[owner] * _CATEGORY_PRICE_LEVEL[category] * noise
-    ending = rng.random(n_purchases)
-    unit_cents = np.where(
-        ending < 0.55,
-        np.floor(unit) * 100 + 99,
-        np.where(ending < 0.65, np.floor(unit) * 100 + 49, np.where(ending < 0.72, np.floor(unit) * 100 + 95, np.round(unit * 100))),
-    ).astype(np.int64)  # fmt: skip
+    ending = _ENDING_CENTS[_ENDING.draw(rng, n_purchases)]
+    unit_cents = np.where(ending >= 0, unit.astype(np.int64) * 100 + ending, np.rint(unit * 100).astype(np.int64))
     unit_cents = np.maximum(unit_cents, 99)
-    free = rng.random(n_purchases) < _FREE_SHARE
-    unit_cents[free] = 0
+    unit_cents[_chance(rng, _FREE_SHARE, n_purchases)] = 0
     cents = unit_cents * quantity
 
     # ---- refunds
-    refunded = np.flatnonzero((rng.random(n_purchases) < _REFUND_SHARE) & (cents > 0))
-    refund_day = day[refunded] + np.minimum(rng.geometric(_REFUND_DELAY_P, len(refunded)), _REFUND_MAX_DELAY_DAYS)
+    refunded = np.flatnonzero(_chance(rng, _REFUND_SHARE, n_purchases) & (cents > 0))
+    refund_day = day[refunded] + _REFUND_DELAY.draw(rng, len(refunded)) + 1
     keep = refund_day < n_days
     refunded, refund_day = refunded[keep], refund_day[keep]
     q = quantity[refunded]
-    partial_units = 1 + (rng.random(len(refunded)) * (q - 1)).astype(np.int64)  # 1..q-1 (1 if q == 1)
-    units = np.where(rng.random(len(refunded)) < _REFUND_FULL_SHARE, q, np.minimum(partial_units, q))
-    refund_tod = cal.seconds_of_day(rng, channel[refunded])
+    partial_units = 1 + _below(rng, np.maximum(q - 1, 1))  # 1..q-1 (1 if q == 1)
+    units = np.where(_chance(rng, _REFUND_FULL_SHARE, len(refunded)), q, np.minimum(partial_units, q))
+    refund_tod = _seconds_of_day(rng, channel[refunded])
 
     owner = np.concatenate([owner, owner[refunded]])
     ts = (cal.epoch_day + np.concatenate([day, refund_day])) * 86400 + np.concatenate([tod, refund_tod])
@@ -633,6 +634,21 @@ def _simulate_chunk(rng: np.random.Generator, m: int, cal: _Calendar) -> tuple[d
     # which the stable (tim)sort exploits.
     order = np.argsort(owner * (np.int64(cal.n_days + 64) * 86400) + (ts - cal.epoch_day * 86400), kind="stable")
     return customers, {k: v[order] for k, v in rows.items()}
+
+
+def _seconds_of_day(rng: np.random.Generator, channel: np.ndarray) -> np.ndarray:
+    """Time of day in seconds, by channel (store opening hours, evening peaks online)."""
+    return _HOUR.draw(rng, len(channel), row=channel) * 3600 + rng.integers(0, 3600, len(channel))
+
+
+def _chance(rng: np.random.Generator, p: float, size: int) -> np.ndarray:
+    """``size`` Bernoulli(p) draws (p rounded to a multiple of 2**-16)."""
+    return rng.integers(0, 1 << 16, size, dtype=np.uint16) < round(p * (1 << 16))
+
+
+def _below(rng: np.random.Generator, n: np.ndarray) -> np.ndarray:
+    """Uniform integers in ``[0, n)`` for each element of ``n`` (n < 2**16)."""
+    return (rng.integers(0, 1 << 16, len(n), dtype=np.uint16).astype(np.int64) * n) >> 16
 
 
 def _top4_orders() -> tuple[np.ndarray, np.ndarray]:
@@ -653,11 +669,87 @@ def _top4_orders() -> tuple[np.ndarray, np.ndarray]:
 _TOP4_ORDERS, _TOP4_P = _top4_orders()
 
 
-def _draw(rng: np.random.Generator, p: np.ndarray, size: int) -> np.ndarray:
-    """``size`` draws of category indices with probabilities ``p``."""
-    cdf = np.cumsum(p)
-    cdf /= cdf[-1]
-    return np.minimum(np.searchsorted(cdf, rng.random(size), side="right"), len(p) - 1)
+class _Alias:
+    """Categorical draws by Walker's alias method: O(1) per draw, one uniform each.
+
+    ``weights`` is one distribution (1-d) or a stack of distributions over the
+    same number of outcomes (2-d, one row each); ``sample(u, row)`` maps
+    uniforms ``u`` in [0, 1) to outcomes of distribution ``row``.  Exact, and
+    several times faster than ``searchsorted`` on a CDF for random queries.
+    """
+
+    def __init__(self, weights) -> None:
+        w = np.atleast_2d(np.asarray(weights, dtype=np.float64))
+        n_rows, k = w.shape
+        prob = np.ones((n_rows, k))
+        alias = np.tile(np.arange(k), (n_rows, 1))
+        for r in range(n_rows):
+            scaled = w[r] / w[r].sum() * k
+            small = [i for i in range(k) if scaled[i] < 1.0]
+            large = [i for i in range(k) if scaled[i] >= 1.0]
+            while small and large:
+                lo, hi = small.pop(), large.pop()
+                prob[r, lo], alias[r, lo] = scaled[lo], hi
+                scaled[hi] -= 1.0 - scaled[lo]
+                (small if scaled[hi] < 1.0 else large).append(hi)
+        self.k = k
+        self.prob = prob.ravel()
+        self.alias = alias.ravel()
+
+    def sample(self, u: np.ndarray, row: np.ndarray | int = 0) -> np.ndarray:
+        x = u * self.k
+        slot = np.minimum(x.astype(np.int64), self.k - 1)
+        fraction = x - slot
+        slot += row * self.k
+        return np.where(fraction < self.prob[slot], slot - row * self.k, self.alias[slot])
+
+    def draw(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        return self.sample(rng.random(size))
+
+
+class _Table:
+    """Categorical draws through a lookup table of 2**16 entries: one 16-bit
+    random integer and one gather per draw.
+
+    Probabilities are rounded to multiples of 2**-16 (largest remainder, so an
+    outcome of weight 0 is never drawn).  For small vocabularies; ``weights``
+    may be a stack of distributions (2-d, one row each, picked per draw).
+    """
+
+    BITS = 16
+
+    def __init__(self, weights) -> None:
+        w = np.atleast_2d(np.asarray(weights, dtype=np.float64))
+        size = 1 << self.BITS
+        rows = []
+        for row in w:
+            exact = row / row.sum() * size
+            counts = np.floor(exact).astype(np.int64)
+            short = size - int(counts.sum())
+            counts[np.argsort(-(exact - counts), kind="stable")[:short]] += 1
+            rows.append(np.repeat(np.arange(len(row), dtype=np.int32), counts))
+        self.table = np.concatenate(rows)
+
+    def draw(self, rng: np.random.Generator, size: int, row: np.ndarray | int = 0) -> np.ndarray:
+        r = rng.integers(0, 1 << self.BITS, size, dtype=np.uint16)
+        if isinstance(row, int) and row == 0:
+            return self.table[r]
+        return self.table[(np.asarray(row, dtype=np.int64) << self.BITS) + r]
+
+
+_COUNTRY = _Table(_COUNTRY_P)
+_ACQUISITION = _Table(_ACQUISITION_P)
+_CATEGORY = _Table(_CATEGORY_POPULARITY)
+_N_PREFERRED = _Table(_N_PREFERRED_P)
+_TOP4 = _Alias(_TOP4_P)  # 1680 outcomes: exact alias method
+_HOUR = _Table(_HOUR_WEIGHTS)  # one row per channel
+# quantity 1.._MAX_QUANTITY ~ Geometric(_QUANTITY_P), truncated
+_QUANTITY = _Table(_QUANTITY_P * (1 - _QUANTITY_P) ** np.arange(_MAX_QUANTITY))
+# price endings: .99, .49, .95 or as calculated
+_ENDING_CENTS = np.array([99, 49, 95, -1])
+_ENDING = _Table([0.55, 0.10, 0.07, 0.28])
+# refund delay - 1 in days ~ Geometric(_REFUND_DELAY_P), truncated at _REFUND_MAX_DELAY_DAYS
+_REFUND_DELAY = _Table(_REFUND_DELAY_P * (1 - _REFUND_DELAY_P) ** np.arange(_REFUND_MAX_DELAY_DAYS))
 
 
 # --------------------------------------------------------------------------
@@ -686,95 +778,87 @@ def _transactions_table(
     v = len(rows["ts"])
     kind = (bad_start + np.arange(n_bad)) % n_kinds
     kind_counts = np.bincount(kind, minlength=n_kinds)
-    template = rng.integers(0, max(v, 1), n_bad)
-    is_dup = kind == _K_DUPLICATE
-    template[is_dup] = rng.choice(v, size=int(is_dup.sum()), replace=int(is_dup.sum()) > v) if v else 0
-    # Placement: a bad row right after its template; a duplicate anywhere after its original.
-    u = rng.random(n_bad)
-    key = np.where(is_dup, template + u * (v - template), template + u)
-    order = np.argsort(np.concatenate([np.arange(v, dtype=np.float64), key]), kind="stable")
-    src = np.concatenate([np.arange(v), template])[order]
-    out_kind = np.concatenate([np.full(v, -1), kind])[order]
-    n = len(src)
-
-    # Ids: consecutive over the rows that are not duplicates; duplicates copy their original's.
-    out_dup = out_kind == _K_DUPLICATE
-    id_number = id_offset + np.cumsum(~out_dup)
-    position_of_valid = np.empty(v, dtype=np.int64)
-    position_of_valid[src[out_kind == -1]] = np.flatnonzero(out_kind == -1)
-    id_number[out_dup] = id_number[position_of_valid[src[out_dup]]]
-
-    ts = rows["ts"][src]
-    cents = rows["cents"][src]
-    future = out_kind == _K_FUTURE
-    ts[future] = _FUTURE_EPOCH_SECONDS + rng.integers(0, 365 * 86400, int(future.sum()))
-
-    customer_id = _fixed_width_strings(b"C", rows["customer_number"][src], id_digits)
-    store = rows["store"][src]
-    store_id = _take_strings(_STORE_IDS, store, valid=store >= 0)  # null for online and app
-
+    if n_bad == 0:
+        out = rows
+        out_kind = None
+        id_number = id_offset + np.arange(1, v + 1, dtype=np.int64)
+    else:
+        template = rng.integers(0, max(v, 1), n_bad)
+        is_dup = kind == _K_DUPLICATE
+        template[is_dup] = rng.choice(v, size=int(is_dup.sum()), replace=int(is_dup.sum()) > v) if v else 0
+        # Placement: a bad row right after its template; a duplicate anywhere after its original.
+        u = rng.random(n_bad)
+        key = np.where(is_dup, template + u * (v - template), template + u)
+        order = np.argsort(np.concatenate([np.arange(v, dtype=np.float64), key]), kind="stable")
+        src = np.concatenate([np.arange(v), template])[order]
+        out_kind = np.concatenate([np.full(v, -1), kind])[order]
+        out = {name: values[src] for name, values in rows.items()}
+        # Ids: consecutive over the rows that are not duplicates; duplicates copy their original's.
+        out_dup = out_kind == _K_DUPLICATE
+        id_number = id_offset + np.cumsum(~out_dup)
+        position_of_valid = np.empty(v, dtype=np.int64)
+        position_of_valid[src[out_kind == -1]] = np.flatnonzero(out_kind == -1)
+        id_number[out_dup] = id_number[position_of_valid[src[out_dup]]]
+        future = out_kind == _K_FUTURE
+        out["ts"][future] = _FUTURE_EPOCH_SECONDS + rng.integers(0, 365 * 86400, int(future.sum()))
+    n = len(id_number)
+    ts, cents, store = out["ts"], out["cents"], out["store"]
+    customer_id = _Text(_digit_matrix(b"C", out["customer_number"], id_digits))
     if schema.field("transacted_at").type == pa.string():
-        transacted_at = _iso_timestamps(ts)
+        transacted_at = _Text(_iso_timestamp_matrix(ts))
     else:
         transacted_at = _arrow(ts * 1_000_000, pa.timestamp("us"))
     amount_type = schema.field("amount").type
     if amount_type == pa.float64():
         amount = _arrow(cents / 100.0)
-    else:
+    elif amount_type == pa.string():
+        amount = _amount_text(cents)
+    else:  # CSV without bad rows: a decimal prints unquoted with two places
         amount = _decimal_from_cents(cents)
-        if amount_type == pa.string():
-            amount = amount.cast(pa.string())
 
-    if n_bad:
-        blank = rng.random(n) < 0.5  # missing values: half null, half empty string
-
-        def missing(mask: np.ndarray) -> pa.Array:
-            return _string_array(np.where(blank[mask], "", None).tolist())
-
-        m = out_kind == _K_MISSING_CUSTOMER
-        customer_id = pc.replace_with_mask(customer_id, _arrow(m), missing(m))
-        m = out_kind == _K_MISSING_TS
-        transacted_at = pc.replace_with_mask(transacted_at, _arrow(m), missing(m))
-        m = out_kind == _K_BAD_TS
-        choice = rng.integers(0, len(_UNPARSEABLE_TIMESTAMPS), int(m.sum()))
-        transacted_at = pc.replace_with_mask(transacted_at, _arrow(m), _take_strings(_UNPARSEABLE_TIMESTAMPS, choice))
-        m = out_kind == _K_MISSING_AMOUNT
-        amount = pc.replace_with_mask(amount, _arrow(m), missing(m))
-        m = out_kind == _K_BAD_AMOUNT
-        amount = pc.replace_with_mask(amount, _arrow(m), _unparseable_amounts(rng, cents[m]))
+    if out_kind is not None:
+        blank = _chance(rng, 0.5, n)  # missing values: half null, half empty string
+        for column, k in ((customer_id, _K_MISSING_CUSTOMER), (transacted_at, _K_MISSING_TS), (amount, _K_MISSING_AMOUNT)):
+            rows_k = np.flatnonzero(out_kind == k)
+            column.set(rows_k, np.where(blank[rows_k], "", None).tolist())
+        rows_k = np.flatnonzero(out_kind == _K_BAD_TS)
+        choice = rng.integers(0, len(_UNPARSEABLE_TIMESTAMPS), len(rows_k))
+        transacted_at.set(rows_k, [_UNPARSEABLE_TIMESTAMPS[c] for c in choice.tolist()])
+        rows_k = np.flatnonzero(out_kind == _K_BAD_AMOUNT)
+        amount.set(rows_k, _unparseable_amounts(rng, cents[rows_k]))
 
     columns = [
         _fixed_width_strings(b"T", id_number, _TRANSACTION_ID_DIGITS),
-        customer_id,
-        transacted_at,
-        amount,
-        _take_strings(["EUR"], np.zeros(n, dtype=np.int64)),
-        _take_strings(CATEGORIES, rows["category"][src]),
-        _take_strings(CHANNELS, rows["channel"][src]),
-        _arrow(rows["quantity"][src].astype(np.int32)),
-        store_id,
+        customer_id.to_arrow(),
+        transacted_at.to_arrow() if isinstance(transacted_at, _Text) else transacted_at,
+        amount.to_arrow() if isinstance(amount, _Text) else amount,
+        _vocabulary_column(("EUR",), np.zeros(n, dtype=np.int32)),
+        _vocabulary_column(CATEGORIES, out["category"]),
+        _vocabulary_column(CHANNELS, out["channel"]),
+        _arrow(out["quantity"].astype(np.int32)),
+        _vocabulary_column(_STORE_IDS, store, valid=store >= 0),  # null for online and app
     ]
     return pa.Table.from_arrays(columns, schema=schema), kind_counts
 
 
-def _unparseable_amounts(rng: np.random.Generator, cents: np.ndarray) -> pa.Array:
+def _unparseable_amounts(rng: np.random.Generator, cents: np.ndarray) -> list[str]:
     values = []
     for c, style in zip(cents.tolist(), rng.integers(0, 6, len(cents)).tolist(), strict=True):
         text = f"{'-' if c < 0 else ''}{abs(c) // 100}.{abs(c) % 100:02d}"
         values.append(
             (f"{text.replace('.', ',')} EUR", f"EUR {text}", f"\u20ac{text}", "abc", "n/a", f"{text}.00")[style]
         )
-    return _string_array(values)
+    return values
 
 
 def _customers_table(customers: dict, schema: pa.Schema, id_digits: int) -> pa.Table:
     number = customers["number"]
-    full_name = _take_strings(_FULL_NAMES, customers["first_name"] * len(LAST_NAMES) + customers["last_name"])
+    full_name = _vocabulary_column(_FULL_NAMES, customers["first_name"] * len(LAST_NAMES) + customers["last_name"])
     columns = [
         _fixed_width_strings(b"C", number, id_digits),
         _arrow(customers["signup_epoch_day"].astype(np.int32), pa.date32()),
-        _take_strings(COUNTRIES, customers["country"]),
-        _take_strings(ACQUISITION_CHANNELS, customers["acquisition"]),
+        _vocabulary_column(COUNTRIES, customers["country"]),
+        _vocabulary_column(ACQUISITION_CHANNELS, customers["acquisition"]),
         _fixed_width_strings(b"c", number, id_digits, suffix=b"@example.com"),
         full_name,
     ]
@@ -809,6 +893,20 @@ def _string_array(values) -> pa.Array:
     )
 
 
+@functools.cache
+def _dictionary(vocabulary: tuple[str, ...]) -> pa.Array:
+    return _string_array(vocabulary)
+
+
+def _vocabulary_column(vocabulary: tuple[str, ...], indices: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
+    """Dictionary-encoded string column: written as plain strings (with a
+    parquet dictionary page), but no per-row string copies are built."""
+    codes = np.asarray(indices, dtype=np.int32)
+    if valid is not None:
+        codes = np.where(valid, codes, 0)
+    return pa.DictionaryArray.from_arrays(_arrow(codes, valid=valid), _dictionary(vocabulary))
+
+
 def _take_strings(vocabulary, indices: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
     """``vocabulary[indices]`` as a string array (null where ``valid`` is False)."""
     if not isinstance(vocabulary, pa.Array):
@@ -819,28 +917,88 @@ def _take_strings(vocabulary, indices: np.ndarray, valid: np.ndarray | None = No
     return pc.take(vocabulary, _arrow(indices, valid=valid))
 
 
-def _strings_from_matrix(buf: np.ndarray) -> pa.Array | pa.ChunkedArray:
-    """Rows of a (n, width) uint8 matrix as a string array, without Python objects."""
+def _strings_from_matrix(
+    buf: np.ndarray, start: np.ndarray | None = None, valid: np.ndarray | None = None
+) -> pa.Array | pa.ChunkedArray:
+    """String array whose row ``i`` is ``buf[i, start[i]:]`` (the whole row when
+    ``start`` is None), null where ``valid`` is False; no Python objects."""
     n, width = buf.shape
     per_piece = max(1, _MAX_STRING_BYTES // max(width, 1))
     pieces = []
     for lo in range(0, max(n, 1), per_piece):
-        part = np.ascontiguousarray(buf[lo : lo + per_piece])
-        offsets = (np.arange(len(part) + 1, dtype=np.int64) * width).astype(np.int32)
+        part = buf[lo : lo + per_piece]
+        validity = None if valid is None else pa.py_buffer(np.packbits(valid[lo : lo + per_piece], bitorder="little"))
+        if start is None:
+            data = np.ascontiguousarray(part)
+            offsets = np.arange(len(part) + 1, dtype=np.int32) * np.int32(width)
+        else:
+            first = start[lo : lo + per_piece]
+            offsets = np.zeros(len(part) + 1, dtype=np.int32)
+            np.cumsum(width - first, out=offsets[1:])
+            short = np.flatnonzero(first)
+            if len(short) > len(part) // 16:  # many short rows: select bytes with a mask
+                data = part[np.arange(width) >= first[:, None]]  # row-major: the strings, concatenated
+            else:  # a few short rows: copy the runs of full rows between them as blocks
+                blocks, previous = [], 0
+                for row in short.tolist():
+                    blocks += [part[previous:row].ravel(), part[row, first[row] :]]
+                    previous = row + 1
+                blocks.append(part[previous:].ravel())
+                data = np.concatenate(blocks)
         pieces.append(
-            pa.Array.from_buffers(pa.string(), len(part), [None, pa.py_buffer(offsets), pa.py_buffer(part)])
+            pa.Array.from_buffers(pa.string(), len(part), [validity, pa.py_buffer(offsets), pa.py_buffer(data)])
         )
     return pieces[0] if len(pieces) == 1 else pa.chunked_array(pieces)
 
 
-def _fixed_width_strings(prefix: bytes, numbers: np.ndarray, digits: int, suffix: bytes = b"") -> pa.Array:
-    """``prefix`` + zero-padded decimal ``numbers`` + ``suffix`` (numbers must fit in ``digits``)."""
+class _Text:
+    """A string column being built in a byte matrix, right-aligned: row ``i``
+    is ``buf[i, start[i]:]``.  ``set`` overwrites a few rows (bad rows) with
+    arbitrary strings or None (null)."""
+
+    def __init__(self, buf: np.ndarray, start: np.ndarray | None = None) -> None:
+        self.buf = buf
+        self.start = start
+        self.valid: np.ndarray | None = None
+
+    def set(self, rows: np.ndarray, values: list[str | None]) -> None:
+        if len(rows) == 0:
+            return
+        encoded = [b"" if v is None else v.encode() for v in values]
+        n, width = self.buf.shape
+        if self.start is None:
+            self.start = np.zeros(n, dtype=np.int64)
+        grow = max(len(b) for b in encoded) - width
+        if grow > 0:  # widen on the left
+            self.buf = np.concatenate([np.zeros((n, grow), dtype=np.uint8), self.buf], axis=1)
+            self.start += grow
+            width += grow
+        for row, b in zip(rows.tolist(), encoded, strict=True):
+            self.buf[row, width - len(b) :] = np.frombuffer(b, dtype=np.uint8)
+            self.start[row] = width - len(b)
+        nulls = [row for row, v in zip(rows.tolist(), values, strict=True) if v is None]
+        if nulls:
+            if self.valid is None:
+                self.valid = np.ones(n, dtype=np.bool_)
+            self.valid[nulls] = False
+
+    def to_arrow(self) -> pa.Array | pa.ChunkedArray:
+        return _strings_from_matrix(self.buf, self.start, self.valid)
+
+
+def _digit_matrix(prefix: bytes, numbers: np.ndarray, digits: int, suffix: bytes = b"") -> np.ndarray:
+    """Rows ``prefix`` + zero-padded decimal ``numbers`` + ``suffix`` (numbers must fit in ``digits``)."""
     width = len(prefix) + digits + len(suffix)
     buf = np.empty((len(numbers), width), dtype=np.uint8)
     buf[:, : len(prefix)] = np.frombuffer(prefix, dtype=np.uint8)
     buf[:, len(prefix) + digits :] = np.frombuffer(suffix, dtype=np.uint8)
     _put_digits(buf, len(prefix), digits, np.asarray(numbers, dtype=np.int64))
-    return _strings_from_matrix(buf)
+    return buf
+
+
+def _fixed_width_strings(prefix: bytes, numbers: np.ndarray, digits: int, suffix: bytes = b"") -> pa.Array:
+    """``prefix`` + zero-padded decimal ``numbers`` + ``suffix`` as a string array."""
+    return _strings_from_matrix(_digit_matrix(prefix, numbers, digits, suffix))
 
 
 # "00".."99" as 2-byte units: one gather writes two ASCII digits.
@@ -858,26 +1016,61 @@ def _put_digits(buf: np.ndarray, pos: int, digits: int, value: np.ndarray) -> No
     buf[:, pos : pos + digits] = pairs.view(np.uint8)[:, 2 * n_pairs - digits :]
 
 
-def _iso_timestamps(seconds: np.ndarray) -> pa.Array:
-    """Epoch seconds as "YYYY-MM-DDTHH:MM:SS" strings."""
+@functools.cache
+def _time_of_day_bytes() -> np.ndarray:
+    """"HH:MM:SS" (as S8 items) for every second of a day."""
+    tod = np.arange(86400)
+    buf = np.empty((86400, 8), dtype=np.uint8)
+    buf[:, 2] = buf[:, 5] = ord(":")
+    for pos, value in ((0, tod // 3600), (3, tod // 60 % 60), (6, tod % 60)):
+        _put_digits(buf, pos, 2, value)
+    return buf.view("S8").ravel()
+
+
+_ISO_TIMESTAMP = np.dtype({"names": ["date", "sep", "time"], "formats": ["S10", "S1", "S8"], "offsets": [0, 10, 11]})
+
+
+def _iso_timestamp_matrix(seconds: np.ndarray) -> np.ndarray:
+    """Epoch seconds as rows "YYYY-MM-DDTHH:MM:SS" of an (n, 19) byte matrix."""
     days = seconds // 86400
     tod = seconds - days * 86400
-    d64 = days.astype("datetime64[D]")
-    months = d64.astype("datetime64[M]")
-    fields = (
-        (d64.astype("datetime64[Y]").astype(np.int64) + 1970, 0, 4),
-        (months.astype(np.int64) % 12 + 1, 5, 2),
-        (days - months.astype("datetime64[D]").astype(np.int64) + 1, 8, 2),
-        (tod // 3600, 11, 2),
-        (tod // 60 % 60, 14, 2),
-        (tod % 60, 17, 2),
-    )
-    buf = np.empty((len(seconds), 19), dtype=np.uint8)
-    for pos, ch in ((4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":")):
-        buf[:, pos] = ord(ch)
-    for value, pos, width in fields:
-        _put_digits(buf, pos, width, value)
-    return _strings_from_matrix(buf)
+    rows = np.empty(len(seconds), dtype=_ISO_TIMESTAMP)
+    if len(seconds) == 0:
+        return rows.view(np.uint8).reshape(0, 19)
+    first, last = int(days.min()), int(days.max())
+    if last - first < 200_000:  # the dates of a contiguous range of days, then a gather
+        day_index = days - first
+        calendar = np.arange(first, last + 1)
+    else:  # far-apart dates (e.g. 2099 among 2024): only the distinct days
+        calendar, day_index = np.unique(days, return_inverse=True)
+    dates = np.datetime_as_string(calendar.astype("datetime64[D]")).astype("S10")
+    # gathers of fixed-size items into the fields of one 19-byte record per row
+    rows["date"] = dates[day_index]
+    rows["sep"] = b"T"
+    rows["time"] = _time_of_day_bytes()[tod]
+    return rows.view(np.uint8).reshape(-1, 19)
+
+
+def _amount_text(cents: np.ndarray) -> _Text:
+    """Integer cents as "-1234.50"-style text (exactly two decimals)."""
+    n = len(cents)
+    negative = cents < 0
+    units, hundredths = np.divmod(np.abs(cents), 100)
+    n_digits = np.ones(n, dtype=np.int64)
+    top = int(units.max()) if n else 0
+    power = 10
+    while power <= top:
+        n_digits += units >= power
+        power *= 10
+    max_digits = int(n_digits.max()) if n else 1
+    width = 1 + max_digits + 3  # sign, digits, ".", two decimals
+    buf = np.empty((n, width), dtype=np.uint8)
+    _put_digits(buf, 1, max_digits, units)
+    buf[:, width - 3] = ord(".")
+    _put_digits(buf, width - 2, 2, hundredths)
+    start = width - 3 - n_digits - negative
+    buf[np.flatnonzero(negative), start[negative]] = ord("-")
+    return _Text(buf, start)
 
 
 def _decimal_from_cents(cents: np.ndarray) -> pa.Array:
