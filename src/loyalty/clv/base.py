@@ -8,19 +8,14 @@ import math
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import ClassVar, Self
 
 import numpy as np
 
-from .compress import compress_rows
-from .optimize import LOG_BOUND, Objective, Outcome, minimize_nll, newton_refine, numerical_hessian
+from .compress import Compressed, compress_rows
+from .optimize import Objective, maximise_likelihood
 from .result import MIN_CUSTOMERS, FitResult, check_time_unit
-
-#: Above this many unique (frequency, recency, T) rows the fit first runs on a random
-#: subsample of about :data:`SUBSAMPLE_CUSTOMERS` customers, then refines on all data.
-SUBSAMPLE_ROWS = 100_000
-SUBSAMPLE_CUSTOMERS = 60_000
-_SUBSAMPLE_SEED = 20050101
 
 
 class ClvWarning(UserWarning):
@@ -81,6 +76,58 @@ def validate_summary(
     return x, np.minimum(tx, t_obs), t_obs, w
 
 
+@dataclass(frozen=True)
+class SummaryRows:
+    """Unique (frequency x, recency t_x, T) rows with customer weights, in one time unit,
+    plus each row's index into the sorted distinct values of x, t_x and T (so terms that
+    depend on one of them only are evaluated once per distinct value)."""
+
+    x: np.ndarray
+    tx: np.ndarray
+    t_obs: np.ndarray
+    w: np.ndarray
+    x_values: np.ndarray
+    x_codes: np.ndarray
+    tx_values: np.ndarray
+    tx_codes: np.ndarray
+    t_values: np.ndarray
+    t_codes: np.ndarray
+
+    @classmethod
+    def from_compressed(cls, comp: Compressed, time_scale: float = 1.0) -> SummaryRows:
+        """From ``compress_rows(frequency, recency, T)``; recency and T are divided by
+        ``time_scale`` (e.g. 7 to go from days to weeks; codes are unaffected)."""
+        keep = comp.weights > 0
+        x, tx, t_obs = (c[keep] for c in comp.columns)
+        (vx, vtx, vt), (cx, ctx, ct) = comp.values, comp.codes
+        return cls(
+            x=x.astype(float), tx=tx / time_scale, t_obs=t_obs / time_scale, w=comp.weights[keep],
+            x_values=vx.astype(float), x_codes=cx[keep], tx_values=vtx / time_scale, tx_codes=ctx[keep],
+            t_values=vt / time_scale, t_codes=ct[keep],
+        )
+
+    @property
+    def n_customers(self) -> int:
+        return int(round(float(self.w.sum())))
+
+    def select(self, mask: np.ndarray, w: np.ndarray) -> SummaryRows:
+        """The rows in ``mask`` with replacement weights ``w`` (distinct values kept)."""
+        return SummaryRows(
+            x=self.x[mask], tx=self.tx[mask], t_obs=self.t_obs[mask], w=w,
+            x_values=self.x_values, x_codes=self.x_codes[mask], tx_values=self.tx_values,
+            tx_codes=self.tx_codes[mask], t_values=self.t_values, t_codes=self.t_codes[mask],
+        )
+
+
+def summary_rows(
+    frequency: object, recency: object, T: object, weights: object | None = None, time_scale: float = 1.0
+) -> tuple[SummaryRows, Compressed]:
+    """Validate and compress a summary; returns the rows and the compression (inverse)."""
+    x, tx, t_obs, w = validate_summary(frequency, recency, T, weights)
+    comp = compress_rows(x, tx, t_obs, weights=w)
+    return SummaryRows.from_compressed(comp, time_scale), comp
+
+
 class TransactionModel(ABC):
     """Base of :class:`BetaGeoModel` and :class:`ParetoNBDModel`."""
 
@@ -139,78 +186,41 @@ class TransactionModel(ABC):
         weights and the weighted log-likelihood is maximised over log-parameters.
         Sets and returns ``self`` with ``self.result`` (check ``result.converged``).
         """
-        x, tx, t_obs, w = validate_summary(frequency, recency, T, weights)
-        n_customers = int(round(float(w.sum())))
+        rows, _ = summary_rows(frequency, recency, T, weights)
+        return self.fit_rows(rows, max_iter=max_iter)
+
+    def fit_rows(self, rows: SummaryRows, *, max_iter: int = 1000) -> Self:
+        """Fit on already compressed rows (in ``self.time_unit``); see :meth:`fit`."""
+        n_customers = rows.n_customers
         if n_customers < MIN_CUSTOMERS:
             self.result = self._failed(
                 n_customers,
                 f"not fitted: {n_customers} customers, fewer than MIN_CUSTOMERS = {MIN_CUSTOMERS}",
             )
             warnings.warn(f"{self.model_name}: {self.result.message}; predictions are NaN",
-                          TooFewCustomersWarning, stacklevel=2)
+                          TooFewCustomersWarning, stacklevel=3)
             return self
-        comp = compress_rows(x, tx, t_obs, weights=w)
-        keep = comp.weights > 0
-        cx, ctx, cT = (c[keep] for c in comp.columns)
-        cw = comp.weights[keep]
-        objective = self._objective(cx, ctx, cT, cw)
-        starts = self._starts(cx, ctx, cT, cw)
-        outcome = self._optimise(objective, starts, cx, ctx, cT, cw, max_iter=max_iter)
+
+        def build(mask: np.ndarray | None, w: np.ndarray | None) -> Objective:
+            return self._objective(rows if mask is None or w is None else rows.select(mask, w))
+
+        outcome = maximise_likelihood(build, rows.w, self._starts(rows), self.param_names, max_iter=max_iter)
         params = {k: float(v) for k, v in zip(self.param_names, np.exp(outcome.theta), strict=True)}
         self.result = FitResult(
             model_name=self.model_name,
             params=params,
             time_unit=self.time_unit,
-            log_likelihood=float(-outcome.mean_nll * cw.sum()),
+            log_likelihood=float(-outcome.mean_nll * rows.w.sum()),
             n_customers=n_customers,
             converged=outcome.converged,
             message=("converged: " if outcome.converged else "NOT converged: ") + outcome.message
-            + f"; {cw.shape[0]} unique (frequency, recency, T) rows",
+            + f"; {rows.w.shape[0]} unique (frequency, recency, T) rows",
             n_evaluations=outcome.n_evaluations,
         )
         if not outcome.converged:
             warnings.warn(f"{self.model_name} fit did not converge ({self.result.message}); "
-                          "its predictions are NaN", ConvergenceWarning, stacklevel=2)
+                          "its predictions are NaN", ConvergenceWarning, stacklevel=3)
         return self
-
-    def _optimise(
-        self,
-        objective: Objective,
-        starts: Sequence[np.ndarray],
-        x: np.ndarray,
-        tx: np.ndarray,
-        t_obs: np.ndarray,
-        w: np.ndarray,
-        *,
-        max_iter: int,
-    ) -> Outcome:
-        names = self.param_names
-        if x.shape[0] <= SUBSAMPLE_ROWS:
-            return minimize_nll(objective, starts, names, max_iter=max_iter)
-        # Warm start: the MLE on a random thinning of the customers (binomial thinning
-        # of the row weights) is within a few standard errors of the full-data MLE, and
-        # its Hessian approximates the full-data one (both are means over customers).
-        rng = np.random.default_rng(_SUBSAMPLE_SEED)
-        frac = min(1.0, SUBSAMPLE_CUSTOMERS / float(w.sum()))
-        integral = np.all(w == np.round(w))
-        w_sub = rng.binomial(w.astype(np.int64), frac).astype(float) if integral else rng.poisson(w * frac).astype(float)
-        sel = w_sub > 0
-        sub_objective = self._objective(x[sel], tx[sel], t_obs[sel], w_sub[sel])
-        sub = minimize_nll(sub_objective, starts, names, max_iter=max_iter)
-        evaluations = sub.n_evaluations
-        if sub.converged:
-            hessian = numerical_hessian(sub_objective, sub.theta)
-            evaluations += 2 * len(names)
-            full = newton_refine(objective, sub.theta, hessian, names, max_iter=min(max_iter, 30))
-            evaluations += full.n_evaluations
-            if full.converged or np.any(np.abs(full.theta) >= LOG_BOUND - 1e-3):
-                full.n_evaluations = evaluations
-                full.message += f" (warm start from a {int(w_sub.sum())}-customer subsample)"
-                return full
-            starts = [full.theta, sub.theta, *starts]
-        full = minimize_nll(objective, starts, names, max_iter=max_iter)
-        full.n_evaluations += evaluations
-        return full
 
     def _failed(self, n_customers: int, message: str) -> FitResult:
         return FitResult(
@@ -224,11 +234,11 @@ class TransactionModel(ABC):
         )
 
     @abstractmethod
-    def _objective(self, x: np.ndarray, tx: np.ndarray, t_obs: np.ndarray, w: np.ndarray) -> Objective:
+    def _objective(self, rows: SummaryRows) -> Objective:
         """Mean negative log-likelihood (and gradient wrt log-params) on unique rows."""
 
     @abstractmethod
-    def _starts(self, x: np.ndarray, tx: np.ndarray, t_obs: np.ndarray, w: np.ndarray) -> list[np.ndarray]:
+    def _starts(self, rows: SummaryRows) -> list[np.ndarray]:
         """A few starting points (log-params) computed from simple data summaries."""
 
     # -------------------------------------------------------------- predictions

@@ -30,9 +30,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from .base import TransactionModel
-from .compress import factorize, group_codes
-from .special import hyp2f1
+from .base import SummaryRows, TransactionModel
+from .compress import combine_codes, factorize
+from .special import dot, hyp2f1, softplus_and_sigmoid
 
 
 class BgNbdLikelihood:
@@ -42,18 +42,20 @@ class BgNbdLikelihood:
     over unique T; only the softplus coupling term of repeat buyers is per row.
     """
 
-    def __init__(self, x: np.ndarray, tx: np.ndarray, t_obs: np.ndarray, w: np.ndarray) -> None:
+    def __init__(self, rows: SummaryRows) -> None:
+        w, x = rows.w, rows.x
         self.n = float(w.sum())
-        self.ux, ix = factorize(x)
-        self.wx = np.bincount(ix, weights=w, minlength=self.ux.shape[0])
-        self.uT, iT = factorize(t_obs)
-        self.wT = np.bincount(iT, weights=w, minlength=self.uT.shape[0])
-        self.xwT = np.bincount(iT, weights=w * x, minlength=self.uT.shape[0])
+        self.ux = rows.x_values
+        self.wx = np.bincount(rows.x_codes, weights=w, minlength=self.ux.shape[0])
+        self.uT = rows.t_values
+        self.wT = np.bincount(rows.t_codes, weights=w, minlength=self.uT.shape[0])
+        self.xwT = np.bincount(rows.t_codes, weights=w * x, minlength=self.uT.shape[0])
         rep = x > 0
         self.w_r = w[rep]
-        self.ux_r, self.ix_r = factorize(x[rep])
-        self.uT_r, self.iT_r = factorize(t_obs[rep])
-        self.utx_r, self.itx_r = factorize(tx[rep])
+        self.ix_r = rows.x_codes[rep]
+        self.iT_r = rows.t_codes[rep]
+        self.itx_r = rows.tx_codes[rep]
+        self.utx = rows.tx_values
 
     def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         r, alpha, a, b = np.exp(theta)
@@ -72,20 +74,23 @@ class BgNbdLikelihood:
         g_a = wx @ (psi_ab - psi_abx)
         g_b = wx @ (special.digamma(b + ux) - psi_abx) - n * (special.digamma(b) - psi_ab)
         if self.w_r.size:
-            ux_r = self.ux_r
-            d = np.log(alpha + self.uT_r)[self.iT_r] - np.log(alpha + self.utx_r)[self.itx_r]
-            rx = r + ux_r
-            dd = (np.log(a) - np.log(b + ux_r - 1.0))[self.ix_r] + rx[self.ix_r] * d
-            ll += self.w_r @ np.logaddexp(0.0, dd)
-            ws = self.w_r * special.expit(dd)
-            e = (1.0 / (alpha + self.uT_r))[self.iT_r] - (1.0 / (alpha + self.utx_r))[self.itx_r]
-            k = ux_r.shape[0]
+            d = log_aT[self.iT_r] - np.log(alpha + self.utx)[self.itx_r]
+            rx = r + ux
+            with np.errstate(divide="ignore", invalid="ignore"):  # x = 0 entries unused
+                c_x = np.log(a) - np.log(b + ux - 1.0)
+                inv_bx = 1.0 / (b + ux - 1.0)
+            dd = c_x[self.ix_r] + rx[self.ix_r] * d
+            softplus, sigmoid = softplus_and_sigmoid(dd)
+            ll += dot(self.w_r, softplus)
+            ws = self.w_r * sigmoid
+            e = (1.0 / (alpha + self.uT))[self.iT_r] - (1.0 / (alpha + self.utx))[self.itx_r]
+            k = ux.shape[0]
             s_x = np.bincount(self.ix_r, weights=ws, minlength=k)
             se_x = np.bincount(self.ix_r, weights=ws * e, minlength=k)
-            g_r += ws @ d
+            g_r += dot(ws, d)
             g_alpha += rx @ se_x
             g_a += s_x.sum() / a
-            g_b -= s_x @ (1.0 / (b + ux_r - 1.0))
+            g_b -= s_x[ux > 0] @ inv_bx[ux > 0]
         grad = np.array([g_r * r, g_alpha * alpha, g_a * a, g_b * b])
         return -ll / n, -grad / n
 
@@ -125,6 +130,14 @@ def _one_minus_scaled_2f1_over(a_: float, b_: float, r_: float, x: np.ndarray, z
     return out
 
 
+def _unique_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Codes of the distinct (a, b) pairs and the pairs' values."""
+    va, ca = factorize(a)
+    vb, cb = factorize(b)
+    codes, ia, ib = combine_codes(ca, cb, max(vb.shape[0], 1))
+    return codes, va[ia], vb[ib]
+
+
 class BetaGeoModel(TransactionModel):
     """BG/NBD model; see the module docstring for the equations.
 
@@ -135,12 +148,12 @@ class BetaGeoModel(TransactionModel):
     model_name = "bg_nbd"
     param_names = ("r", "alpha", "a", "b")
 
-    def _objective(self, x: np.ndarray, tx: np.ndarray, t_obs: np.ndarray, w: np.ndarray) -> BgNbdLikelihood:
-        return BgNbdLikelihood(x, tx, t_obs, w)
+    def _objective(self, rows: SummaryRows) -> BgNbdLikelihood:
+        return BgNbdLikelihood(rows)
 
-    def _starts(self, x: np.ndarray, tx: np.ndarray, t_obs: np.ndarray, w: np.ndarray) -> list[np.ndarray]:
+    def _starts(self, rows: SummaryRows) -> list[np.ndarray]:
         # purchase rate per unit time while observed; r/alpha is the mean rate.
-        rate = max(float(w @ x) / max(float(w @ t_obs), 1e-12), 1e-6)
+        rate = max(float(rows.w @ rows.x) / max(float(rows.w @ rows.t_obs), 1e-12), 1e-6)
         starts = [(1.0, 1.0 / rate, 1.0, 2.0), (0.3, 0.3 / rate, 0.5, 1.0), (3.0, 3.0 / rate, 2.0, 8.0)]
         return [np.log(np.array(s)) for s in starts]
 
@@ -153,7 +166,7 @@ class BetaGeoModel(TransactionModel):
         r, alpha, a, b = (params[k] for k in ("r", "alpha", "a", "b"))
         alive = self._p_alive(params, x, tx, t_obs)
         # the 2F1 depends on (x, T) only: evaluate it once per unique pair
-        codes, (ux, uT) = group_codes(x, t_obs)
+        codes, ux, uT = _unique_pairs(x, t_obs)
         out = np.empty((x.shape[0], len(horizons)))
         for j, t in enumerate(horizons):
             if t == 0:

@@ -26,8 +26,9 @@ import numpy as np
 from scipy import special
 
 from .base import ConvergenceWarning, NotUsableWarning, TooFewCustomersWarning, as_float_array
-from .compress import compress_rows, factorize
-from .optimize import minimize_nll
+from .compress import factorize
+from .optimize import maximise_likelihood
+from .special import dot
 from .result import MIN_REPEAT_BUYERS, FitResult
 
 
@@ -38,21 +39,22 @@ class GammaGammaLikelihood:
     precomputed; only log(gamma + m x) is evaluated per row.
     """
 
-    def __init__(self, x: np.ndarray, m: np.ndarray, w: np.ndarray) -> None:
+    def __init__(self, x: np.ndarray, m: np.ndarray, w: np.ndarray, x_values: np.ndarray, x_codes: np.ndarray) -> None:
         self.n = float(w.sum())
         self.w = w
-        self.x = x
+        self.wpx = w * x
         self.mx = m * x
-        self.ux, ix = factorize(x)
-        self.wx = np.bincount(ix, weights=w, minlength=self.ux.shape[0])
+        self.ux = x_values
+        self.wx = np.bincount(x_codes, weights=w, minlength=x_values.shape[0])
         log_m = np.log(m)
-        self.c_p = float(w @ (x * (log_m + np.log(x))))  # coefficient of p
-        self.c_const = float(-(w @ log_m))
+        self.c_p = dot(self.wpx, log_m + np.log(x))  # coefficient of p
+        self.c_const = -dot(w, log_m)
 
     def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         p, q, gamma = np.exp(theta)
         n, ux, wx = self.n, self.ux, self.wx
         log_gm = np.log(gamma + self.mx)
+        s_wpx_log, s_w_log = dot(self.wpx, log_gm), dot(self.w, log_gm)
         px = p * ux
         ll = (
             wx @ (special.gammaln(px + q) - special.gammaln(px))
@@ -60,12 +62,13 @@ class GammaGammaLikelihood:
             + n * q * np.log(gamma)
             + p * self.c_p
             + self.c_const
-            - (self.w * (p * self.x + q)) @ log_gm
+            - p * s_wpx_log - q * s_w_log
         )
         psi_pxq = special.digamma(px + q)
-        g_p = wx @ (ux * (psi_pxq - special.digamma(px))) + self.c_p - (self.w * self.x) @ log_gm
-        g_q = wx @ psi_pxq - n * special.digamma(q) + n * np.log(gamma) - self.w @ log_gm
-        g_gamma = n * q / gamma - (self.w * (p * self.x + q)) @ (1.0 / (gamma + self.mx))
+        inv_gm = 1.0 / (gamma + self.mx)
+        g_p = wx @ (ux * (psi_pxq - special.digamma(px))) + self.c_p - s_wpx_log
+        g_q = wx @ psi_pxq - n * special.digamma(q) + n * np.log(gamma) - s_w_log
+        g_gamma = n * q / gamma - p * dot(self.wpx, inv_gm) - q * dot(self.w, inv_gm)
         grad = np.array([g_p * p, g_q * q, g_gamma * gamma])
         return -ll / n, -grad / n
 
@@ -130,16 +133,23 @@ class GammaGammaModel:
             warnings.warn(f"gamma_gamma: {self.result.message}; predictions are NaN", TooFewCustomersWarning,
                           stacklevel=2)
             return self
-        comp = compress_rows(x[use], m[use], weights=w[use])
-        cx, cm = comp.columns
-        objective = GammaGammaLikelihood(cx, cm, comp.weights)
-        mean_m = float(comp.weights @ cm) / float(comp.weights.sum())
+        # Mean spend is continuous, so rows are not compressed; terms that depend on x only
+        # are summed per distinct x.
+        xu, mu, wu = x[use], m[use], w[use]
+        x_values, x_codes = factorize(xu)
+
+        def build(mask: np.ndarray | None, w_sub: np.ndarray | None) -> GammaGammaLikelihood:
+            if mask is None or w_sub is None:
+                return GammaGammaLikelihood(xu, mu, wu, x_values, x_codes)
+            return GammaGammaLikelihood(xu[mask], mu[mask], w_sub, x_values, x_codes[mask])
+
+        mean_m = float(wu @ mu) / float(wu.sum())
         # q > 1 so the population mean p gamma/(q-1) exists; gamma chosen to match mean_m
         starts = [np.log([p, q, mean_m * (q - 1) / p]) for p, q in ((1.0, 2.0), (5.0, 3.0), (0.5, 5.0))]
-        out = minimize_nll(objective, starts, self.param_names, max_iter=max_iter)
+        out = maximise_likelihood(build, wu, starts, self.param_names, max_iter=max_iter)
         params = {k: float(v) for k, v in zip(self.param_names, np.exp(out.theta), strict=True)}
         self.result = FitResult(
-            self.model_name, params, "n/a", float(-out.mean_nll * comp.weights.sum()), n_used, out.converged,
+            self.model_name, params, "n/a", float(-out.mean_nll * wu.sum()), n_used, out.converged,
             ("converged: " if out.converged else "NOT converged: ") + out.message + f"; {note}",
             out.n_evaluations,
         )

@@ -10,6 +10,11 @@ on the number of customers) over theta = log(params), with its analytic gradient
   fixed Hessian taken from a fit on a random subsample (a chord/quasi-Newton method).
   The subsample optimum is close to the full-data one, so a handful of full-data
   gradient evaluations are enough.
+* :func:`maximise_likelihood` - the strategy the models use: :func:`minimize_nll` on the
+  data when there are few rows; otherwise :func:`minimize_nll` on a random binomial
+  thinning of the customers (about :data:`SUBSAMPLE_CUSTOMERS`), then
+  :func:`newton_refine` on all data, then (only if that fails) :func:`minimize_nll` on
+  all data. The reported estimate is always the full-data optimum.
 
 A fit counts as converged only when the final point is finite, the largest gradient
 component of the mean negative log-likelihood (with respect to log-parameters) is below
@@ -34,6 +39,14 @@ LOG_BOUND = 20.0
 #: Convergence: max |d mean-NLL / d log-param| at the optimum.
 GRADIENT_TOL = 1e-6
 _BAD_VALUE = 1e10
+#: Above this many rows, warm-start from a subsample (see :func:`maximise_likelihood`).
+SUBSAMPLE_ROWS = 100_000
+SUBSAMPLE_CUSTOMERS = 30_000
+_SUBSAMPLE_SEED = 20050101
+
+#: Builds the objective on all rows (``mask is None``) or on ``rows[mask]`` with
+#: replacement weights ``w``.
+ObjectiveBuilder = Callable[[np.ndarray | None, np.ndarray | None], Objective]
 
 
 @dataclass
@@ -139,19 +152,6 @@ def _best(f: CountingObjective, theta: np.ndarray) -> tuple[np.ndarray, float, n
     return np.asarray(theta, dtype=float), value, grad
 
 
-def numerical_hessian(objective: Objective, theta: np.ndarray, step: float = 1e-5) -> np.ndarray:
-    """Hessian of the mean NLL by central differences of its analytic gradient."""
-    k = theta.shape[0]
-    hess = np.empty((k, k))
-    for j in range(k):
-        e = np.zeros(k)
-        e[j] = step
-        g_plus = objective(theta + e)[1]
-        g_minus = objective(theta - e)[1]
-        hess[:, j] = (g_plus - g_minus) / (2 * step)
-    return (hess + hess.T) / 2
-
-
 def _positive_definite(hess: np.ndarray) -> np.ndarray:
     vals, vecs = np.linalg.eigh(hess)
     floor = max(1e-8, 1e-8 * float(np.max(np.abs(vals))))
@@ -166,10 +166,11 @@ def newton_refine(
     *,
     max_iter: int = 30,
 ) -> Outcome:
-    """Newton iterations with a fixed Hessian (chord method) and backtracking.
+    """Quasi-Newton iterations from a good start and Hessian, with backtracking.
 
     theta <- theta - t * H^-1 grad(theta), t halved until the mean NLL decreases
-    (Armijo). Stops when the convergence test of :func:`assess` passes.
+    (Armijo); H starts from ``hessian`` (e.g. the subsample's) and gets a BFGS update
+    after each step. Stops when the convergence test of :func:`assess` passes.
     """
     f = CountingObjective(objective)
     hess = _positive_definite(np.asarray(hessian, dtype=float))
@@ -190,6 +191,63 @@ def newton_refine(
             t /= 2
         else:
             break
+        # BFGS update of the Hessian with the step just taken (keeps it positive definite)
+        s_k, y_k = cand - theta, c_grad - grad
+        sy = float(s_k @ y_k)
+        if sy > 1e-12 * float(np.linalg.norm(s_k) * np.linalg.norm(y_k)):
+            hs = hess @ s_k
+            hess = hess + np.outer(y_k, y_k) / sy - np.outer(hs, hs) / float(s_k @ hs)
         theta, value, grad = cand, c_value, c_grad
         ok, why = assess(theta, value, grad, names)
-    return Outcome(theta, value, grad, ok, f"{why}; Newton refinement on the full data: {it} iteration(s)", f.n_evaluations)
+    return Outcome(theta, value, grad, ok, f"{why}; quasi-Newton refinement on the full data: {it} iteration(s)", f.n_evaluations)
+
+
+def numerical_hessian_forward(objective: Objective, theta: np.ndarray, grad: np.ndarray, step: float = 1e-6) -> np.ndarray:
+    """Hessian by forward differences of the analytic gradient (k extra evaluations)."""
+    k = theta.shape[0]
+    hess = np.empty((k, k))
+    for j in range(k):
+        e = np.zeros(k)
+        e[j] = step
+        hess[:, j] = (objective(theta + e)[1] - grad) / step
+    return (hess + hess.T) / 2
+
+
+def maximise_likelihood(
+    build: ObjectiveBuilder,
+    weights: np.ndarray,
+    starts: Sequence[np.ndarray],
+    names: Sequence[str],
+    *,
+    max_iter: int = 1000,
+) -> Outcome:
+    """Fit strategy shared by the models (see module docstring)."""
+    objective = build(None, None)
+    if weights.shape[0] <= SUBSAMPLE_ROWS:
+        return minimize_nll(objective, starts, names, max_iter=max_iter)
+    # The MLE on a random thinning of the customers (binomial thinning of the row
+    # weights) is within a few standard errors of the full-data MLE, and its Hessian
+    # approximates the full-data one (both are means over customers).
+    rng = np.random.default_rng(_SUBSAMPLE_SEED)
+    frac = min(1.0, SUBSAMPLE_CUSTOMERS / float(weights.sum()))
+    if np.all(weights == np.round(weights)):
+        w_sub = rng.binomial(weights.astype(np.int64), frac).astype(float)
+    else:
+        w_sub = rng.poisson(weights * frac).astype(float)
+    mask = w_sub > 0
+    sub_objective = build(mask, w_sub[mask])
+    sub = minimize_nll(sub_objective, starts, names, max_iter=max_iter)
+    evaluations = sub.n_evaluations
+    if sub.converged:
+        hessian = numerical_hessian_forward(sub_objective, sub.theta, sub.gradient)
+        evaluations += len(names)
+        full = newton_refine(objective, sub.theta, hessian, names, max_iter=min(max_iter, 30))
+        evaluations += full.n_evaluations
+        full.n_evaluations = evaluations
+        if full.converged or np.any(np.abs(full.theta) >= LOG_BOUND - 1e-3):
+            full.message += f" (warm start from a {int(w_sub.sum())}-customer subsample)"
+            return full
+        starts = [full.theta, sub.theta, *starts]
+    out = minimize_nll(objective, starts, names, max_iter=max_iter)
+    out.n_evaluations += evaluations
+    return out

@@ -31,11 +31,11 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from .base import TransactionModel
-from .compress import factorize, group_codes
-from .special import expm1_ratio, log1mexp, log_hyp2f1
+from .base import SummaryRows, TransactionModel
+from .compress import combine_codes, factorize
+from .special import dot, expm1_ratio, log1mexp, log_hyp2f1, softplus_and_sigmoid
 
-_FD_STEP = 1e-5
+_FD_STEP = 1e-7
 
 
 def _log_h_parts(
@@ -68,15 +68,16 @@ def _log_h_and_gradient(
     """log H on pairs and its derivatives wrt (r, alpha, s, beta), shape (4, n_pairs).
 
     d log 2F1 / dz is analytic ((A B'/(A+1)) 2F1(A+1, B'+1; A+2; z) / 2F1); the
-    derivatives with respect to A (with c = A + 1) and B' are central differences.
+    derivatives with respect to A (with c = A + 1) and B' are forward differences.
     """
     a_, b_, z, log_my, big_alpha = _log_h_parts(r, alpha, s, beta, px, py)
     log_f = log_hyp2f1(a_, b_, a_ + 1.0, z)
     h = -np.log(a_) - a_ * log_my + log_f
+    # forward differences: truncation error ~ step/2 * d2 log F (small), rounding ~ 1e-16/step
     ha = _FD_STEP * np.maximum(a_, 1.0)
     hb = _FD_STEP * np.maximum(b_, 1.0)
-    f_a = (log_hyp2f1(a_ + ha, b_, a_ + ha + 1.0, z) - log_hyp2f1(a_ - ha, b_, a_ - ha + 1.0, z)) / (2 * ha)
-    f_b = (log_hyp2f1(a_, b_ + hb, a_ + 1.0, z) - log_hyp2f1(a_, b_ - hb, a_ + 1.0, z)) / (2 * hb)
+    f_a = (log_hyp2f1(a_ + ha, b_, a_ + ha + 1.0, z) - log_f) / ha
+    f_b = (log_hyp2f1(a_, b_ + hb, a_ + 1.0, z) - log_f) / hb
     f_z = a_ * b_ / (a_ + 1.0) * np.exp(log_hyp2f1(a_ + 1.0, b_ + 1.0, a_ + 2.0, z) - log_f)
     d_a = -1.0 / a_ - log_my + f_a  # dH/dA with A = r + s + x
     grad = np.empty((4, px.shape[0]))
@@ -101,18 +102,25 @@ class ParetoNbdLikelihood:
     v = log s + log(H(x,t_x) - H(x,T)) (v = -inf when t_x = T).
     """
 
-    def __init__(self, x: np.ndarray, tx: np.ndarray, t_obs: np.ndarray, w: np.ndarray) -> None:
+    def __init__(self, rows: SummaryRows) -> None:
+        w, x = rows.w, rows.x
         self.n = float(w.sum())
         self.w = w
         self.x = x
-        self.ux, ix = factorize(x)
-        self.wx = np.bincount(ix, weights=w, minlength=self.ux.shape[0])
-        self.uT, self.iT = factorize(t_obs)
-        has = tx < t_obs
-        self.has = np.flatnonzero(has)
-        k = self.has.shape[0]
-        codes, (px, py) = group_codes(np.concatenate([x[has], x[has]]), np.concatenate([tx[has], t_obs[has]]))
-        self.px, self.py = px, py
+        self.ux = rows.x_values
+        self.wx = np.bincount(rows.x_codes, weights=w, minlength=self.ux.shape[0])
+        self.uT, self.iT = rows.t_values, rows.t_codes
+        has = np.flatnonzero(rows.tx < rows.t_obs)
+        self.has = has
+        # distinct (x, y) pairs over y = t_x and y = T of the rows with t_x < T
+        y_values = np.union1d(rows.tx_values, rows.t_values)
+        y_tx = np.searchsorted(y_values, rows.tx_values)[rows.tx_codes[has]]
+        y_T = np.searchsorted(y_values, rows.t_values)[rows.t_codes[has]]
+        x_codes = rows.x_codes[has]
+        codes, ix, iy = combine_codes(np.concatenate([x_codes, x_codes]), np.concatenate([y_tx, y_T]),
+                                      max(y_values.shape[0], 1))
+        self.px, self.py = self.ux[ix], y_values[iy]
+        k = has.shape[0]
         self.i1, self.i2 = codes[:k], codes[k:]
 
     def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
@@ -120,34 +128,38 @@ class ParetoNbdLikelihood:
         n, w, x, iT = self.n, self.w, self.x, self.iT
         log_aT = np.log(alpha + self.uT)
         log_bT = np.log(beta + self.uT)
-        u = -(r + x) * log_aT[iT] - s * log_bT[iT]
-        row = u.copy()
-        pi = np.ones_like(u)  # weight of the "alive at T" term in each row
+        log_aT_row = log_aT[iT]
+        u = (-r * log_aT - s * log_bT)[iT] - x * log_aT_row
         grad_ll = np.zeros(4)
         if self.has.size:
             h, dh = _log_h_and_gradient(r, alpha, s, beta, self.px, self.py)
-            h1, h2 = h[self.i1], h[self.i2]
-            gap = h1 - h2  # > 0: H decreasing in y
-            v = np.log(s) + h1 + log1mexp(gap)
-            uh = u[self.has]
-            row[self.has] = np.logaddexp(uh, v)
-            pi_h = special.expit(uh - v)
+            h1 = h[self.i1]
+            gap = h1 - h[self.i2]  # > 0: H decreases in y
+            one_minus = -np.expm1(-gap)  # 1 - H(x,T)/H(x,t_x)
+            v = np.log(s) + h1 + np.log(one_minus)
+            diff = u[self.has] - v
+            softplus, pi_h = softplus_and_sigmoid(diff)
+            row = u.copy()
+            row[self.has] = v + softplus  # logaddexp(u, v)
+            pi = np.ones_like(u)  # weight of the "alive at T" term in each row
             pi[self.has] = pi_h
             # d log(H1 - H2) = q dH1 - (q - 1) dH2 with q = 1/(1 - exp(-gap))
-            q = -1.0 / np.expm1(-gap)
             wv = w[self.has] * (1.0 - pi_h)
-            coef = np.bincount(self.i1, weights=wv * q, minlength=h.shape[0]) - np.bincount(
-                self.i2, weights=wv * (q - 1.0), minlength=h.shape[0]
-            )
-            grad_ll += dh @ coef
+            wvq = wv / one_minus
+            k = h.shape[0]
+            coef = np.bincount(self.i1, weights=wvq, minlength=k) - np.bincount(self.i2, weights=wvq - wv, minlength=k)
+            grad_ll += np.einsum("kj,j->k", dh, coef)
             grad_ll[2] += wv.sum() / s
+            wp = w * pi
+        else:
+            row = u
+            wp = w
         ll = (
             self.wx @ special.gammaln(r + self.ux)
             - n * special.gammaln(r)
             + n * (r * np.log(alpha) + s * np.log(beta))
-            + w @ row
+            + dot(w, row)
         )
-        wp = w * pi
         k = self.uT.shape[0]
         wp_T = np.bincount(iT, weights=wp, minlength=k)
         wpx_T = np.bincount(iT, weights=wp * x, minlength=k)
@@ -167,8 +179,10 @@ def _u_v(params: dict[str, float], x: np.ndarray, tx: np.ndarray, t_obs: np.ndar
     has = tx < t_obs
     if np.any(has):
         k = int(has.sum())
-        codes, (px, py) = group_codes(np.concatenate([x[has], x[has]]), np.concatenate([tx[has], t_obs[has]]))
-        h = log_h((r, alpha, s, beta), px, py)
+        vx, cx = factorize(np.concatenate([x[has], x[has]]))
+        vy, cy = factorize(np.concatenate([tx[has], t_obs[has]]))
+        codes, ix, iy = combine_codes(cx, cy, max(vy.shape[0], 1))
+        h = log_h((r, alpha, s, beta), vx[ix], vy[iy])
         h1, h2 = h[codes[:k]], h[codes[k:]]
         v[has] = np.log(s) + h1 + log1mexp(h1 - h2)
     return u, v
@@ -195,12 +209,13 @@ class ParetoNBDModel(TransactionModel):
     model_name = "pareto_nbd"
     param_names = ("r", "alpha", "s", "beta")
 
-    def _objective(self, x: np.ndarray, tx: np.ndarray, t_obs: np.ndarray, w: np.ndarray) -> ParetoNbdLikelihood:
-        return ParetoNbdLikelihood(x, tx, t_obs, w)
+    def _objective(self, rows: SummaryRows) -> ParetoNbdLikelihood:
+        return ParetoNbdLikelihood(rows)
 
-    def _starts(self, x: np.ndarray, tx: np.ndarray, t_obs: np.ndarray, w: np.ndarray) -> list[np.ndarray]:
-        rate = max(float(w @ x) / max(float(w @ t_obs), 1e-12), 1e-6)
-        mean_T = max(float(w @ t_obs) / float(w.sum()), 1e-3)
+    def _starts(self, rows: SummaryRows) -> list[np.ndarray]:
+        w = rows.w
+        rate = max(float(w @ rows.x) / max(float(w @ rows.t_obs), 1e-12), 1e-6)
+        mean_T = max(float(w @ rows.t_obs) / float(w.sum()), 1e-3)
         starts = [(1.0, 1.0 / rate, 1.0, mean_T), (0.5, 0.5 / rate, 0.5, mean_T), (2.0, 2.0 / rate, 2.0, 4 * mean_T)]
         return [np.log(np.array(s)) for s in starts]
 
@@ -214,9 +229,10 @@ class ParetoNBDModel(TransactionModel):
         r, alpha, s, beta = (params[k] for k in ("r", "alpha", "s", "beta"))
         alive = self._p_alive(params, x, tx, t_obs)
         scale = (r + x) * (beta + t_obs) / (alpha + t_obs) * alive
+        uT, iT = factorize(t_obs)  # the horizon term depends on T only
         out = np.empty((x.shape[0], len(horizons)))
         for j, t in enumerate(horizons):
-            out[:, j] = scale * expm1_ratio(s - 1.0, np.log1p(t / (beta + t_obs)))
+            out[:, j] = scale * expm1_ratio(s - 1.0, np.log1p(t / (beta + uT)))[iT]
         return out
 
     def _expected_purchases_new(self, params: dict[str, float], t: np.ndarray) -> np.ndarray:

@@ -140,3 +140,21 @@ def expm1_ratio(k: np.ndarray | float, length: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.where(np.abs(kl) > 1e-8, -np.expm1(-kl) / np.where(k_arr == 0, 1.0, k_arr), length * (1 - kl / 2))
     return out
+
+
+def dot(a: np.ndarray, b: np.ndarray) -> float:
+    """Inner product of two long vectors without BLAS.
+
+    ``a @ b`` goes to the BLAS ``ddot``, which OpenBLAS runs multi-threaded on long
+    vectors; on a busy machine that was 10-20x slower than this single pass.
+    """
+    return float(np.einsum("i,i->", a, b))
+
+
+def softplus_and_sigmoid(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(log(1 + exp(d)), 1 / (1 + exp(-d))) with one exp and one log1p."""
+    e = np.exp(-np.abs(d))
+    softplus = np.maximum(d, 0.0) + np.log1p(e)
+    one_plus = 1.0 + e
+    sigmoid = np.where(d >= 0, 1.0, e) / one_plus
+    return softplus, sigmoid

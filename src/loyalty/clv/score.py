@@ -1,0 +1,168 @@
+"""Per-customer scores: P(alive), expected purchases and discounted CLV.
+
+:func:`score_customers` fits BG/NBD, Pareto/NBD and Gamma-Gamma on a customer summary
+and scores every customer. All model work is done once per unique (frequency, recency,
+T) row and mapped back to customers.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from .base import ClvWarning, TransactionModel, summary_rows
+from .bgnbd import BetaGeoModel
+from .gammagamma import GammaGammaModel
+from .paretonbd import ParetoNBDModel
+from .result import TIME_UNITS, FitResult, check_time_unit
+
+SUMMARY_COLUMNS = ("customer_id", "frequency", "recency_days", "tenure_days", "monetary_value")
+CHURN_MODELS = ("auto", "bg_nbd", "pareto_nbd")
+#: "auto" resolves to this model; the pipeline passes "bg_nbd" or "pareto_nbd"
+#: explicitly when a holdout comparison (:func:`loyalty.clv.holdout_validation`) says so.
+DEFAULT_CHURN_MODEL = "bg_nbd"
+DAYS_PER_MONTH = 365.0 / 12.0
+
+
+def clv_steps(horizon_days: int) -> tuple[int, float]:
+    """Number of discounting steps and their length in days: whole months of 365/12 days
+    (12 steps for 365 days), at least one step."""
+    n_steps = max(1, int(round(horizon_days / DAYS_PER_MONTH)))
+    return n_steps, horizon_days / n_steps
+
+
+def discounted_clv(
+    cumulative_purchases: np.ndarray, avg_value: np.ndarray, margin: float, step_rate: float
+) -> np.ndarray:
+    """sum_m (E[purchases by step m] - E[by step m-1]) * avg_value * margin / (1 + rate)^m.
+
+    ``cumulative_purchases`` has one column per step m = 1..M (expected purchases in
+    (T, T + m * step]); this is lifetimes' ``customer_lifetime_value`` with the
+    discount rate per step.
+    """
+    increments = np.diff(cumulative_purchases, axis=1, prepend=0.0)
+    discount = (1.0 + step_rate) ** -np.arange(1, cumulative_purchases.shape[1] + 1)
+    return np.einsum("ij,j->i", increments, discount) * avg_value * margin
+
+
+def score_customers(
+    summary: pd.DataFrame,
+    *,
+    time_unit: str = "weeks",
+    margin: float = 1.0,
+    annual_discount_rate: float = 0.10,
+    churn_model: str = "auto",
+    horizon_days: int = 365,
+) -> tuple[pd.DataFrame, list[FitResult]]:
+    """Fit the three models on ``summary`` and score each customer.
+
+    ``summary`` has one row per customer with columns customer_id, frequency (repeat
+    purchase days), recency_days (last minus first purchase day), tenure_days (as-of
+    date minus first purchase day) and monetary_value (mean spend per repeat purchase
+    day; ignored when frequency is 0). Durations are converted to ``time_unit``
+    ("weeks" = days / 7, or "days") for fitting.
+
+    ``churn_model`` chooses the transaction model behind p_alive, churn_probability,
+    the expected purchases and the CLV: "bg_nbd", "pareto_nbd", or "auto", which means
+    BG/NBD (:data:`DEFAULT_CHURN_MODEL`) unless the caller passes a preference - the
+    pipeline picks the model from :func:`loyalty.clv.holdout_validation` and passes it.
+
+    Returned ``scores`` columns, one row per customer in input order:
+
+    * customer_id
+    * p_alive_bg_nbd, p_alive_pareto_nbd - P(alive at the as-of date) under each model
+    * p_alive (chosen model), churn_probability = 1 - p_alive
+    * expected_purchases_90d, expected_purchases_365d - conditional expected repeat
+      purchase days in the next 90 / 365 days (chosen model)
+    * expected_avg_order_value - Gamma-Gamma conditional expected spend per purchase
+      day, p (gamma + m x) / (p x + q - 1); for frequency 0 the population mean
+      p gamma / (q - 1)
+    * predicted_clv_<horizon_days>d (predicted_clv_365d by default) - discounted margin
+      over the horizon, as lifetimes' ``customer_lifetime_value``: the horizon is cut
+      into monthly steps of 365/12 days (12 for 365 days) and
+      ``CLV = sum_{m=1..12} (E[purchases by month m] - E[by month m-1])
+      * expected_avg_order_value * margin / (1 + monthly_rate)^m``
+      with monthly_rate = (1 + annual_discount_rate)^(1/12) - 1 (in general the rate
+      per step is (1 + annual)^(step_days/365) - 1).
+
+    ``fits`` is [bg_nbd, pareto_nbd, gamma_gamma] :class:`FitResult`. A model that was
+    not fitted (too few customers) or did not converge gives NaN in its columns (and in
+    p_alive, churn_probability, the expected purchases and the CLV when it is the chosen
+    model, or in expected_avg_order_value and the CLV for Gamma-Gamma), with a warning.
+    """
+    missing = [c for c in SUMMARY_COLUMNS if c not in summary.columns]
+    if missing:
+        raise ValueError(f"summary is missing column(s) {missing}")
+    check_time_unit(time_unit)
+    if churn_model not in CHURN_MODELS:
+        raise ValueError(f"churn_model must be one of {CHURN_MODELS}, got {churn_model!r}")
+    if not (isinstance(horizon_days, (int, np.integer)) and horizon_days > 0):
+        raise ValueError("horizon_days must be a positive whole number of days")
+    if not math.isfinite(margin):
+        raise ValueError("margin must be finite")
+    if not (math.isfinite(annual_discount_rate) and annual_discount_rate > -1):
+        raise ValueError("annual_discount_rate must be > -1")
+    chosen = DEFAULT_CHURN_MODEL if churn_model == "auto" else churn_model
+    scale = TIME_UNITS[time_unit]
+
+    frequency = summary["frequency"].to_numpy()
+    monetary = summary["monetary_value"].to_numpy(dtype=float, na_value=np.nan)
+    rows, comp = summary_rows(frequency, summary["recency_days"].to_numpy(), summary["tenure_days"].to_numpy(),
+                              time_scale=scale)
+    bg = BetaGeoModel(time_unit).fit_rows(rows)
+    pn = ParetoNBDModel(time_unit).fit_rows(rows)
+    gg = GammaGammaModel().fit(frequency, monetary)
+    models: dict[str, TransactionModel] = {"bg_nbd": bg, "pareto_nbd": pn}
+
+    # predictions on the unique rows, mapped back with the compression's inverse
+    ux = comp.columns[0].astype(float)
+    utx = comp.columns[1] / scale
+    uT = comp.columns[2] / scale
+    inverse = comp.inverse
+    n = len(summary)
+    nan = np.full(n, np.nan)
+    unusable: list[str] = []
+
+    def usable(name: str, result: FitResult | None) -> bool:
+        ok = result is not None and result.converged
+        if not ok:
+            unusable.append(f"{name} ({result.message if result else 'not fitted'})")
+        return ok
+
+    p_alive = {
+        name: (model.p_alive(ux, utx, uT)[inverse] if usable(name, model.result) else nan)
+        for name, model in models.items()
+    }
+    n_steps, step_days = clv_steps(int(horizon_days))
+    horizons_days = [90.0, 365.0] + [step_days * m for m in range(1, n_steps + 1)]
+    chosen_model = models[chosen]
+    if chosen_model.result is not None and chosen_model.result.converged:
+        expected = chosen_model.expected_purchases_horizons([h / scale for h in horizons_days], ux, utx, uT)[inverse]
+    else:
+        expected = np.full((n, len(horizons_days)), np.nan)
+    avg_value = gg.expected_avg_value(frequency, monetary) if usable("gamma_gamma", gg.result) else nan
+    step_rate = (1.0 + annual_discount_rate) ** (step_days / 365.0) - 1.0
+    clv = discounted_clv(expected[:, 2:], avg_value, margin, step_rate)
+
+    if unusable:
+        warnings.warn("score_customers: NaN scores for model(s) that are not usable: " + "; ".join(unusable),
+                      ClvWarning, stacklevel=2)
+    scores = pd.DataFrame(
+        {
+            "customer_id": summary["customer_id"].to_numpy(),
+            "p_alive_bg_nbd": p_alive["bg_nbd"],
+            "p_alive_pareto_nbd": p_alive["pareto_nbd"],
+            "p_alive": p_alive[chosen],
+            "churn_probability": 1.0 - p_alive[chosen],
+            "expected_purchases_90d": expected[:, 0],
+            "expected_purchases_365d": expected[:, 1],
+            "expected_avg_order_value": avg_value,
+            f"predicted_clv_{int(horizon_days)}d": clv,
+        },
+        index=summary.index,
+    )
+    fits = [r for r in (bg.result, pn.result, gg.result) if r is not None]
+    return scores, fits
