@@ -350,6 +350,64 @@ def test_chunk_size_changes_data_but_not_its_shape(tmp_path):
     assert abs(a.n_transactions - b.n_transactions) < 0.25 * a.n_transactions
 
 
+@pytest.mark.parametrize("rate", [0.0, 0.05])
+def test_more_customers_only_append_full_chunks(tmp_path, rate):
+    kw = {"seed": 12, "bad_row_rate": rate, "progress": False, "chunk_customers": 500}
+    small = generate(1000, tmp_path / "small.parquet", **kw)  # two full chunks
+    large = generate(1700, tmp_path / "large.parquet", **kw)
+    assert large.n_transactions > small.n_transactions
+    head = q(f"SELECT * FROM {raw(large.transactions_path)} LIMIT {small.n_transactions}")
+    assert head == q(f"SELECT * FROM {raw(small.transactions_path)}")
+    cu_head = q(f"SELECT * FROM read_parquet('{large.customers_path}') LIMIT 1000")
+    assert cu_head == q(f"SELECT * FROM read_parquet('{small.customers_path}')")
+
+
+def test_store_purchases_happen_in_opening_hours(clean):
+    t = f"read_parquet('{clean.transactions_path}')"
+    hours = dict(q(f"SELECT hour(transacted_at), count(*) FROM {t} WHERE channel = 'store' GROUP BY 1"))
+    assert min(hours) == 9 and max(hours) == 20
+    online = dict(q(f"SELECT hour(transacted_at), count(*) FROM {t} WHERE channel = 'online' GROUP BY 1"))
+    assert online[20] > 3 * online[3]  # evening peak, quiet nights
+
+
+def test_samplers_follow_their_distributions():
+    import numpy as np
+
+    from loyalty.generate import _Alias, _chance, _Table
+
+    rng = np.random.default_rng(0)
+    n = 400_000
+    table = _Table([[0.5, 0.3, 0.2, 0.0], [0.0, 0.0, 1.0, 3.0]])
+    row = rng.integers(0, 2, n)
+    x = table.draw(rng, n, row=row)
+    assert np.bincount(x[row == 0], minlength=4) / (row == 0).sum() == pytest.approx([0.5, 0.3, 0.2, 0.0], abs=0.005)
+    assert np.bincount(x[row == 1], minlength=4) / (row == 1).sum() == pytest.approx([0, 0, 0.25, 0.75], abs=0.005)
+    alias = _Alias([1.0, 0.0, 2.0, 7.0])
+    y = alias.draw(rng, n)
+    assert np.bincount(y, minlength=4) / n == pytest.approx([0.1, 0.0, 0.2, 0.7], abs=0.005)
+    assert _chance(rng, 0.03, n).mean() == pytest.approx(0.03, abs=0.002)
+
+
+def test_text_columns():
+    import numpy as np
+
+    from loyalty.generate import _amount_text, _iso_timestamp_matrix, _strings_from_matrix, _Text
+
+    cents = np.array([0, 5, -5, 1234, -123456789, 100])
+    assert _amount_text(cents).to_arrow().to_pylist() == ["0.00", "0.05", "-0.05", "12.34", "-1234567.89", "1.00"]
+    seconds = np.array([0, 1709648530, 4_073_587_261])  # 1970, 2024, 2099
+    ts = _Text(_iso_timestamp_matrix(seconds))
+    assert ts.to_arrow().to_pylist() == ["1970-01-01T00:00:00", "2024-03-05T14:22:10", "2099-02-01T00:01:01"]
+    ts.set(np.array([0, 2]), ["a much longer text than nineteen bytes", None])
+    assert ts.to_arrow().to_pylist() == ["a much longer text than nineteen bytes", "2024-03-05T14:22:10", None]
+    buf = np.frombuffer(b"abcdefghi", dtype=np.uint8).reshape(3, 3).copy()
+    assert _strings_from_matrix(buf, np.array([0, 1, 3]), np.array([True, True, False])).to_pylist() == [
+        "abc",
+        "ef",
+        None,
+    ]
+
+
 def test_zero_customers_writes_empty_files(tmp_path):
     for suffix in (".parquet", ".csv"):
         res = generate(0, tmp_path / f"tx{suffix}", progress=False)

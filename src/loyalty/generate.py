@@ -3,7 +3,7 @@
 ``generate()`` writes two files in the same format (chosen by the extension of
 ``out``: ``.parquet`` or ``.csv``):
 
-* the transactions file at ``out`` and
+* the transactions file at ``out`` (one row per purchase or refund) and
 * the customers file at :func:`customers_path_for` ``(out)``.
 
 Model (per customer, in the spirit of BG/NBD + Gamma-Gamma)
@@ -12,58 +12,64 @@ Model (per customer, in the spirit of BG/NBD + Gamma-Gamma)
   a year) and muted seasonality.
 * About 3 % of customers never buy.  Everyone else makes a first purchase on
   the signup day (60 %) or a few days later; a first purchase that would fall
-  after ``end`` turns the customer into a signup without purchases.
+  after ``end`` turns the customer into a signup without purchases (so about
+  4 % of the customers file has no transactions).
 * Repeat purchases: purchase rate ``lambda ~ Gamma(r=0.75, scale=1/alpha)``
-  (per day) and dropout probability ``p ~ Beta(0.8, 2.5)``: after every
-  purchase the customer drops out with probability ``p``.  Purchases follow a
-  Poisson process whose intensity is ``lambda * s(day)``, where the seasonality
-  ``s`` (Nov/Dec +60 %, Black Friday and Cyber Monday peaks, a summer dip,
-  quiet holidays, busier weekends; mean 1 over the window) is applied by time
-  change, which is exact thinning without rejected draws: in the transformed
-  clock the process has unit rate, the number of events left in the window is
-  ``N ~ Poisson(Lambda)``, the number the customer makes before dropping out
-  is ``K ~ Geometric(p) - 1``, and the first ``min(N, K)`` event times are
-  order statistics of uniforms (exponential spacings), so every draw is
-  vectorised over a whole chunk of customers.
-* About 1.5 % of purchases get a second purchase on the same day (same
-  channel, a little later, a new basket).
+  per day (alpha = 37: one purchase per ~49 days while active, calibrated to
+  ~4.3 rows per customer) and dropout probability ``p ~ Beta(0.8, 2.5)``:
+  after every purchase the customer drops out with probability ``p``.
+  Purchases follow a Poisson process with intensity ``lambda * s(day)``,
+  where the seasonality ``s`` (Nov/Dec +60 %, Black Friday and Cyber Monday
+  peaks, a summer dip, quiet holidays, busier weekends; mean 1 over the
+  window) is applied by a time change, i.e. exact thinning without rejected
+  draws: in the transformed clock the process has unit rate, the number of
+  events left in the window is ``N ~ Poisson(Lambda)``, the number the
+  customer makes before dropping out is ``K ~ Geometric(p) - 1``, and the
+  first ``min(N, K)`` event times are order statistics of uniforms
+  (exponential spacings), so every draw is vectorised over a chunk.
+* About 1.5 % of purchases get a second basket on the same day (same
+  channel, a little later, or earlier if the store is closing).
 * Spend: per-customer mean unit price from a gamma distribution (Gamma-Gamma),
   a per-category price level, lognormal noise, psychological price endings
-  (.99/.49/.95), ``quantity ~ Geometric(0.72)`` and ``amount = unit price *
-  quantity``, rounded to cents.  About 0.5 % of purchases are free (amount 0).
-* Refunds: about 3 % of paid purchases get an extra row 1-20 days later (only
-  if that is still inside the window) with a new id, the same customer,
-  category, channel and store, a negative quantity (units returned: all of
-  them in 80 % of refunds, otherwise fewer) and ``amount = -unit price *
-  units``, so ``|refund| <= purchase``.
+  (.99/.49/.95), ``quantity ~ Geometric(0.72)`` (at most 12) and ``amount =
+  unit price * quantity`` in cents.  About 0.5 % of purchases are free
+  (amount 0).
+* Refunds: about 3 % of paid purchases get an extra row 1-45 days later (mean
+  5; only if that is still inside the window) with a new id, the same
+  customer, category, channel and store, a negative quantity (units
+  returned: all of them in 80 % of refunds, otherwise fewer) and ``amount =
+  -unit price * units``, so ``0 < -refund <= purchase``.
 * Each customer has 1-4 preferred product categories (85 % of purchases) and a
-  personal channel mix (logistic-normal around a mix that depends on the acquisition
-  channel); store purchases happen at the home store (85 %) or another store
-  of the customer's country.  ``store_id`` is null for the non-store channels
-  (``online`` and ``app``).  Time of day depends on the channel (opening hours
-  for stores, evening peaks online and in the app).
+  personal channel mix (logistic-normal around a mix that depends on the
+  acquisition channel); store purchases happen at the home store (85 %) or
+  another store of the customer's country.  ``store_id`` is null for the
+  non-store channels (``online`` and ``app``).  Time of day depends on the
+  channel (opening hours 9-21 for stores, evening peaks online and in the app).
 
-With the default window (2023-01-01 .. 2025-12-31) this gives about 4.3
-transaction rows (purchases + refunds) per customer.
+Small categorical draws use 2**16-entry lookup tables (probabilities rounded
+to multiples of 2**-16), large ones Walker's alias method.
 
 Bad rows
 --------
 ``bad_row_rate`` is the share of the *emitted* rows that are malformed.  Bad
 rows are **added** to the valid rows, never replace them: each one is derived
 from a valid row of the same chunk (its "template") and carries exactly one
-defect of one kind (see :data:`BAD_ROW_KINDS`).  The valid rows are therefore
-exactly the rows generated with ``bad_row_rate=0`` (same customers, times,
-amounts, ...); only ``transaction_id`` numbers shift, because ids are numbered
-in file order and bad rows other than duplicates get fresh ids.  The bad rows
-use a random stream of their own, so they do not disturb the valid data.
-Kinds are assigned round-robin over the global sequence of bad rows (counts
-per kind differ by at most one) and the number of bad rows is kept at
-``round(rate / (1 - rate) * valid rows so far)`` after every chunk.  A bad row
-is written right after its template row, except a duplicate, which goes to a
-random later position of the same chunk.  When bad rows are present the
-parquet columns ``transacted_at`` and ``amount`` are strings (so that
-unparseable values can exist); without bad rows they are a timestamp and a
-float64.  In CSV, ``amount`` always has exactly two decimals.
+defect of one kind (see :data:`BAD_ROW_KINDS`; missing values are null or
+empty strings, half each).  The valid rows are therefore exactly the rows
+generated with ``bad_row_rate=0`` (same customers, times, amounts, ...);
+only ``transaction_id`` numbers shift, because ids are numbered in file order
+and bad rows other than duplicates get fresh ids.  The bad rows use a random
+stream of their own, so they do not disturb the valid data.  Kinds are
+assigned round-robin over the global sequence of bad rows (counts per kind
+differ by at most one) and the number of bad rows is kept at ``round(rate /
+(1 - rate) * valid rows so far)`` after every chunk.  A bad row is written
+right after its template row, except a duplicate (an exact copy of a valid
+row, same id), which goes to a random later position of the same chunk; an
+``after_as_of`` row is dated in 2099.  When bad rows are present the parquet
+columns ``transacted_at`` and ``amount`` are strings (so that unparseable
+values can exist); without bad rows they are a timestamp and a float64.  In
+CSV, ``transacted_at`` is always ISO text with a "T" and ``amount`` always has
+exactly two decimals.
 
 Determinism and chunking
 ------------------------
@@ -72,13 +78,21 @@ Customers are simulated ``chunk_customers`` at a time; chunk ``i`` draws from
 seed sequence).  The output is a pure function of all arguments (except
 ``progress``): the same arguments give byte-identical files.
 ``chunk_customers`` is part of that identity: a different chunk size gives a
-different (statistically equivalent) data set, and ``n_customers`` only
-changes the last chunk and the chunks after it.  Transaction ids are numbered
-consecutively in file order across chunks ("T" + 12 digits); customer ids are
-"C" + at least 7 digits, numbered from 1.
+different (statistically equivalent) data set.  For a given seed and chunk
+size, more customers only add data: the full chunks of a smaller run are the
+first rows of a larger run (only its last, partial chunk differs), as long as
+customer ids keep their width (below 10 million customers).  Transaction ids are numbered consecutively in file
+order across chunks ("T" + 12 digits); customer ids are "C" + at least 7
+digits, numbered from 1.
 
-Memory is bounded by one chunk (about 4.3 * ``chunk_customers`` rows), so
-files of any size can be written.
+Streaming and speed
+-------------------
+Memory is bounded by about two chunks (about 4.3 * ``chunk_customers`` rows
+each): a writer thread compresses and writes chunk ``i`` while chunk ``i + 1``
+is simulated, in order.  Parquet files get one row group per chunk, zstd
+compression, dictionary pages for the low-cardinality columns and no stored
+Arrow schema (so every reader sees plain string columns).  pandas is never
+imported.
 """
 
 from __future__ import annotations
@@ -93,7 +107,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -155,7 +168,7 @@ LAST_NAMES = (
 
 # BG/NBD parameters (lambda per day).
 _R = 0.75
-_ALPHA = 38.0  # mean lambda = r / alpha ~ one purchase per 51 days (calibrated: ~4.3 rows per customer)
+_ALPHA = 37.0  # mean lambda = r / alpha: one purchase per ~49 days while active (calibrated: ~4.3 rows per customer)
 _DROPOUT_A = 0.8
 _DROPOUT_B = 2.5
 _NO_PURCHASE_SHARE = 0.03
@@ -905,16 +918,6 @@ def _vocabulary_column(vocabulary: tuple[str, ...], indices: np.ndarray, valid: 
     if valid is not None:
         codes = np.where(valid, codes, 0)
     return pa.DictionaryArray.from_arrays(_arrow(codes, valid=valid), _dictionary(vocabulary))
-
-
-def _take_strings(vocabulary, indices: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
-    """``vocabulary[indices]`` as a string array (null where ``valid`` is False)."""
-    if not isinstance(vocabulary, pa.Array):
-        vocabulary = _string_array(vocabulary)
-    indices = np.asarray(indices, dtype=np.int64)
-    if valid is not None:
-        indices = np.where(valid, indices, 0)
-    return pc.take(vocabulary, _arrow(indices, valid=valid))
 
 
 def _strings_from_matrix(
