@@ -99,6 +99,7 @@ def test_bad_extension_raises(tmp_path, name):
     [
         {"n_customers": -1},
         {"bad_row_rate": 1.0},
+        {"bad_row_rate": 0.95},
         {"bad_row_rate": -0.1},
         {"start": date(2025, 1, 2), "end": date(2025, 1, 1)},
         {"chunk_customers": 0},

@@ -274,8 +274,14 @@ def generate(
 ) -> GenerateResult:
     """Write ``n_customers`` synthetic customers and their transactions.
 
-    See the module docstring for the model, the bad-row placement and the
-    determinism guarantees.
+    ``out`` ends in ``.parquet`` or ``.csv``; the customers file goes to
+    ``customers_path_for(out)``.  Both are written to ``*.partial`` files and
+    renamed at the end, so a failed run leaves no half-written output.
+    ``bad_row_rate`` (0 to 0.9) is the share of written rows that are
+    malformed; ``progress`` shows a rich progress bar on stderr.  Raises
+    ValueError for an unsupported extension or an invalid argument.  See the
+    module docstring for the model, the bad-row placement and the determinism
+    guarantees.
     """
     out = Path(out)
     fmt = out.suffix.lower()
@@ -321,7 +327,7 @@ def generate(
                 nb = target_bad - n_bad
                 bad_rng = np.random.default_rng(np.random.SeedSequence([seed, chunk_index], spawn_key=(1,)))
                 table, kind_counts = _transactions_table(
-                    rows, tx_schema, fmt, id_offset=n_rows - int(bad_by_kind[_K_DUPLICATE]),
+                    rows, tx_schema, id_offset=n_rows - int(bad_by_kind[_K_DUPLICATE]),
                     bad_start=n_bad, n_bad=nb, rng=bad_rng, id_digits=id_digits,
                 )  # fmt: skip
                 customers_table = _customers_table(customers, cu_schema, id_digits)
@@ -365,8 +371,8 @@ def _validate(n_customers, seed, start, end, bad_row_rate, chunk_customers) -> N
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}.")
     if not isinstance(start, date) or not isinstance(end, date) or start > end:
         raise ValueError(f"start ({start}) must be a date on or before end ({end}).")
-    if not 0.0 <= bad_row_rate < 1.0:
-        raise ValueError(f"bad_row_rate must be in [0, 1), got {bad_row_rate!r}.")
+    if not 0.0 <= bad_row_rate <= 0.9:  # bad rows per chunk grow like rate / (1 - rate)
+        raise ValueError(f"bad_row_rate must be between 0 and 0.9, got {bad_row_rate!r}.")
     if isinstance(chunk_customers, bool) or not isinstance(chunk_customers, (int, np.integer)) or chunk_customers < 1:
         raise ValueError(f"chunk_customers must be a positive integer, got {chunk_customers!r}.")
 
@@ -773,7 +779,6 @@ _REFUND_DELAY = _Table(_REFUND_DELAY_P * (1 - _REFUND_DELAY_P) ** np.arange(_REF
 def _transactions_table(
     rows: dict,
     schema: pa.Schema,
-    fmt: str,
     *,
     id_offset: int,
     bad_start: int,
