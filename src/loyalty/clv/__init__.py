@@ -16,8 +16,11 @@ warning.
 from .base import ClvWarning, ConvergenceWarning, NotUsableWarning, TooFewCustomersWarning
 from .bgnbd import BetaGeoModel
 from .gammagamma import GammaGammaModel
+from .holdout import holdout_validation
 from .paretonbd import ParetoNBDModel
 from .result import MIN_CUSTOMERS, MIN_REPEAT_BUYERS, TIME_UNITS, FitResult
+from .score import score_customers
+from .summary import summarize_transactions
 
 __all__ = [
     "MIN_CUSTOMERS",
@@ -31,4 +34,7 @@ __all__ = [
     "NotUsableWarning",
     "ParetoNBDModel",
     "TooFewCustomersWarning",
+    "holdout_validation",
+    "score_customers",
+    "summarize_transactions",
 ]

@@ -62,17 +62,17 @@ class BgNbdLikelihood:
         ux, wx, n = self.ux, self.wx, self.n
         log_aT = np.log(alpha + self.uT)
         ll = (
-            wx @ (special.gammaln(r + ux) + special.betaln(a, b + ux))
+            dot(wx, special.gammaln(r + ux) + special.betaln(a, b + ux))
             - n * (special.gammaln(r) + special.betaln(a, b))
             + n * r * np.log(alpha)
-            - (r * self.wT + self.xwT) @ log_aT
+            - dot(r * self.wT + self.xwT, log_aT)
         )
-        g_r = wx @ special.digamma(r + ux) - n * special.digamma(r) + n * np.log(alpha) - self.wT @ log_aT
-        g_alpha = n * r / alpha - (r * self.wT + self.xwT) @ (1.0 / (alpha + self.uT))
+        g_r = dot(wx, special.digamma(r + ux)) - n * special.digamma(r) + n * np.log(alpha) - dot(self.wT, log_aT)
+        g_alpha = n * r / alpha - dot(r * self.wT + self.xwT, 1.0 / (alpha + self.uT))
         psi_ab = special.digamma(a + b)
         psi_abx = special.digamma(a + b + ux)
-        g_a = wx @ (psi_ab - psi_abx)
-        g_b = wx @ (special.digamma(b + ux) - psi_abx) - n * (special.digamma(b) - psi_ab)
+        g_a = dot(wx, psi_ab - psi_abx)
+        g_b = dot(wx, special.digamma(b + ux) - psi_abx) - n * (special.digamma(b) - psi_ab)
         if self.w_r.size:
             d = log_aT[self.iT_r] - np.log(alpha + self.utx)[self.itx_r]
             rx = r + ux
@@ -88,9 +88,9 @@ class BgNbdLikelihood:
             s_x = np.bincount(self.ix_r, weights=ws, minlength=k)
             se_x = np.bincount(self.ix_r, weights=ws * e, minlength=k)
             g_r += dot(ws, d)
-            g_alpha += rx @ se_x
+            g_alpha += dot(rx, se_x)
             g_a += s_x.sum() / a
-            g_b -= s_x[ux > 0] @ inv_bx[ux > 0]
+            g_b -= dot(s_x[ux > 0], inv_bx[ux > 0])
         grad = np.array([g_r * r, g_alpha * alpha, g_a * a, g_b * b])
         return -ll / n, -grad / n
 
@@ -153,7 +153,7 @@ class BetaGeoModel(TransactionModel):
 
     def _starts(self, rows: SummaryRows) -> list[np.ndarray]:
         # purchase rate per unit time while observed; r/alpha is the mean rate.
-        rate = max(float(rows.w @ rows.x) / max(float(rows.w @ rows.t_obs), 1e-12), 1e-6)
+        rate = max(dot(rows.w, rows.x) / max(dot(rows.w, rows.t_obs), 1e-12), 1e-6)
         starts = [(1.0, 1.0 / rate, 1.0, 2.0), (0.3, 0.3 / rate, 0.5, 1.0), (3.0, 3.0 / rate, 2.0, 8.0)]
         return [np.log(np.array(s)) for s in starts]
 

@@ -57,7 +57,7 @@ class GammaGammaLikelihood:
         s_wpx_log, s_w_log = dot(self.wpx, log_gm), dot(self.w, log_gm)
         px = p * ux
         ll = (
-            wx @ (special.gammaln(px + q) - special.gammaln(px))
+            dot(wx, special.gammaln(px + q) - special.gammaln(px))
             - n * special.gammaln(q)
             + n * q * np.log(gamma)
             + p * self.c_p
@@ -66,8 +66,8 @@ class GammaGammaLikelihood:
         )
         psi_pxq = special.digamma(px + q)
         inv_gm = 1.0 / (gamma + self.mx)
-        g_p = wx @ (ux * (psi_pxq - special.digamma(px))) + self.c_p - s_wpx_log
-        g_q = wx @ psi_pxq - n * special.digamma(q) + n * np.log(gamma) - s_w_log
+        g_p = dot(wx, ux * (psi_pxq - special.digamma(px))) + self.c_p - s_wpx_log
+        g_q = dot(wx, psi_pxq) - n * special.digamma(q) + n * np.log(gamma) - s_w_log
         g_gamma = n * q / gamma - p * dot(self.wpx, inv_gm) - q * dot(self.w, inv_gm)
         grad = np.array([g_p * p, g_q * q, g_gamma * gamma])
         return -ll / n, -grad / n
@@ -143,7 +143,7 @@ class GammaGammaModel:
                 return GammaGammaLikelihood(xu, mu, wu, x_values, x_codes)
             return GammaGammaLikelihood(xu[mask], mu[mask], w_sub, x_values, x_codes[mask])
 
-        mean_m = float(wu @ mu) / float(wu.sum())
+        mean_m = dot(wu, mu) / float(wu.sum())
         # q > 1 so the population mean p gamma/(q-1) exists; gamma chosen to match mean_m
         starts = [np.log([p, q, mean_m * (q - 1) / p]) for p, q in ((1.0, 2.0), (5.0, 3.0), (0.5, 5.0))]
         out = maximise_likelihood(build, wu, starts, self.param_names, max_iter=max_iter)

@@ -172,7 +172,7 @@ def _tracking(
     for name, model in models.items():
         if model.result is not None and model.result.converged:
             e = model.expected_purchases_new(np.maximum(elapsed, 0.0).ravel()).reshape(elapsed.shape)
-            expected = np.where(elapsed > 0, e, 0.0) @ counts
+            expected = np.einsum("ij,j->i", np.where(elapsed > 0, e, 0.0), counts.astype(float))
         else:
             expected = np.full(n_periods, np.nan)
         out[f"expected_cumulative_{name}"] = expected

@@ -155,7 +155,7 @@ class ParetoNbdLikelihood:
             row = u
             wp = w
         ll = (
-            self.wx @ special.gammaln(r + self.ux)
+            dot(self.wx, special.gammaln(r + self.ux))
             - n * special.gammaln(r)
             + n * (r * np.log(alpha) + s * np.log(beta))
             + dot(w, row)
@@ -163,10 +163,11 @@ class ParetoNbdLikelihood:
         k = self.uT.shape[0]
         wp_T = np.bincount(iT, weights=wp, minlength=k)
         wpx_T = np.bincount(iT, weights=wp * x, minlength=k)
-        grad_ll[0] += self.wx @ special.digamma(r + self.ux) - n * special.digamma(r) + n * np.log(alpha) - wp_T @ log_aT
-        grad_ll[1] += n * r / alpha - (r * wp_T + wpx_T) @ (1.0 / (alpha + self.uT))
-        grad_ll[2] += n * np.log(beta) - wp_T @ log_bT
-        grad_ll[3] += n * s / beta - s * wp_T @ (1.0 / (beta + self.uT))
+        grad_ll[0] += (dot(self.wx, special.digamma(r + self.ux)) - n * special.digamma(r) + n * np.log(alpha)
+                       - dot(wp_T, log_aT))
+        grad_ll[1] += n * r / alpha - dot(r * wp_T + wpx_T, 1.0 / (alpha + self.uT))
+        grad_ll[2] += n * np.log(beta) - dot(wp_T, log_bT)
+        grad_ll[3] += n * s / beta - s * dot(wp_T, 1.0 / (beta + self.uT))
         grad = grad_ll * np.array([r, alpha, s, beta])
         return -ll / n, -grad / n
 
@@ -214,8 +215,8 @@ class ParetoNBDModel(TransactionModel):
 
     def _starts(self, rows: SummaryRows) -> list[np.ndarray]:
         w = rows.w
-        rate = max(float(w @ rows.x) / max(float(w @ rows.t_obs), 1e-12), 1e-6)
-        mean_T = max(float(w @ rows.t_obs) / float(w.sum()), 1e-3)
+        rate = max(dot(w, rows.x) / max(dot(w, rows.t_obs), 1e-12), 1e-6)
+        mean_T = max(dot(w, rows.t_obs) / float(w.sum()), 1e-3)
         starts = [(1.0, 1.0 / rate, 1.0, mean_T), (0.5, 0.5 / rate, 0.5, mean_T), (2.0, 2.0 / rate, 2.0, 4 * mean_T)]
         return [np.log(np.array(s)) for s in starts]
 

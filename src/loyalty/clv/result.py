@@ -13,8 +13,8 @@ MIN_REPEAT_BUYERS = 10
 #: Time units the transaction models accept, with their length in days.
 TIME_UNITS: dict[str, float] = {"days": 1.0, "weeks": 7.0}
 
-#: Parameters that are rates per unit of time (gamma *scale* parameters of the rate
-#: distributions). They scale with the time unit; all other parameters are unit free.
+#: Parameters measured in units of time (the gamma rate parameters of the purchase and
+#: dropout rate distributions). They scale with the time unit; the others are unit free.
 RATE_SCALE_PARAMS = frozenset({"alpha", "beta"})
 
 
@@ -53,15 +53,15 @@ class FitResult:
     def in_time_unit(self, time_unit: str) -> FitResult:
         """The same fit expressed in another time unit (alpha, beta rescaled).
 
-        A rate lambda per day is 7 * lambda per week, so a gamma scale parameter alpha
-        for weeks is alpha_days / 7. The log-likelihood changes by the Jacobian of the
-        time change (sum over customers of x * log(7) per observed transaction time), so
-        it is reported as NaN rather than silently carried over.
+        alpha and beta are measured in time units (lambda ~ Gamma(r, rate alpha) has mean
+        r / alpha purchases per unit of time), so alpha_days = 7 * alpha_weeks. The
+        log-likelihood changes with the unit (the density of the purchase times picks up
+        a Jacobian 7^x per customer), so it is reported as NaN rather than carried over.
         """
         check_time_unit(time_unit)
         if self.time_unit not in TIME_UNITS or time_unit == self.time_unit:
             return self
-        factor = TIME_UNITS[time_unit] / TIME_UNITS[self.time_unit]
+        factor = TIME_UNITS[self.time_unit] / TIME_UNITS[time_unit]  # weeks -> days: x 7
         params = {
             k: (v * factor if k in RATE_SCALE_PARAMS else v) for k, v in self.params.items()
         }
