@@ -8,9 +8,76 @@ customers as (
 
 ),
 
+churn_scores as (
+
+    select * from {{ ref('int_customers_churn_scored') }}
+
+),
+
+lifecycle_stages as (
+
+    select * from {{ ref('int_customers_lifecycle_staged') }}
+
+),
+
+rfm_scores as (
+
+    select * from {{ ref('int_customers_rfm_scored') }}
+
+),
+
+value_tiers as (
+
+    select * from {{ ref('int_customers_value_tiered') }}
+
+),
+
 final as (
 
-    select * from customers
+    select
+        customers.customer_id,
+        customers.country,
+        customers.acquisition_channel,
+        customers.n_transactions,
+        customers.n_refunds,
+        customers.n_purchase_days,
+        customers.frequency,
+        customers.recency_days,
+        customers.tenure_days,
+        customers.days_since_last_purchase,
+        customers.n_categories,
+        customers.monetary_value,
+        customers.total_revenue,
+        customers.avg_order_value,
+        customers.cohort_month,
+        customers.first_purchase_date,
+        customers.last_purchase_date,
+        customers.signup_date,
+        customers.as_of_date,
+        lifecycle_stages.lifecycle_stage,
+        churn_scores.churn_risk,
+        rfm_scores.rfm_segment,
+        rfm_scores.rfm_score,
+        value_tiers.value_tier,
+        churn_scores.typical_gap_days,
+        churn_scores.overdue_ratio,
+        lifecycle_stages.n_purchase_days_active_window,
+        rfm_scores.rfm_recency_score,
+        rfm_scores.rfm_frequency_score,
+        rfm_scores.rfm_monetary_score,
+        value_tiers.revenue_last_12_months,
+        churn_scores.is_churned,
+        lifecycle_stages.last_reactivation_date
+
+    from customers
+    inner join churn_scores
+        on customers.customer_id = churn_scores.customer_id
+    inner join lifecycle_stages
+        on customers.customer_id = lifecycle_stages.customer_id
+    inner join rfm_scores
+        on customers.customer_id = rfm_scores.customer_id
+    inner join value_tiers
+        on customers.customer_id = value_tiers.customer_id
 
 )
 

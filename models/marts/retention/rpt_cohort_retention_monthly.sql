@@ -1,6 +1,6 @@
 {#- Acquisition cohorts by month: one row per cohort and month since first purchase, from
     month 0 up to the as-of month, zero-activity months included. See the
-    cohort_retention docs block. -#}
+    cohort_retention and revenue_retention docs blocks. -#}
 with
 
 customers as (
@@ -120,6 +120,20 @@ joined as (
 
 ),
 
+with_month0_revenue as (
+
+    select
+        *,
+        first_value(revenue) over (
+            partition by cohort_month
+            order by months_since_first_purchase
+            rows between unbounded preceding and unbounded following
+        ) as month0_revenue
+
+    from joined
+
+),
+
 final as (
 
     select
@@ -133,9 +147,12 @@ final as (
             'sum(revenue) over (partition by cohort_month order by months_since_first_purchase'
             ~ ' rows between unbounded preceding and current row) / cohort_size'
         ) }} as cumulative_revenue_per_customer,
+        case
+            when month0_revenue > 0 then cast(revenue as double) / cast(month0_revenue as double)
+        end as revenue_retention,
         activity_month
 
-    from joined
+    from with_month0_revenue
 
 )
 
