@@ -124,7 +124,9 @@ def warehouse_lock(
     try:
         started = time.monotonic()
         told = False
+        attempts = 0
         while True:
+            attempts += 1
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
@@ -140,7 +142,7 @@ def warehouse_lock(
                     on_wait(holder)
                     told = True
                 time.sleep(min(POLL_SECONDS, max(timeout - waited, 0.01)))
-        waited = time.monotonic() - started
+        waited = 0.0 if attempts == 1 else time.monotonic() - started
         info = {
             "pid": os.getpid(),
             "host": socket.gethostname(),

@@ -44,17 +44,14 @@ def first_line(exc: BaseException) -> str:
 
 def retry_on_transient(task: Any, task_run: Any, state: Any) -> bool:
     """Prefect `retry_condition_fn`: retry only when the failure is transient; log why."""
-    try:
-        state.result()
-    except BaseException as exc:  # noqa: BLE001 - we classify whatever the step raised
-        transient = is_transient(exc)
-    else:
+    exc = state.result(raise_on_failure=False)  # the step's exception, without raising it again
+    if not isinstance(exc, BaseException):
         return False
     from prefect.logging.loggers import task_run_logger
 
     logger = task_run_logger(task_run, task=task)
-    if transient:
+    if is_transient(exc):
         logger.warning("The warehouse is locked by another process; will retry: %s", first_line(exc))
-    else:
-        logger.info("Not retrying: this is a data error, not a transient one.")
-    return transient
+        return True
+    logger.info("Not retrying: this is a data error, not a transient one.")
+    return False

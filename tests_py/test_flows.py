@@ -1,0 +1,404 @@
+"""The Prefect flows (flows/pipeline.py): real flow runs on a Prefect test server.
+
+Every flow run here is real: a temporary Prefect server (prefect_test_harness), real dbt
+builds into a DuckDB file in tmp_path, real artifacts read back through the Prefect API.
+Other processes (a DuckDB connection holding the file, a second `loyalty run`) are real
+processes; the `loyalty run` subprocesses report to the same test server.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import duckdb
+import pytest
+
+from conftest import FIXTURES, REPO, connect
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+from loyalty.errors import BuildError, InputError  # noqa: E402
+from loyalty.orchestration.backfill import BackfillError, backfill_dates, period_ends  # noqa: E402
+from loyalty.orchestration.lock import WarehouseBusyError, is_locked, read_holder, warehouse_lock  # noqa: E402
+from loyalty.orchestration.retry import is_transient  # noqa: E402
+from loyalty.orchestration.runner import flow_parameters, load_flow  # noqa: E402
+from loyalty.pipeline import RunConfig  # noqa: E402
+
+TRANSACTIONS = str(FIXTURES / "transactions.csv")
+CUSTOMERS = str(FIXTURES / "customers.csv")
+WAIT_LIMIT_S = 300  # upper bound for waiting on another process; never reached when things work
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def wait_for(condition: Any, what: str, proc: subprocess.Popen[str] | None = None) -> None:
+    deadline = time.monotonic() + WAIT_LIMIT_S
+    while not condition():
+        if proc is not None and proc.poll() is not None:
+            out, err = proc.communicate()
+            raise AssertionError(f"process ended before {what}: {proc.returncode}\n{out}\n{err}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.1)
+
+
+HOLD_DUCKDB = """
+import duckdb, pathlib, sys, time
+con = duckdb.connect(sys.argv[1])
+pathlib.Path(sys.argv[2]).touch()
+while not pathlib.Path(sys.argv[3]).exists():
+    time.sleep(0.05)
+con.close()
+"""
+
+HOLD_LOCK = """
+import pathlib, sys, time
+from loyalty.orchestration.lock import warehouse_lock
+with warehouse_lock(pathlib.Path(sys.argv[1]), timeout=0, run_name="holder script"):
+    pathlib.Path(sys.argv[2]).touch()
+    while not pathlib.Path(sys.argv[3]).exists():
+        time.sleep(0.05)
+"""
+
+
+class HeldBy:
+    """Another process holding the warehouse (a DuckDB write connection, or our lock) until released."""
+
+    def __init__(self, script: str, warehouse: Path, tmp: Path) -> None:
+        self.ready, self.release = tmp / f"ready-{id(self)}", tmp / f"release-{id(self)}"
+        self.proc = subprocess.Popen([sys.executable, "-c", script, str(warehouse), str(self.ready),
+                                      str(self.release)], text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        wait_for(self.ready.exists, "the holder to take the warehouse", self.proc)
+
+    def let_go(self) -> None:
+        self.release.touch()
+
+    def wait(self) -> int:
+        self.let_go()
+        self.proc.communicate(timeout=WAIT_LIMIT_S)
+        return self.proc.returncode
+
+
+def flow_run_id(state: Any) -> UUID:
+    return state.state_details.flow_run_id
+
+
+def task_runs(run_id: UUID) -> dict[str, Any]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id])))
+    return {r.name.rsplit("-", 1)[0]: r for r in runs}  # "load-raw-input-82f" -> "load-raw-input"
+
+
+def artifacts(run_id: UUID) -> dict[str, Any]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id])))
+    return {a.key: a for a in found}
+
+
+def write_csv(path: Path, lines: list[str]) -> str:
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def fixture_lines() -> list[str]:
+    return (FIXTURES / "transactions.csv").read_text().splitlines()
+
+
+# ---------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def prefect_api() -> Iterator[str]:
+    """A temporary Prefect server for this module's flow runs (and for `loyalty run` subprocesses)."""
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield str(PREFECT_API_URL.value())
+
+
+@pytest.fixture(scope="module")
+def pipeline(prefect_api: str) -> Any:
+    return load_flow("loyalty_pipeline")
+
+
+@pytest.fixture(scope="module")
+def retried_run(pipeline: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A run that starts while another process holds a DuckDB write connection on the warehouse.
+
+    The holder lets go when the flow logs that it will retry, so the first attempt of the
+    first step fails on the lock and the retry succeeds; the rest of the run is a normal run.
+    """
+    tmp = tmp_path_factory.mktemp("retried")
+    warehouse = tmp / "w.duckdb"
+    holder = HeldBy(HOLD_DUCKDB, warehouse, tmp)
+    retry_logs: list[str] = []
+
+    class ReleaseOnRetry(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "will retry" in record.getMessage():
+                retry_logs.append(record.getMessage())
+                holder.let_go()
+
+    handler = ReleaseOnRetry()
+    logging.getLogger("prefect.task_runs").addHandler(handler)
+    try:
+        state = pipeline(TRANSACTIONS, CUSTOMERS, as_of=dt.date(2024, 3, 31), warehouse=str(warehouse),
+                         return_state=True)
+    finally:
+        logging.getLogger("prefect.task_runs").removeHandler(handler)
+        holder_exit = holder.wait()
+    return {"state": state, "warehouse": warehouse, "retry_logs": retry_logs, "holder_exit": holder_exit}
+
+
+# ---------------------------------------------------------------- pure parts (no Prefect)
+
+
+def test_backfill_month_ends_include_leap_day_and_only_complete_months() -> None:
+    assert period_ends(dt.date(2024, 1, 15), dt.date(2024, 4, 30), "month") == [
+        dt.date(2024, 1, 31), dt.date(2024, 2, 29), dt.date(2024, 3, 31), dt.date(2024, 4, 30)]
+    assert period_ends(dt.date(2023, 11, 30), dt.date(2024, 2, 28), "month") == [
+        dt.date(2023, 11, 30), dt.date(2023, 12, 31), dt.date(2024, 1, 31)]
+
+
+def test_backfill_week_ends_are_sundays_and_days_are_every_day() -> None:
+    # 2024-03-01 is a Friday
+    assert period_ends(dt.date(2024, 3, 1), dt.date(2024, 3, 20), "week") == [
+        dt.date(2024, 3, 3), dt.date(2024, 3, 10), dt.date(2024, 3, 17)]
+    assert period_ends(dt.date(2024, 2, 28), dt.date(2024, 3, 1), "day") == [
+        dt.date(2024, 2, 28), dt.date(2024, 2, 29), dt.date(2024, 3, 1)]
+
+
+def test_backfill_list_is_run_oldest_first_once_each() -> None:
+    dates = [dt.date(2024, 3, 31), dt.date(2024, 1, 31), dt.date(2024, 3, 31)]
+    assert backfill_dates(dates) == [dt.date(2024, 1, 31), dt.date(2024, 3, 31)]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({}, "needs a list of as-of dates, or both a start and an end date"),
+        ({"as_of_dates": [dt.date(2024, 1, 31)], "start": dt.date(2024, 1, 1)}, "not both"),
+        ({"start": dt.date(2024, 3, 1), "end": dt.date(2024, 2, 1)}, "ends (2024-02-01) before it starts"),
+        ({"start": dt.date(2024, 3, 2), "end": dt.date(2024, 3, 30)}, "no month end between"),
+        ({"start": dt.date(2024, 3, 2), "end": dt.date(2024, 3, 30), "every": "quarter"}, "not one of"),
+    ],
+)
+def test_backfill_refuses_missing_or_contradictory_dates(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(BackfillError) as info:
+        backfill_dates(**kwargs)
+    assert message in str(info.value)
+
+
+def test_lock_fails_at_once_with_timeout_zero_naming_the_holder_and_is_freed_when_holder_dies(
+    tmp_path: Path,
+) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    holder = HeldBy(HOLD_LOCK, warehouse, tmp_path)
+    assert is_locked(warehouse)
+    assert read_holder(warehouse).pid == holder.proc.pid
+    with pytest.raises(WarehouseBusyError) as info:
+        with warehouse_lock(warehouse, timeout=0):
+            pass
+    assert f"in use by holder script (pid {holder.proc.pid}" in str(info.value)
+    assert info.value.exit_code == 75
+    holder.proc.kill()  # a killed holder must not leave a stale lock behind
+    holder.proc.communicate()
+    with warehouse_lock(warehouse, timeout=0) as waited:
+        assert waited == 0
+        assert read_holder(warehouse).pid == os.getpid()
+    assert not is_locked(warehouse)
+
+
+def test_lock_waits_for_the_holder_then_takes_over(tmp_path: Path) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    holder = HeldBy(HOLD_LOCK, warehouse, tmp_path)
+    seen: list[str] = []
+
+    def on_wait(info: Any) -> None:
+        seen.append(info.describe())
+        holder.let_go()
+
+    with warehouse_lock(warehouse, timeout=WAIT_LIMIT_S, on_wait=on_wait, run_name="second"):
+        assert read_holder(warehouse).run == "second"
+        with warehouse_lock(warehouse, timeout=0) as reentered:  # same thread: re-entrant (backfill)
+            assert reentered == 0
+    assert holder.wait() == 0
+    assert len(seen) == 1 and seen[0].startswith(f"holder script (pid {holder.proc.pid}")
+
+
+def test_a_real_duckdb_lock_conflict_is_transient_and_data_errors_are_not(tmp_path: Path) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    holder = HeldBy(HOLD_DUCKDB, warehouse, tmp_path)
+    try:
+        with pytest.raises(duckdb.Error) as info:
+            duckdb.connect(str(warehouse), read_only=True)
+    finally:
+        assert holder.wait() == 0
+    assert is_transient(info.value)
+    assert is_transient(InputError(f"Could not open the warehouse {warehouse}: {info.value}"))
+    assert not is_transient(InputError("The transactions file x.csv is missing the required column amount."))
+    assert not is_transient(BuildError("dbt build failed: not_null_fct_transactions_customer_id (Got 1 result)."))
+
+
+def test_every_run_config_field_is_a_flow_parameter() -> None:
+    # the CLI passes RunConfig to the flow field by field: a new field needs a flow parameter
+    flow = load_flow("loyalty_pipeline")
+    config = RunConfig(transactions="t.csv", warehouse=Path("w.duckdb"))
+    assert set(flow_parameters(config)) <= set(flow.parameters.properties)
+
+
+# ---------------------------------------------------------------- flow runs
+
+
+def test_locked_warehouse_is_retried_then_the_run_completes(retried_run: dict[str, Any]) -> None:
+    state = retried_run["state"]
+    assert state.is_completed(), state.message
+    runs = task_runs(flow_run_id(state))
+    assert runs["load-raw-input"].run_count == 2  # failed on the lock once, then succeeded
+    assert runs["dbt-build-marts"].run_count == 1
+    assert len(retried_run["retry_logs"]) == 1
+    assert "Could not set lock on file" in retried_run["retry_logs"][0]
+    assert retried_run["holder_exit"] == 0
+
+
+def test_successful_run_builds_the_marts_and_returns_their_summary(retried_run: dict[str, Any]) -> None:
+    summary = retried_run["state"].result()
+    assert (summary.raw_rows, summary.valid_rows, summary.rejected_rows, summary.customers) == (19, 11, 8, 4)
+    assert summary.as_of_date == dt.date(2024, 3, 31)
+    with connect(retried_run["warehouse"]) as con:
+        customers = [r[0] for r in con.execute("select customer_id from marts.dim_customers order by 1").fetchall()]
+    assert customers == ["c1", "c2", "c4", "c5"]
+
+
+def test_run_publishes_headline_markdown_and_cohort_table(retried_run: dict[str, Any]) -> None:
+    found = artifacts(flow_run_id(retried_run["state"]))
+    markdown = found["loyalty-run-summary"]
+    assert markdown.type == "markdown"
+    assert "| As-of date | 2024-03-31 |" in markdown.data
+    assert "| Customers | 4 |" in markdown.data
+    assert "| Transactions valid / rejected | 11 / 8 |" in markdown.data
+    assert str(retried_run["warehouse"]) in markdown.data
+    table = found["loyalty-cohort-retention"]
+    assert table.type == "table"
+    import json
+
+    rows = json.loads(table.data) if isinstance(table.data, str) else table.data
+    # fixtures as of 2024-03-31: c2 first buys in March, c5 in February (not in March),
+    # c1 in January and again in February, c4 in November, December and March
+    latest_first = [(r["cohort_month"], r["cohort_size"], [r[f"m{m}"] for m in range(5)]) for r in rows]
+    assert latest_first == [
+        ("2024-03", 1, [100.0, None, None, None, None]),
+        ("2024-02", 1, [100.0, 0.0, None, None, None]),
+        ("2024-01", 1, [100.0, 100.0, 0.0, None, None]),
+        ("2023-11", 1, [100.0, 100.0, 0.0, 0.0, 100.0]),
+    ]
+
+
+def test_data_error_fails_the_flow_at_once_with_the_steps_message(pipeline: Any, tmp_path: Path) -> None:
+    bad = write_csv(tmp_path / "no_amount.csv", ["transaction_id,customer_id,transacted_at", "t1,c1,2024-01-01"])
+    state = pipeline(bad, warehouse=str(tmp_path / "w.duckdb"), return_state=True)
+    assert state.is_failed()
+    assert f"The transactions file {bad} is missing the required column amount." in state.message
+    runs = task_runs(flow_run_id(state))
+    assert runs["load-raw-input"].run_count == 1  # a data error is not retried
+    assert set(runs) == {"load-raw-input"}  # and nothing after it ran
+    with pytest.raises(InputError, match="missing the required column amount"):
+        state.result()
+
+
+def test_second_run_on_the_same_warehouse_waits_and_does_not_corrupt_the_first(
+    pipeline: Any, prefect_api: str, tmp_path: Path
+) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    env = {**os.environ, "PREFECT_API_URL": prefect_api, "PREFECT_HOME": str(tmp_path / "prefect-home")}
+    first = subprocess.Popen(
+        [sys.executable, "-m", "loyalty.cli", "run", "--transactions", TRANSACTIONS, "--customers", CUSTOMERS,
+         "--warehouse", str(warehouse)],
+        cwd=REPO, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    wait_for(lambda: is_locked(warehouse) and read_holder(warehouse).pid == first.pid,
+             "the first run to hold the warehouse", first)
+    # first c1's and c2's rows only: 6 valid transactions, 2 customers
+    second_input = write_csv(tmp_path / "second.csv", fixture_lines()[:7])
+
+    # a second run that will not wait fails at once, naming the first, and changes nothing
+    impatient = subprocess.run(
+        [sys.executable, "-m", "loyalty.cli", "run", "--transactions", second_input, "--warehouse",
+         str(warehouse), "--lock-timeout", "0"],
+        cwd=REPO, env=env, text=True, capture_output=True,
+    )
+    assert impatient.returncode == 75, impatient.stderr
+    stderr_lines = [ln for ln in impatient.stderr.splitlines() if ln.strip()]
+    assert len(stderr_lines) == 1, impatient.stderr
+    assert stderr_lines[0].startswith(f"error: The warehouse {warehouse} is in use by flow run ")
+    assert f"(pid {first.pid}" in stderr_lines[0]
+
+    # a patient second run waits for the first to finish, then runs on its own input
+    state = pipeline(second_input, warehouse=str(warehouse), lock_timeout_seconds=WAIT_LIMIT_S, return_state=True)
+    out, err = first.communicate(timeout=WAIT_LIMIT_S)
+    assert first.returncode == 0, err
+    # the first run finished on its own input, untouched by the second
+    assert "Input rows: 19 = 11 valid + 8 rejected" in out
+    assert "Customers: 4," in out
+    assert state.is_completed(), state.message
+    second = state.result()
+    assert (second.raw_rows, second.valid_rows, second.rejected_rows, second.customers) == (6, 6, 0, 2)
+    with connect(warehouse) as con:
+        raw_files = con.execute("select distinct source_file from raw.transactions").fetchall()
+        ids = [r[0] for r in con.execute("select customer_id from marts.dim_customers order by 1").fetchall()]
+    assert raw_files == [(second_input,)] and ids == ["c1", "c2"]
+    logs = [r.message for r in _logs(flow_run_id(state))]
+    assert any(m.startswith("Waiting up to 300 s for the warehouse") for m in logs)
+    assert any(m.startswith("Got the warehouse lock after waiting") for m in logs)
+
+
+def _logs(run_id: UUID) -> list[Any]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        return client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])))
+
+
+def test_backfill_runs_each_as_of_date_in_order(prefect_api: str, tmp_path: Path) -> None:
+    backfill = load_flow("loyalty_backfill")
+    warehouse = tmp_path / "w.duckdb"
+    state = backfill(TRANSACTIONS, CUSTOMERS, start=dt.date(2024, 2, 1), end=dt.date(2024, 3, 31),
+                     warehouse=str(warehouse), return_state=True)
+    assert state.is_completed(), state.message
+    summaries = state.result()
+    # as of 2024-02-29 c2 (first purchase 2024-03-31) is not a customer yet, and the
+    # March rows t006 and t010 are rejected as after_as_of with the 2099 row
+    assert [(s.as_of_date, s.customers, s.rejected_by_reason["after_as_of"]) for s in summaries] == [
+        (dt.date(2024, 2, 29), 3, 3),
+        (dt.date(2024, 3, 31), 4, 1),
+    ]
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    with get_client(sync_client=True) as client:
+        children = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[flow_run_id(state)])),
+            sort=FlowRunSort.START_TIME_ASC,
+        )
+    assert [c.name for c in children] == ["w.duckdb as of 2024-02-29", "w.duckdb as of 2024-03-31"]
+    with connect(warehouse) as con:
+        assert con.execute("select as_of_date from intermediate.int_as_of_date").fetchall() == [(dt.date(2024, 3, 31),)]
