@@ -5,22 +5,25 @@ on the number of customers) over theta = log(params), with its analytic gradient
 
 * :func:`minimize_nll` - L-BFGS-B from the best of a few starting points; when it does
   not end at a point satisfying the convergence test, Nelder-Mead from the best point so
-  far, then L-BFGS-B again.
-* :func:`newton_refine` - for large data sets: Newton iterations on the full data with a
-  fixed Hessian taken from a fit on a random subsample (a chord/quasi-Newton method).
-  The subsample optimum is close to the full-data one, so a handful of full-data
-  gradient evaluations are enough.
+  far, then L-BFGS-B again; finally a Newton polish with a finite-difference Hessian.
+* :func:`newton_refine` - quasi-Newton (BFGS-updated) iterations from a good start and
+  Hessian, with backtracking.
 * :func:`maximise_likelihood` - the strategy the models use: :func:`minimize_nll` on the
   data when there are few rows; otherwise :func:`minimize_nll` on a random binomial
   thinning of the customers (about :data:`SUBSAMPLE_CUSTOMERS`), then
-  :func:`newton_refine` on all data, then (only if that fails) :func:`minimize_nll` on
-  all data. The reported estimate is always the full-data optimum.
+  :func:`newton_refine` on all data starting from the subsample's optimum and Hessian,
+  then (only if that fails) :func:`minimize_nll` on all data. The reported estimate is
+  always the full-data optimum.
 
-A fit counts as converged only when the final point is finite, the largest gradient
-component of the mean negative log-likelihood (with respect to log-parameters) is below
-:data:`GRADIENT_TOL`, and no log-parameter sits at the box :data:`LOG_BOUND` (a
-parameter running to 0 or infinity means the maximum-likelihood estimate does not exist
-for these data). Anything else is returned with ``converged=False`` and a message.
+A fit counts as converged only when, at the final point, the log-likelihood is finite,
+the largest gradient component of the mean negative log-likelihood (with respect to
+log-parameters) is below :data:`GRADIENT_TOL`, the Newton step is below
+:data:`STEP_TOL` (relative change of every parameter), no log-parameter sits at the box
+:data:`LOG_BOUND` (a parameter running to 0 or infinity: the maximum-likelihood
+estimate does not exist for these data), and the Hessian is positive definite with
+smallest eigenvalue above :data:`MIN_CURVATURE` (otherwise the likelihood is flat in
+some direction and the parameters are not identified). Anything else is returned with
+``converged=False`` and a message saying which test failed.
 """
 
 from __future__ import annotations
@@ -33,20 +36,24 @@ from scipy import optimize
 
 #: Mean negative log-likelihood and its gradient with respect to log-parameters.
 Objective = Callable[[np.ndarray], tuple[float, np.ndarray]]
+#: Builds the objective on all rows (``mask is None``) or on ``rows[mask]`` with
+#: replacement weights ``w``.
+ObjectiveBuilder = Callable[[np.ndarray | None, np.ndarray | None], Objective]
 
 #: Log-parameters are kept in [-LOG_BOUND, LOG_BOUND] (parameters in [2e-9, 4.9e8]).
 LOG_BOUND = 20.0
-#: Convergence: max |d mean-NLL / d log-param| at the optimum.
+#: max |d mean-NLL / d log-param| at the optimum.
 GRADIENT_TOL = 1e-6
-_BAD_VALUE = 1e10
+#: max |Newton step| in log-parameters at the optimum (relative parameter precision).
+STEP_TOL = 1e-6
+#: Smallest Hessian eigenvalue (mean NLL, log-parameters) of an identified optimum.
+MIN_CURVATURE = 1e-5
 #: Above this many rows, warm-start from a subsample (see :func:`maximise_likelihood`).
 SUBSAMPLE_ROWS = 100_000
 SUBSAMPLE_CUSTOMERS = 30_000
 _SUBSAMPLE_SEED = 20050101
-
-#: Builds the objective on all rows (``mask is None``) or on ``rows[mask]`` with
-#: replacement weights ``w``.
-ObjectiveBuilder = Callable[[np.ndarray | None, np.ndarray | None], Objective]
+_BAD_VALUE = 1e10
+_HESSIAN_STEP = 1e-4
 
 
 @dataclass
@@ -59,6 +66,7 @@ class Outcome:
     converged: bool
     message: str
     n_evaluations: int
+    hessian: np.ndarray | None = None
 
 
 class CountingObjective:
@@ -91,7 +99,7 @@ class CountingObjective:
 
 
 def assess(theta: np.ndarray, value: float, grad: np.ndarray, names: Sequence[str]) -> tuple[bool, str]:
-    """Convergence verdict for a final point (see module docstring)."""
+    """First-order part of the convergence verdict (finite, not at a bound, gradient ~ 0)."""
     if not np.isfinite(value) or value >= _BAD_VALUE or not np.all(np.isfinite(theta)):
         return False, "log-likelihood is not finite at the final point"
     at_bound = [n for n, t in zip(names, theta, strict=True) if abs(t) >= LOG_BOUND - 1e-3]
@@ -108,6 +116,43 @@ def assess(theta: np.ndarray, value: float, grad: np.ndarray, names: Sequence[st
     return True, f"max |grad| of the mean log-likelihood = {gmax:.1e}"
 
 
+def hessian_central(objective: Objective, theta: np.ndarray, step: float = _HESSIAN_STEP) -> np.ndarray:
+    """Hessian of the mean NLL by central differences of its analytic gradient."""
+    k = theta.shape[0]
+    hess = np.empty((k, k))
+    for j in range(k):
+        e = np.zeros(k)
+        e[j] = step
+        hess[:, j] = (objective(theta + e)[1] - objective(theta - e)[1]) / (2 * step)
+    return (hess + hess.T) / 2
+
+
+def numerical_hessian_forward(objective: Objective, theta: np.ndarray, grad: np.ndarray, step: float = 1e-6) -> np.ndarray:
+    """Hessian by forward differences of the analytic gradient (k extra evaluations)."""
+    k = theta.shape[0]
+    hess = np.empty((k, k))
+    for j in range(k):
+        e = np.zeros(k)
+        e[j] = step
+        hess[:, j] = (objective(theta + e)[1] - grad) / step
+    return (hess + hess.T) / 2
+
+
+def identified(hessian: np.ndarray, names: Sequence[str]) -> tuple[bool, str]:
+    """Second-order check: a strict local maximum with curvature in every direction."""
+    if not np.all(np.isfinite(hessian)):
+        return False, "Hessian is not finite at the final point"
+    vals, vecs = np.linalg.eigh(hessian)
+    if vals[0] > MIN_CURVATURE:
+        return True, f"smallest Hessian eigenvalue {vals[0]:.1e}"
+    direction = ", ".join(f"{v:+.2f} {n}" for v, n in zip(vecs[:, 0], names, strict=True) if abs(v) > 0.1)
+    return False, (
+        f"the log-likelihood is flat or not concave at the final point (smallest Hessian eigenvalue "
+        f"{vals[0]:.1e} <= {MIN_CURVATURE:.0e}, along log-parameters {direction}): the parameters are "
+        "not identified by these data"
+    )
+
+
 def minimize_nll(
     objective: Objective,
     starts: Sequence[np.ndarray],
@@ -118,8 +163,9 @@ def minimize_nll(
     """Minimise a mean NLL from the best of ``starts`` (see module docstring)."""
     f = CountingObjective(objective)
     bounds = [(-LOG_BOUND, LOG_BOUND)] * len(names)
-    start_values = [f.value(np.clip(np.asarray(s, dtype=float), -LOG_BOUND, LOG_BOUND)) for s in starts]
-    theta0 = np.clip(np.asarray(starts[int(np.argmin(start_values))], dtype=float), -LOG_BOUND, LOG_BOUND)
+    clipped = [np.clip(np.asarray(s, dtype=float), -LOG_BOUND, LOG_BOUND) for s in starts]
+    start_values = [f.value(s) for s in clipped]
+    theta0 = clipped[int(np.argmin(start_values))]
     if min(start_values) >= _BAD_VALUE:
         return Outcome(theta0, np.nan, np.full(len(names), np.nan), False,
                        "log-likelihood is not finite at any starting point", f.n_evaluations)
@@ -140,7 +186,17 @@ def minimize_nll(
         notes.append(f"L-BFGS-B: {res.message}")
         theta, value, grad = _best(f, res.x)
         ok, why = assess(theta, value, grad, names)
-    return Outcome(theta, value, grad, ok, f"{why}; " + "; ".join(notes), f.n_evaluations)
+    if not ok:
+        return Outcome(theta, value, grad, False, f"{why}; " + "; ".join(notes), f.n_evaluations)
+    # second-order check, then Newton polish to the step tolerance
+    hessian = hessian_central(f, theta)
+    ok, why2 = identified(hessian, names)
+    if not ok:
+        return Outcome(theta, value, grad, False, f"{why2}; " + "; ".join(notes), f.n_evaluations, hessian)
+    polished = newton_refine(f, theta, hessian, names, max_iter=min(max_iter, 20))
+    polished.message = f"{polished.message}; {why2}; " + "; ".join(notes)
+    polished.n_evaluations = f.n_evaluations
+    return polished
 
 
 def _best(f: CountingObjective, theta: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
@@ -170,27 +226,32 @@ def newton_refine(
 
     theta <- theta - t * H^-1 grad(theta), t halved until the mean NLL decreases
     (Armijo); H starts from ``hessian`` (e.g. the subsample's) and gets a BFGS update
-    after each step. Stops when the convergence test of :func:`assess` passes.
+    after each step. Stops when :func:`assess` passes and the Newton step is below
+    :data:`STEP_TOL`.
     """
-    f = CountingObjective(objective)
+    f = objective if isinstance(objective, CountingObjective) else CountingObjective(objective)
+    start_count = f.n_evaluations
     hess = _positive_definite(np.asarray(hessian, dtype=float))
     theta = np.clip(np.asarray(theta0, dtype=float), -LOG_BOUND, LOG_BOUND)
     value, grad = f(theta)
-    ok, why = assess(theta, value, grad, names)
     it = 0
-    while not ok and it < max_iter and value < _BAD_VALUE:
-        it += 1
+    while True:
+        ok, why = assess(theta, value, grad, names)
         step = -np.linalg.solve(hess, grad)
+        small = float(np.max(np.abs(step))) <= STEP_TOL
+        if (ok and small) or it >= max_iter or value >= _BAD_VALUE or why.startswith("parameter(s) at the edge"):
+            break
+        it += 1
         slope = float(grad @ step)
         t = 1.0
-        for _ in range(30):
+        for _ in range(40):
             cand = np.clip(theta + t * step, -LOG_BOUND, LOG_BOUND)
             c_value, c_grad = f(cand)
             if c_value <= value + 1e-4 * t * slope:
                 break
             t /= 2
         else:
-            break
+            break  # no decrease possible along the Newton direction (rounding level)
         # BFGS update of the Hessian with the step just taken (keeps it positive definite)
         s_k, y_k = cand - theta, c_grad - grad
         sy = float(s_k @ y_k)
@@ -198,19 +259,14 @@ def newton_refine(
             hs = hess @ s_k
             hess = hess + np.outer(y_k, y_k) / sy - np.outer(hs, hs) / float(s_k @ hs)
         theta, value, grad = cand, c_value, c_grad
-        ok, why = assess(theta, value, grad, names)
-    return Outcome(theta, value, grad, ok, f"{why}; quasi-Newton refinement on the full data: {it} iteration(s)", f.n_evaluations)
-
-
-def numerical_hessian_forward(objective: Objective, theta: np.ndarray, grad: np.ndarray, step: float = 1e-6) -> np.ndarray:
-    """Hessian by forward differences of the analytic gradient (k extra evaluations)."""
-    k = theta.shape[0]
-    hess = np.empty((k, k))
-    for j in range(k):
-        e = np.zeros(k)
-        e[j] = step
-        hess[:, j] = (objective(theta + e)[1] - grad) / step
-    return (hess + hess.T) / 2
+    ok, why = assess(theta, value, grad, names)
+    step_size = float(np.max(np.abs(np.linalg.solve(hess, grad))))
+    if ok and step_size > STEP_TOL:
+        # gradient tiny but the curvature is so low that the optimum is still imprecise
+        ok, why = False, f"{why}, but the Newton step is {step_size:.1e} > {STEP_TOL:.0e}"
+    return Outcome(theta, value, grad, ok,
+                   f"{why}; Newton step {step_size:.1e}; quasi-Newton refinement: {it} iteration(s)",
+                   f.n_evaluations - start_count, hess)
 
 
 def maximise_likelihood(
@@ -235,18 +291,16 @@ def maximise_likelihood(
     else:
         w_sub = rng.poisson(weights * frac).astype(float)
     mask = w_sub > 0
-    sub_objective = build(mask, w_sub[mask])
-    sub = minimize_nll(sub_objective, starts, names, max_iter=max_iter)
+    sub = minimize_nll(build(mask, w_sub[mask]), starts, names, max_iter=max_iter)
     evaluations = sub.n_evaluations
-    if sub.converged:
-        hessian = numerical_hessian_forward(sub_objective, sub.theta, sub.gradient)
-        evaluations += len(names)
-        full = newton_refine(objective, sub.theta, hessian, names, max_iter=min(max_iter, 30))
-        evaluations += full.n_evaluations
-        full.n_evaluations = evaluations
-        if full.converged or np.any(np.abs(full.theta) >= LOG_BOUND - 1e-3):
-            full.message += f" (warm start from a {int(w_sub.sum())}-customer subsample)"
+    if sub.converged and sub.hessian is not None:
+        full = newton_refine(objective, sub.theta, sub.hessian, names, max_iter=min(max_iter, 30))
+        full.n_evaluations += evaluations
+        if full.converged:
+            full.message += (f" on all rows, from the optimum of a {int(w_sub.sum())}-customer subsample "
+                             f"(warm start; {sub.message})")
             return full
+        evaluations = full.n_evaluations
         starts = [full.theta, sub.theta, *starts]
     out = minimize_nll(objective, starts, names, max_iter=max_iter)
     out.n_evaluations += evaluations
