@@ -34,6 +34,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize
 
+from .threads import single_threaded_blas
+
 #: Mean negative log-likelihood and its gradient with respect to log-parameters.
 Objective = Callable[[np.ndarray], tuple[float, np.ndarray]]
 #: Builds the objective on all rows (``mask is None``) or on ``rows[mask]`` with
@@ -277,7 +279,20 @@ def maximise_likelihood(
     *,
     max_iter: int = 1000,
 ) -> Outcome:
-    """Fit strategy shared by the models (see module docstring)."""
+    """Fit strategy shared by the models (see module docstring), run with
+    single-threaded OpenBLAS (:mod:`loyalty.clv.threads`)."""
+    with single_threaded_blas():
+        return _maximise_likelihood(build, weights, starts, names, max_iter=max_iter)
+
+
+def _maximise_likelihood(
+    build: ObjectiveBuilder,
+    weights: np.ndarray,
+    starts: Sequence[np.ndarray],
+    names: Sequence[str],
+    *,
+    max_iter: int,
+) -> Outcome:
     objective = build(None, None)
     if weights.shape[0] <= SUBSAMPLE_ROWS:
         return minimize_nll(objective, starts, names, max_iter=max_iter)
