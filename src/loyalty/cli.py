@@ -81,11 +81,36 @@ def _run_flow(config, lock_timeout: float):  # type: ignore[no-untyped-def]
         return run_flow(config, lock_timeout_seconds=lock_timeout)
 
 
+def _warehouse(target: str, warehouse: Path | None) -> Path:
+    """The warehouse of the target: a DuckDB file, or the folder of a Spark warehouse."""
+    if target == "spark":
+        from loyalty.spark.session import spark_warehouse_path
+
+        path = spark_warehouse_path(warehouse)
+        if path.is_file():
+            raise LoyaltyError(f"The warehouse {path} is a file: the spark target needs a folder "
+                               "(a file is a DuckDB warehouse: use --target duckdb).")
+        return path
+    path = warehouse_path(warehouse)
+    if path.is_dir():
+        raise LoyaltyError(f"The warehouse {path} is a folder: the duckdb target needs a DuckDB file "
+                           "(a folder is a Spark warehouse: add --target spark).")
+    return path
+
+
+TARGET_OPTION = click.option(
+    "--target", type=click.Choice(["duckdb", "spark"]), default="duckdb", show_default=True,
+    help="Engine: duckdb (one file, the default) or spark (local Spark through dbt-spark; "
+         "needs Java 17 and the spark extra). The marts are the same on both.")
+
+
 def _run_options(func):  # type: ignore[no-untyped-def]
     options = [
-        click.option("--warehouse", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                     help="DuckDB file to build (default: $LOYALTY_WAREHOUSE, else build/loyalty.duckdb "
-                          "in the repository)."),
+        TARGET_OPTION,
+        click.option("--warehouse", type=click.Path(path_type=Path), default=None,
+                     help="Warehouse to build: with duckdb a DuckDB file (default: $LOYALTY_WAREHOUSE, else "
+                          "build/loyalty.duckdb in the repository); with spark a folder for the Spark tables "
+                          "and their metastore (default: $LOYALTY_WAREHOUSE, else build/loyalty-spark)."),
         click.option("--full-refresh", is_flag=True,
                      help="Rebuild incremental models and tables from scratch (dbt --full-refresh)."),
         click.option("--lock-timeout", "lock_timeout", type=click.FloatRange(min=0), default=1800,
@@ -109,7 +134,7 @@ def _run_options(func):  # type: ignore[no-untyped-def]
               help="Date the marts describe (YYYY-MM-DD). Default: the latest valid transaction date "
                    "not later than today. Later transactions are rejected as after_as_of.")
 @_run_options
-def run(transactions: str, customers: str | None, as_of: dt.date | None, warehouse: Path | None,
+def run(transactions: str, customers: str | None, as_of: dt.date | None, target: str, warehouse: Path | None,
         full_refresh: bool, lock_timeout: float) -> None:
     """Load the input, build and test every model, and print the headline numbers.
 
@@ -118,9 +143,9 @@ def run(transactions: str, customers: str | None, as_of: dt.date | None, warehou
     """
     from loyalty.pipeline import RunConfig
 
-    config = RunConfig(transactions=transactions, customers=customers, as_of=as_of,
-                       warehouse=warehouse_path(warehouse), full_refresh=full_refresh)
     try:
+        config = RunConfig(transactions=transactions, customers=customers, as_of=as_of,
+                           warehouse=_warehouse(target, warehouse), full_refresh=full_refresh, target=target)
         summary = _run_flow(config, lock_timeout)
     except LoyaltyError as exc:
         _fail(exc)
@@ -133,7 +158,8 @@ def run(transactions: str, customers: str | None, as_of: dt.date | None, warehou
               show_default=True, help="Number of customers in the sample.")
 @click.option("--seed", type=int, default=42, show_default=True, help="Random seed of the sample.")
 @_run_options
-def demo(n_customers: int, seed: int, warehouse: Path | None, full_refresh: bool, lock_timeout: float) -> None:
+def demo(n_customers: int, seed: int, target: str, warehouse: Path | None, full_refresh: bool,
+         lock_timeout: float) -> None:
     """Generate a sample (with 1% malformed rows) and build the warehouse from it (a Prefect flow run)."""
     from loyalty.generate import generate as run_generate
     from loyalty.pipeline import RunConfig
@@ -142,17 +168,41 @@ def demo(n_customers: int, seed: int, warehouse: Path | None, full_refresh: bool
     click.echo(f"Generating {n_customers:,} customers into {out.parent} ...")
     result = run_generate(n_customers, out, seed=seed, bad_row_rate=0.01, progress=False)
     click.echo(f"Wrote {result.n_transactions:,} transactions ({result.n_bad_rows:,} malformed).")
-    config = RunConfig(transactions=str(result.transactions_path), customers=str(result.customers_path),
-                       warehouse=warehouse_path(warehouse), full_refresh=full_refresh)
     click.echo("Building the warehouse (dbt build with all tests) ...")
     try:
+        config = RunConfig(transactions=str(result.transactions_path), customers=str(result.customers_path),
+                           warehouse=_warehouse(target, warehouse), full_refresh=full_refresh, target=target)
         summary = _run_flow(config, lock_timeout)
     except LoyaltyError as exc:
         _fail(exc)
     for line in summary.lines():
         click.echo(line)
-    click.echo(f"Query it from Python: duckdb.connect('{summary.warehouse}', read_only=True)"
-               ".sql('select * from marts.dim_customers limit 5').show()")
+    if target == "spark":
+        click.echo(f"Export the marts as Parquet: loyalty export --target spark --warehouse {summary.warehouse} "
+                   "--out build/marts")
+    else:
+        click.echo(f"Query it from Python: duckdb.connect('{summary.warehouse}', read_only=True)"
+                   ".sql('select * from marts.dim_customers limit 5').show()")
+
+
+@main.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder to write <mart>.parquet into, one file per mart (created if missing; "
+                   "existing files of the same name are replaced).")
+@TARGET_OPTION
+@click.option("--warehouse", type=click.Path(path_type=Path), default=None,
+              help="Warehouse to read, as for `loyalty run`: a DuckDB file, or with --target spark "
+                   "the Spark warehouse folder.")
+def export(out: Path, target: str, warehouse: Path | None) -> None:
+    """Write every mart of the warehouse as Parquet (one <mart>.parquet per mart) for BI tools."""
+    from loyalty.spark.export import export_marts
+
+    try:
+        result = export_marts(_warehouse(target, warehouse), out.resolve())
+    except LoyaltyError as exc:
+        _fail(exc)
+    for mart, path in result.files.items():
+        click.echo(f"{path}  {result.rows[mart]:,} rows")
 
 
 if __name__ == "__main__":

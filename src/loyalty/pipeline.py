@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from loyalty.dbt import run_dbt
 from loyalty.errors import InputError
 from loyalty.load import LoadResult, load_raw
@@ -46,6 +44,10 @@ def parse_as_of(text: str | None) -> dt.date | None:
 
 
 def load_step(config: RunConfig) -> LoadResult:
+    if config.target == "spark":  # Spark reads the files itself (same raw layout and row ids)
+        from loyalty.spark.load import load_raw_spark
+
+        return load_raw_spark(config.warehouse, config.transactions, config.customers)
     return load_raw(config.warehouse, config.transactions, config.customers)
 
 
@@ -63,6 +65,11 @@ def build_step(config: RunConfig, phase: str) -> None:
     args = ["build", *BUILD_PHASES[phase], "--indirect-selection", "buildable"]
     if config.full_refresh:
         args.append("--full-refresh")
+    if config.target == "spark":  # in this process: the Spark warehouse admits one process
+        from loyalty.spark.dbt import run_dbt_in_session
+
+        run_dbt_in_session(args, config.warehouse, variables=config.dbt_vars())
+        return
     run_dbt(args, config.warehouse, variables=config.dbt_vars(), target=config.target)
 
 
@@ -80,13 +87,14 @@ class Summary:
     cohorts: int
     month1_retention: float | None
     marts: list[str]
+    engine: str = "DuckDB"
 
     def lines(self) -> list[str]:
         rejected = ", ".join(f"{k} {v:,}" for k, v in self.rejected_by_reason.items()) or "none"
         retention = "n/a" if self.month1_retention is None else f"{self.month1_retention:.1%}"
         share = self.repeat_customers / self.customers if self.customers else 0.0
         return [
-            f"Warehouse: {self.warehouse} (DuckDB; marts in schema `marts`)",
+            f"Warehouse: {self.warehouse} ({self.engine}; marts in schema `marts`)",
             f"Marts: {', '.join(self.marts)}",
             f"As-of date: {self.as_of_date}",
             f"Input rows: {self.raw_rows:,} = {self.valid_rows:,} valid + {self.rejected_rows:,} rejected ({rejected})",
@@ -97,7 +105,10 @@ class Summary:
 
 
 def summarize(warehouse: Path) -> Summary:
-    con = duckdb.connect(str(warehouse), read_only=True)
+    """Headline numbers of the marts of a DuckDB file or a Spark warehouse folder."""
+    from loyalty.spark.query import connect_read_only, is_spark_warehouse
+
+    con = connect_read_only(warehouse)
     try:
         def one(sql: str) -> Any:
             row = con.execute(sql).fetchone()
@@ -130,6 +141,7 @@ def summarize(warehouse: Path) -> Summary:
                 "where months_since_first_purchase = 1"
             ),
             marts=marts,
+            engine="Spark" if is_spark_warehouse(warehouse) else "DuckDB",
         )
     finally:
         con.close()

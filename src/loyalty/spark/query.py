@@ -1,0 +1,126 @@
+"""Read a warehouse with one API whatever its engine: a DuckDB file or a Spark folder.
+
+`connect_read_only(warehouse)` returns DuckDB's own read-only connection for a DuckDB file
+and, for a Spark warehouse folder, a `SparkConnection` with the part of DuckDB's connection
+API that the read side of the project uses: `execute(sql, params)` with `?` placeholders,
+`fetchone()`, `fetchall()`, `close()`. On Spark, `information_schema.tables` and
+`information_schema.columns` (which Spark's session catalog does not have) are served from
+Spark's catalog with DuckDB's column names, so catalog checks work unchanged.
+
+The SQL itself must be portable (no DuckDB-only functions); the summary, the run report
+and the export only select, count and sum.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import re
+from pathlib import Path
+from typing import Any
+
+from loyalty.spark.session import get_session
+
+_INFO_SCHEMA = re.compile(r"\binformation_schema\.(tables|columns)\b", re.IGNORECASE)
+
+
+def is_spark_warehouse(warehouse: Path) -> bool:
+    """A Spark warehouse is a folder (tables + metastore); a DuckDB warehouse is a file."""
+    return warehouse.is_dir()
+
+
+def connect_read_only(warehouse: Path) -> Any:
+    """A read-only connection to the warehouse: duckdb's for a file, SparkConnection for a folder."""
+    if is_spark_warehouse(warehouse):
+        return SparkConnection(warehouse)
+    import duckdb
+
+    return duckdb.connect(str(warehouse), read_only=True)
+
+
+def _literal(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | decimal.Decimal):
+        return repr(value) if isinstance(value, float) else str(value)
+    if isinstance(value, dt.datetime):
+        return f"timestamp '{value.isoformat(sep=' ')}'"
+    if isinstance(value, dt.date):
+        return f"date '{value.isoformat()}'"
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def bind(sql: str, params: list[Any] | tuple[Any, ...] | None) -> str:
+    """Replace each `?` outside quotes with the next parameter as a SQL literal."""
+    if not params:
+        return sql
+    values = iter(params)
+    out = []
+    quote: str | None = None
+    for ch in sql:
+        if quote:
+            quote = None if ch == quote else quote
+            out.append(ch)
+        elif ch in ("'", '"', "`"):
+            quote = ch
+            out.append(ch)
+        elif ch == "?":
+            out.append(_literal(next(values)))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+class SparkConnection:
+    """DuckDB-style read access to the Spark session of a warehouse folder."""
+
+    def __init__(self, warehouse: Path) -> None:
+        self.warehouse = warehouse
+        self.spark = get_session(warehouse)
+        self._rows: list[tuple[Any, ...]] = []
+        self._catalog_views = False
+
+    def _register_catalog_views(self) -> None:
+        tables: list[tuple[str, str, str]] = []
+        columns: list[tuple[str, str, str, int, str]] = []
+        for db in self.spark.catalog.listDatabases():
+            for table in self.spark.catalog.listTables(db.name):
+                if table.isTemporary:
+                    continue
+                kind = "VIEW" if table.tableType == "VIEW" else "BASE TABLE"
+                tables.append((db.name, table.name, kind))
+                for position, column in enumerate(self.spark.catalog.listColumns(table.name, db.name), start=1):
+                    columns.append((db.name, table.name, column.name, position, column.dataType))
+        self.spark.createDataFrame(
+            tables, "table_schema string, table_name string, table_type string"
+        ).createOrReplaceTempView("loyalty_information_schema_tables")
+        self.spark.createDataFrame(
+            columns, "table_schema string, table_name string, column_name string, ordinal_position int, data_type string"
+        ).createOrReplaceTempView("loyalty_information_schema_columns")
+        self._catalog_views = True
+
+    def execute(self, sql: str, params: list[Any] | tuple[Any, ...] | None = None) -> SparkConnection:
+        text = bind(sql, params)
+        if _INFO_SCHEMA.search(text):
+            self._register_catalog_views()
+            text = _INFO_SCHEMA.sub(lambda m: f"loyalty_information_schema_{m.group(1).lower()}", text)
+        self._rows = [tuple(row) for row in self.spark.sql(text).collect()]
+        return self
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        return self._rows[0] if self._rows else None
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return list(self._rows)
+
+    def close(self) -> None:
+        """The session stays up for the rest of the process (later steps use it)."""
+        self._rows = []
+
+    def __enter__(self) -> SparkConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
