@@ -165,6 +165,13 @@ def headline_markdown(h: Headline, *, warehouse: Path, run_label: str, links: di
     return "\n".join(lines) + "\n"
 
 
+def summary_markdown(summary: Any, *, run_label: str, links: dict[str, str]) -> str:
+    """The markdown artifact for engines other than DuckDB: the run's summary lines."""
+    lines = [f"# Loyalty warehouse: {run_label}", ""] + [f"- {line}" for line in summary.lines()]
+    lines += ["", "**Where to look**", ""] + [f"- {name}: `{path}`" for name, path in links.items()]
+    return "\n".join(lines) + "\n"
+
+
 def cohort_table(warehouse: Path, n_cohorts: int = COHORT_TABLE_MONTHS) -> list[dict[str, Any]]:
     """The latest `n_cohorts` cohorts: cohort size and retention (%) in months 0..n_cohorts."""
     con = duckdb.connect(str(warehouse), read_only=True)
