@@ -9,11 +9,12 @@ on the number of customers) over theta = log(params), with its analytic gradient
 * :func:`newton_refine` - quasi-Newton (BFGS-updated) iterations from a good start and
   Hessian, with backtracking.
 * :func:`maximise_likelihood` - the strategy the models use: :func:`minimize_nll` on the
-  data when there are few rows; otherwise :func:`minimize_nll` on a random binomial
-  thinning of the customers (about :data:`SUBSAMPLE_CUSTOMERS`), then
-  :func:`newton_refine` on all data starting from the subsample's optimum and Hessian,
-  then (only if that fails) :func:`minimize_nll` on all data. The reported estimate is
-  always the full-data optimum.
+  data when there are at most :data:`SUBSAMPLE_ROWS` unique rows; otherwise
+  :func:`minimize_nll` on a random binomial thinning of the customers (about
+  :data:`SUBSAMPLE_CUSTOMERS` / 10), :func:`newton_refine` on a larger thinning (about
+  :data:`SUBSAMPLE_CUSTOMERS`), then :func:`newton_refine` on all data, each starting
+  from the previous optimum and Hessian; only if that fails, :func:`minimize_nll` on all
+  data. The reported estimate is always the full-data optimum, with the full-data tests.
 
 A fit counts as converged only when, at the final point, the log-likelihood is finite,
 the largest gradient component of the mean negative log-likelihood (with respect to
@@ -161,8 +162,13 @@ def minimize_nll(
     names: Sequence[str],
     *,
     max_iter: int = 1000,
+    polish: bool = True,
 ) -> Outcome:
-    """Minimise a mean NLL from the best of ``starts`` (see module docstring)."""
+    """Minimise a mean NLL from the best of ``starts`` (see module docstring).
+
+    ``polish=False`` (used for the subsample of a warm start) skips the final Newton
+    polish and uses a forward-difference Hessian for the second-order check.
+    """
     f = CountingObjective(objective)
     bounds = [(-LOG_BOUND, LOG_BOUND)] * len(names)
     clipped = [np.clip(np.asarray(s, dtype=float), -LOG_BOUND, LOG_BOUND) for s in starts]
@@ -191,10 +197,11 @@ def minimize_nll(
     if not ok:
         return Outcome(theta, value, grad, False, f"{why}; " + "; ".join(notes), f.n_evaluations)
     # second-order check, then Newton polish to the step tolerance
-    hessian = hessian_central(f, theta)
+    hessian = hessian_central(f, theta) if polish else numerical_hessian_forward(f, theta, grad, _HESSIAN_STEP)
     ok, why2 = identified(hessian, names)
-    if not ok:
-        return Outcome(theta, value, grad, False, f"{why2}; " + "; ".join(notes), f.n_evaluations, hessian)
+    if not ok or not polish:
+        verdict = f"{why}; {why2}" if ok else why2
+        return Outcome(theta, value, grad, ok, f"{verdict}; " + "; ".join(notes), f.n_evaluations, hessian)
     polished = newton_refine(f, theta, hessian, names, max_iter=min(max_iter, 20))
     polished.message = f"{polished.message}; {why2}; " + "; ".join(notes)
     polished.n_evaluations = f.n_evaluations
@@ -223,13 +230,14 @@ def newton_refine(
     names: Sequence[str],
     *,
     max_iter: int = 30,
+    step_tol: float = STEP_TOL,
 ) -> Outcome:
     """Quasi-Newton iterations from a good start and Hessian, with backtracking.
 
     theta <- theta - t * H^-1 grad(theta), t halved until the mean NLL decreases
     (Armijo); H starts from ``hessian`` (e.g. the subsample's) and gets a BFGS update
     after each step. Stops when :func:`assess` passes and the Newton step is below
-    :data:`STEP_TOL`.
+    ``step_tol`` (default :data:`STEP_TOL`).
     """
     f = objective if isinstance(objective, CountingObjective) else CountingObjective(objective)
     start_count = f.n_evaluations
@@ -240,7 +248,7 @@ def newton_refine(
     while True:
         ok, why = assess(theta, value, grad, names)
         step = -np.linalg.solve(hess, grad)
-        small = float(np.max(np.abs(step))) <= STEP_TOL
+        small = float(np.max(np.abs(step))) <= step_tol
         if (ok and small) or it >= max_iter or value >= _BAD_VALUE or why.startswith("parameter(s) at the edge"):
             break
         it += 1
@@ -263,9 +271,9 @@ def newton_refine(
         theta, value, grad = cand, c_value, c_grad
     ok, why = assess(theta, value, grad, names)
     step_size = float(np.max(np.abs(np.linalg.solve(hess, grad))))
-    if ok and step_size > STEP_TOL:
+    if ok and step_size > step_tol:
         # gradient tiny but the curvature is so low that the optimum is still imprecise
-        ok, why = False, f"{why}, but the Newton step is {step_size:.1e} > {STEP_TOL:.0e}"
+        ok, why = False, f"{why}, but the Newton step is {step_size:.1e} > {step_tol:.0e}"
     return Outcome(theta, value, grad, ok,
                    f"{why}; Newton step {step_size:.1e}; quasi-Newton refinement: {it} iteration(s)",
                    f.n_evaluations - start_count, hess)
@@ -285,6 +293,14 @@ def maximise_likelihood(
         return _maximise_likelihood(build, weights, starts, names, max_iter=max_iter)
 
 
+def _thinned(weights: np.ndarray, customers: float, rng: np.random.Generator) -> np.ndarray:
+    """Binomial (Poisson for fractional weights) thinning to about ``customers``."""
+    frac = min(1.0, customers / float(weights.sum()))
+    if np.all(weights == np.round(weights)):
+        return rng.binomial(weights.astype(np.int64), frac).astype(float)
+    return rng.poisson(weights * frac).astype(float)
+
+
 def _maximise_likelihood(
     build: ObjectiveBuilder,
     weights: np.ndarray,
@@ -296,27 +312,37 @@ def _maximise_likelihood(
     objective = build(None, None)
     if weights.shape[0] <= SUBSAMPLE_ROWS:
         return minimize_nll(objective, starts, names, max_iter=max_iter)
-    # The MLE on a random thinning of the customers (binomial thinning of the row
-    # weights) is within a few standard errors of the full-data MLE, and its Hessian
-    # approximates the full-data one (both are means over customers).
+    # The MLE on a random thinning of the customers is within a few standard errors of
+    # the full-data MLE, and its Hessian approximates the full-data one (both are means
+    # over customers). Two levels: a small sample found from the generic starting points
+    # (cheap evaluations), a larger one refined from there, then all rows.
     rng = np.random.default_rng(_SUBSAMPLE_SEED)
-    frac = min(1.0, SUBSAMPLE_CUSTOMERS / float(weights.sum()))
-    if np.all(weights == np.round(weights)):
-        w_sub = rng.binomial(weights.astype(np.int64), frac).astype(float)
-    else:
-        w_sub = rng.poisson(weights * frac).astype(float)
-    mask = w_sub > 0
-    sub = minimize_nll(build(mask, w_sub[mask]), starts, names, max_iter=max_iter)
-    evaluations = sub.n_evaluations
-    if sub.converged and sub.hessian is not None:
-        full = newton_refine(objective, sub.theta, sub.hessian, names, max_iter=min(max_iter, 30))
+    n_total = float(weights.sum())
+    sizes = [c for c in (SUBSAMPLE_CUSTOMERS / 10, SUBSAMPLE_CUSTOMERS) if c < n_total / 2]
+    evaluations = 0
+    outcome: Outcome | None = None
+    notes: list[str] = []
+    for level, size in enumerate(sizes):
+        w_sub = _thinned(weights, size, rng)
+        mask = w_sub > 0
+        level_objective = build(mask, w_sub[mask])
+        if outcome is None or outcome.hessian is None:
+            outcome = minimize_nll(level_objective, starts, names, max_iter=max_iter, polish=False)
+        else:
+            outcome = newton_refine(level_objective, outcome.theta, outcome.hessian, names, step_tol=1e-3)
+        evaluations += outcome.n_evaluations
+        notes.append(f"{int(w_sub.sum())} customers: {outcome.n_evaluations} evaluations")
+        if not outcome.converged:
+            outcome = None
+            break
+    if outcome is not None and outcome.hessian is not None:
+        full = newton_refine(objective, outcome.theta, outcome.hessian, names, max_iter=min(max_iter, 30))
         full.n_evaluations += evaluations
         if full.converged:
-            full.message += (f" on all rows, from the optimum of a {int(w_sub.sum())}-customer subsample "
-                             f"(warm start; {sub.message})")
+            full.message += " on all rows, warm-started on random subsamples (" + "; ".join(notes) + ")"
             return full
         evaluations = full.n_evaluations
-        starts = [full.theta, sub.theta, *starts]
+        starts = [full.theta, outcome.theta, *starts]
     out = minimize_nll(objective, starts, names, max_iter=max_iter)
     out.n_evaluations += evaluations
     return out
