@@ -9,6 +9,7 @@ flows/serve.py and prefect.yaml put it on a daily schedule.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from prefect import flow
 
@@ -29,6 +30,8 @@ def loyalty_pipeline(
     warehouse: str | None = None,
     full_refresh: bool = False,
     target: str = "duckdb",
+    variables: dict[str, Any] | None = None,
+    calibration_end: dt.date | None = None,
     lock_timeout_seconds: float = DEFAULT_LOCK_TIMEOUT_SECONDS,
 ) -> Summary:
     """Load raw input, build and test the warehouse, validate it and publish its headline numbers.
@@ -40,14 +43,19 @@ def loyalty_pipeline(
         warehouse: DuckDB file to build; empty = $LOYALTY_WAREHOUSE, else build/loyalty.duckdb.
         full_refresh: rebuild incremental models from scratch (dbt --full-refresh).
         target: dbt target (duckdb, or spark).
+        variables: dbt vars for this run on top of dbt_project.yml (e.g. {"clv_margin": 0.3}).
+        calibration_end: CLV holdout check calibrates up to this date (default: as-of - clv_holdout_days).
         lock_timeout_seconds: how long to wait for another run on the same warehouse to finish.
     """
     config = RunConfig(transactions=transactions, customers=customers, as_of=as_of,
-                       warehouse=warehouse_path(warehouse), full_refresh=full_refresh, target=target)
+                       warehouse=warehouse_path(warehouse), full_refresh=full_refresh, target=target,
+                       variables=dict(variables or {}), calibration_end=calibration_end)
     with step.hold_warehouse(config, lock_timeout_seconds):
         step.load_raw_input(config)
         step.build_inputs(config)
         step.build_marts(config)
+        step.fit_clv(config)
+        step.build_clv_marts(config)
         summary = step.summarize_marts(config)
         step.publish_run_summary(config, summary)
     return summary

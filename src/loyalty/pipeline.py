@@ -13,12 +13,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loyalty.dbt import run_dbt
 from loyalty.errors import InputError
 from loyalty.load import LoadResult, load_raw
 from loyalty.project import warehouse_path
+
+if TYPE_CHECKING:
+    from loyalty.clv_step import ClvReport
 
 
 @dataclass
@@ -29,9 +32,13 @@ class RunConfig:
     warehouse: Path = field(default_factory=warehouse_path)
     full_refresh: bool = False
     target: str = "duckdb"
+    # dbt vars set for this run (`loyalty run --var name=value`), on top of dbt_project.yml
+    variables: dict[str, Any] = field(default_factory=dict)
+    # CLV holdout check: calibrate up to this date (default: as-of date - var clv_holdout_days)
+    calibration_end: dt.date | None = None
 
     def dbt_vars(self) -> dict[str, Any]:
-        return {"as_of_date": self.as_of.isoformat() if self.as_of else None}
+        return {**self.variables, "as_of_date": self.as_of.isoformat() if self.as_of else None}
 
 
 def parse_as_of(text: str | None) -> dt.date | None:
@@ -52,11 +59,13 @@ def load_step(config: RunConfig) -> LoadResult:
 
 
 # dbt selection of each build phase. "inputs" ends with every raw row classified
-# (int_transactions_validated); "marts" is everything else. A test runs in the phase
-# that builds the last of its parents (indirect selection "buildable").
+# (int_transactions_validated); "marts" is everything that does not need the CLV scores;
+# "clv" is what does (downstream of the tables clv_step writes, source `clv`). A test runs
+# in the phase that builds the last of its parents (indirect selection "buildable").
 BUILD_PHASES: dict[str, list[str]] = {
     "inputs": ["--select", "+int_transactions_validated"],
-    "marts": ["--exclude", "+int_transactions_validated"],
+    "marts": ["--exclude", "+int_transactions_validated", "source:clv+"],
+    "clv": ["--select", "source:clv+"],
 }
 
 
@@ -71,6 +80,14 @@ def build_step(config: RunConfig, phase: str) -> None:
         run_dbt_in_session(args, config.warehouse, variables=config.dbt_vars())
         return
     run_dbt(args, config.warehouse, variables=config.dbt_vars(), target=config.target)
+
+
+def clv_step(config: RunConfig) -> ClvReport:
+    """Fit BG/NBD, Pareto/NBD and Gamma-Gamma on the customer summary, check them on a
+    holdout period and write the scores that the "clv" phase joins (loyalty.clv_step)."""
+    from loyalty.clv_step import clv_step as fit_and_score
+
+    return fit_and_score(config, calibration_end=config.calibration_end)
 
 
 @dataclass

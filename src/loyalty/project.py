@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 DEFAULT_WAREHOUSE = Path("build") / "loyalty.duckdb"
 
@@ -28,3 +29,12 @@ def warehouse_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     if env:
         return Path(env).resolve()
     return (project_dir() / DEFAULT_WAREHOUSE).resolve()
+
+
+def dbt_vars(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The project's dbt vars (dbt_project.yml) with run-time overrides applied, as dbt sees them."""
+    import yaml
+
+    with open(project_dir() / "dbt_project.yml") as handle:
+        declared = yaml.safe_load(handle).get("vars") or {}
+    return {**declared, **(overrides or {})}

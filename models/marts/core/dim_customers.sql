@@ -32,6 +32,13 @@ value_tiers as (
 
 ),
 
+clv_scores as (
+
+    -- written by the pipeline's CLV step between dbt phases (see the clv_models docs block)
+    select * from {{ ref('stg_clv__customer_scores') }}
+
+),
+
 final as (
 
     select
@@ -49,6 +56,16 @@ final as (
         customers.monetary_value,
         customers.total_revenue,
         customers.avg_order_value,
+        customers.total_revenue as historical_clv,
+        {{ money('clv_scores.predicted_clv_365d') }} as predicted_clv_365d,
+        {{ money('clv_scores.expected_avg_order_value') }} as expected_avg_order_value,
+        clv_scores.p_alive,
+        clv_scores.churn_probability,
+        clv_scores.p_alive_bg_nbd,
+        clv_scores.p_alive_pareto_nbd,
+        clv_scores.expected_purchases_90d,
+        clv_scores.expected_purchases_365d,
+        clv_scores.churn_model,
         customers.cohort_month,
         customers.first_purchase_date,
         customers.last_purchase_date,
@@ -78,6 +95,8 @@ final as (
         on customers.customer_id = rfm_scores.customer_id
     inner join value_tiers
         on customers.customer_id = value_tiers.customer_id
+    left join clv_scores
+        on customers.customer_id = clv_scores.customer_id
 
 )
 

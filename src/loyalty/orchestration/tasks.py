@@ -110,6 +110,23 @@ def build_marts(config: RunConfig) -> None:
 
 
 @task(name="summarize-marts", **WAREHOUSE_STEP)
+@task(name="fit-clv-models", **WAREHOUSE_STEP)
+def fit_clv(config: RunConfig) -> None:
+    """Fit BG/NBD, Pareto/NBD and Gamma-Gamma, check them on the holdout, write clv.* scores."""
+    report = _step(lambda: pipeline.clv_step(config))
+    logger = get_run_logger()
+    for line in report.lines():
+        logger.info(line)
+    for message in report.warnings:
+        logger.warning(message)
+
+
+@task(name="dbt-build-clv-marts", **WAREHOUSE_STEP)
+def build_clv_marts(config: RunConfig) -> None:
+    """dbt build of what joins the CLV scores (dim_customers and everything after it), with tests."""
+    _step(lambda: pipeline.build_step(config, "clv"))
+
+
 def summarize_marts(config: RunConfig) -> Summary:
     """Read the headline numbers of the built marts."""
     return _step(lambda: pipeline.summarize(config.warehouse))
