@@ -30,6 +30,7 @@ from loyalty.orchestration.publish import (
     cohort_table,
     headline_markdown,
     read_headline,
+    summary_markdown,
 )
 from loyalty.orchestration.retry import (
     TRANSIENT_RETRY_DELAYS,
@@ -109,7 +110,6 @@ def build_marts(config: RunConfig) -> None:
     _step(lambda: pipeline.build_step(config, "marts"))
 
 
-@task(name="summarize-marts", **WAREHOUSE_STEP)
 @task(name="fit-clv-models", **WAREHOUSE_STEP)
 def fit_clv(config: RunConfig) -> None:
     """Fit BG/NBD, Pareto/NBD and Gamma-Gamma, check them on the holdout, write clv.* scores."""
@@ -127,6 +127,7 @@ def build_clv_marts(config: RunConfig) -> None:
     _step(lambda: pipeline.build_step(config, "clv"))
 
 
+@task(name="summarize-marts", **WAREHOUSE_STEP)
 def summarize_marts(config: RunConfig) -> Summary:
     """Read the headline numbers of the built marts."""
     return _step(lambda: pipeline.summarize(config.warehouse))
@@ -137,15 +138,17 @@ def publish_run_summary(config: RunConfig, summary: Summary, links: dict[str, st
     """Markdown artifact with the headline numbers and table artifact of the latest cohorts."""
     from prefect.runtime import flow_run
 
-    headline = _step(lambda: read_headline(config.warehouse))
-    as_of = headline.as_of_date or summary.as_of_date
-    label = f"{config.warehouse.name} as of {as_of}"
+    label = f"{config.warehouse.name} as of {summary.as_of_date}"
     all_links = {"dbt run results": str(_dbt_state(config.warehouse) / "target" / "run_results.json")}
     all_links.update(links or {})
-    markdown = headline_markdown(headline, warehouse=config.warehouse, run_label=label, links=all_links)
+    if config.target != "duckdb":  # the catalog queries below read a DuckDB file
+        markdown = summary_markdown(summary, run_label=label, links=all_links)
+    else:
+        headline = _step(lambda: read_headline(config.warehouse))
+        markdown = headline_markdown(headline, warehouse=config.warehouse, run_label=label, links=all_links)
     ids = [str(create_markdown_artifact(markdown=markdown, key=SUMMARY_ARTIFACT_KEY,
                                         description=f"Headline numbers of {label}"))]
-    table = _step(lambda: cohort_table(config.warehouse))
+    table = _step(lambda: cohort_table(config.warehouse)) if config.target == "duckdb" else []
     if table:
         ids.append(str(create_table_artifact(table=table, key=COHORT_ARTIFACT_KEY,
                                              description=f"Retention (%) of the latest cohorts, {label}")))
