@@ -167,7 +167,7 @@ class BetaGeoModel(TransactionModel):
         alive = self._p_alive(params, x, tx, t_obs)
         # the 2F1 depends on (x, T) only: evaluate it once per unique pair
         codes, ux, uT = _unique_pairs(x, t_obs)
-        out = np.empty((x.shape[0], len(horizons)))
+        out = np.empty((x.shape[0], len(horizons)), order="F")  # columns written one by one
         for j, t in enumerate(horizons):
             if t == 0:
                 out[:, j] = 0.0

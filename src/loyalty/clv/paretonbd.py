@@ -17,7 +17,7 @@ Equivalently ``s/(r+s+x) A_0 = s * integral_{t_x}^{T} (alpha+y)^-(r+x) (beta+y)^
 ``(r+s+x) * H(x, y)`` with ``H(x, y) = integral_y^inf (alpha+u)^-(r+x) (beta+u)^-(s+1) du``.
 log H is evaluated once per unique (x, y) pair (y = t_x or T) with the guarded 2F1 of
 :mod:`loyalty.clv.special`, and A_0 = exp(log H(x,t_x)) - exp(log H(x,T)) in log space
-(log1mexp), the alpha >= beta / alpha < beta branching of lifetimes' ``_log_A_0``.
+(log(-expm1(.))), the alpha >= beta / alpha < beta branching of lifetimes' ``_log_A_0``.
 
 Predictions (FH05):
 * P(alive | x, t_x, T) = ``[1/((alpha+T)^(r+x)(beta+T)^s)] / [bracket of L]``
@@ -33,7 +33,7 @@ from scipy import special
 
 from .base import SummaryRows, TransactionModel
 from .compress import combine_codes, factorize
-from .special import dot, expm1_ratio, log1mexp, log_hyp2f1, softplus_and_sigmoid
+from .special import dot, expm1_ratio, log_hyp2f1, softplus_and_sigmoid
 
 _FD_STEP = 1e-7
 
@@ -185,7 +185,7 @@ def _u_v(params: dict[str, float], x: np.ndarray, tx: np.ndarray, t_obs: np.ndar
         codes, ix, iy = combine_codes(cx, cy, max(vy.shape[0], 1))
         h = log_h((r, alpha, s, beta), vx[ix], vy[iy])
         h1, h2 = h[codes[:k]], h[codes[k:]]
-        v[has] = np.log(s) + h1 + log1mexp(h1 - h2)
+        v[has] = np.log(s) + h1 + np.log(-np.expm1(h2 - h1))  # log(H1 - H2), H1 > H2
     return u, v
 
 
@@ -231,7 +231,7 @@ class ParetoNBDModel(TransactionModel):
         alive = self._p_alive(params, x, tx, t_obs)
         scale = (r + x) * (beta + t_obs) / (alpha + t_obs) * alive
         uT, iT = factorize(t_obs)  # the horizon term depends on T only
-        out = np.empty((x.shape[0], len(horizons)))
+        out = np.empty((x.shape[0], len(horizons)), order="F")  # columns written one by one
         for j, t in enumerate(horizons):
             out[:, j] = scale * expm1_ratio(s - 1.0, np.log1p(t / (beta + uT)))[iT]
         return out

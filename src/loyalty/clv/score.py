@@ -13,7 +13,10 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from .base import ClvWarning, TransactionModel, summary_rows
+from dataclasses import dataclass
+
+from .base import ClvWarning, SummaryRows, TransactionModel, summary_rows
+from .compress import Compressed
 from .bgnbd import BetaGeoModel
 from .gammagamma import GammaGammaModel
 from .paretonbd import ParetoNBDModel
@@ -43,9 +46,13 @@ def discounted_clv(
     (T, T + m * step]); this is lifetimes' ``customer_lifetime_value`` with the
     discount rate per step.
     """
-    increments = np.diff(cumulative_purchases, axis=1, prepend=0.0)
-    discount = (1.0 + step_rate) ** -np.arange(1, cumulative_purchases.shape[1] + 1)
-    return np.einsum("ij,j->i", increments, discount) * avg_value * margin
+    total = np.zeros(cumulative_purchases.shape[0])
+    previous = np.zeros(cumulative_purchases.shape[0])
+    for m in range(cumulative_purchases.shape[1]):
+        current = cumulative_purchases[:, m]
+        total += (current - previous) * (1.0 + step_rate) ** -(m + 1)
+        previous = current
+    return total * avg_value * margin
 
 
 def score_customers(
@@ -93,6 +100,23 @@ def score_customers(
     p_alive, churn_probability, the expected purchases and the CLV when it is the chosen
     model, or in expected_avg_order_value and the CLV for Gamma-Gamma), with a warning.
     """
+    _check_arguments(summary, time_unit, churn_model, horizon_days, margin, annual_discount_rate)
+    prepared = prepare_summary(summary, time_unit)
+    models = FittedModels(
+        bg_nbd=BetaGeoModel(time_unit).fit_rows(prepared.rows),
+        pareto_nbd=ParetoNBDModel(time_unit).fit_rows(prepared.rows),
+        gamma_gamma=GammaGammaModel().fit(prepared.frequency, prepared.monetary),
+    )
+    scores = compute_scores(
+        prepared, models, churn_model=churn_model, margin=margin,
+        annual_discount_rate=annual_discount_rate, horizon_days=horizon_days,
+    )
+    return scores, models.results()
+
+
+def _check_arguments(
+    summary: pd.DataFrame, time_unit: str, churn_model: str, horizon_days: int, margin: float, annual_discount_rate: float
+) -> None:
     missing = [c for c in SUMMARY_COLUMNS if c not in summary.columns]
     if missing:
         raise ValueError(f"summary is missing column(s) {missing}")
@@ -105,17 +129,57 @@ def score_customers(
         raise ValueError("margin must be finite")
     if not (math.isfinite(annual_discount_rate) and annual_discount_rate > -1):
         raise ValueError("annual_discount_rate must be > -1")
-    chosen = DEFAULT_CHURN_MODEL if churn_model == "auto" else churn_model
-    scale = TIME_UNITS[time_unit]
 
+
+@dataclass
+class PreparedSummary:
+    """A validated summary: compressed (frequency, recency, T) rows in the time unit,
+    and the per-customer columns the spend model and the output need."""
+
+    summary: pd.DataFrame
+    time_unit: str
+    rows: SummaryRows
+    compressed: Compressed
+    frequency: np.ndarray
+    monetary: np.ndarray
+
+
+@dataclass
+class FittedModels:
+    bg_nbd: BetaGeoModel
+    pareto_nbd: ParetoNBDModel
+    gamma_gamma: GammaGammaModel
+
+    def results(self) -> list[FitResult]:
+        return [r for r in (self.bg_nbd.result, self.pareto_nbd.result, self.gamma_gamma.result) if r is not None]
+
+
+def prepare_summary(summary: pd.DataFrame, time_unit: str) -> PreparedSummary:
+    """Validate the summary and compress it (in days, then converted to ``time_unit``)."""
     frequency = summary["frequency"].to_numpy()
-    monetary = summary["monetary_value"].to_numpy(dtype=float, na_value=np.nan)
     rows, comp = summary_rows(frequency, summary["recency_days"].to_numpy(), summary["tenure_days"].to_numpy(),
-                              time_scale=scale)
-    bg = BetaGeoModel(time_unit).fit_rows(rows)
-    pn = ParetoNBDModel(time_unit).fit_rows(rows)
-    gg = GammaGammaModel().fit(frequency, monetary)
-    models: dict[str, TransactionModel] = {"bg_nbd": bg, "pareto_nbd": pn}
+                              time_scale=TIME_UNITS[time_unit])
+    monetary = summary["monetary_value"].to_numpy(dtype=float, na_value=np.nan)
+    return PreparedSummary(summary, time_unit, rows, comp, frequency, monetary)
+
+
+def compute_scores(
+    prepared: PreparedSummary,
+    models: FittedModels,
+    *,
+    churn_model: str = "auto",
+    margin: float = 1.0,
+    annual_discount_rate: float = 0.10,
+    horizon_days: int = 365,
+) -> pd.DataFrame:
+    """The ``scores`` frame of :func:`score_customers` from fitted models."""
+    chosen = DEFAULT_CHURN_MODEL if churn_model == "auto" else churn_model
+    time_unit = prepared.time_unit
+    scale = TIME_UNITS[time_unit]
+    transaction_models: dict[str, TransactionModel] = {"bg_nbd": models.bg_nbd, "pareto_nbd": models.pareto_nbd}
+    summary, comp = prepared.summary, prepared.compressed
+    frequency, monetary = prepared.frequency, prepared.monetary
+    gg = models.gamma_gamma
 
     # predictions on the unique rows, mapped back with the compression's inverse
     ux = comp.columns[0].astype(float)
@@ -134,18 +198,21 @@ def score_customers(
 
     p_alive = {
         name: (model.p_alive(ux, utx, uT)[inverse] if usable(name, model.result) else nan)
-        for name, model in models.items()
+        for name, model in transaction_models.items()
     }
     n_steps, step_days = clv_steps(int(horizon_days))
     horizons_days = [90.0, 365.0] + [step_days * m for m in range(1, n_steps + 1)]
-    chosen_model = models[chosen]
-    if chosen_model.result is not None and chosen_model.result.converged:
-        expected = chosen_model.expected_purchases_horizons([h / scale for h in horizons_days], ux, utx, uT)[inverse]
-    else:
-        expected = np.full((n, len(horizons_days)), np.nan)
-    avg_value = gg.expected_avg_value(frequency, monetary) if usable("gamma_gamma", gg.result) else nan
     step_rate = (1.0 + annual_discount_rate) ** (step_days / 365.0) - 1.0
-    clv = discounted_clv(expected[:, 2:], avg_value, margin, step_rate)
+    chosen_model = transaction_models[chosen]
+    if chosen_model.result is not None and chosen_model.result.converged:
+        # (unique rows x horizons); the discounted purchases depend on the row only
+        expected = chosen_model.expected_purchases_horizons([h / scale for h in horizons_days], ux, utx, uT)
+        purchases_90d, purchases_365d = expected[:, 0][inverse], expected[:, 1][inverse]
+        discounted_purchases = discounted_clv(expected[:, 2:], np.ones(1), 1.0, step_rate)[inverse]
+    else:
+        purchases_90d = purchases_365d = discounted_purchases = nan
+    avg_value = gg.expected_avg_value(frequency, monetary) if usable("gamma_gamma", gg.result) else nan
+    clv = discounted_purchases * avg_value * margin
 
     if unusable:
         warnings.warn("score_customers: NaN scores for model(s) that are not usable: " + "; ".join(unusable),
@@ -157,12 +224,11 @@ def score_customers(
             "p_alive_pareto_nbd": p_alive["pareto_nbd"],
             "p_alive": p_alive[chosen],
             "churn_probability": 1.0 - p_alive[chosen],
-            "expected_purchases_90d": expected[:, 0],
-            "expected_purchases_365d": expected[:, 1],
+            "expected_purchases_90d": purchases_90d,
+            "expected_purchases_365d": purchases_365d,
             "expected_avg_order_value": avg_value,
             f"predicted_clv_{int(horizon_days)}d": clv,
         },
         index=summary.index,
     )
-    fits = [r for r in (bg.result, pn.result, gg.result) if r is not None]
-    return scores, fits
+    return scores
