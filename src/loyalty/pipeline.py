@@ -22,6 +22,7 @@ from loyalty.project import warehouse_path
 
 if TYPE_CHECKING:
     from loyalty.clv_step import ClvReport
+    from loyalty.quality import QualityReport
 
 
 @dataclass
@@ -90,6 +91,30 @@ def clv_step(config: RunConfig) -> ClvReport:
     return fit_and_score(config, calibration_end=config.calibration_end)
 
 
+def validate_raw_step(config: RunConfig) -> QualityReport:
+    """Great Expectations on the raw input, after build_step(config, "inputs") classified every
+    row and before any mart is built: raises QualityError when a critical expectation fails,
+    e.g. more than the dbt var max_rejected_share of the rows dated up to the as-of date are
+    rejected. Warnings are in the report (loyalty.quality)."""
+    from loyalty.project import dbt_vars
+    from loyalty.quality import QualityReport, validate_raw
+
+    if config.target != "duckdb":
+        return QualityReport(phase="raw", not_run="the checks read a DuckDB warehouse")
+    limit = float(dbt_vars(config.dbt_vars())["max_rejected_share"])
+    return validate_raw(config.warehouse, max_rejected_share=limit)
+
+
+def validate_marts_step(config: RunConfig) -> QualityReport:
+    """Great Expectations on every mart that exists, after the last build phase: raises
+    QualityError when a critical expectation fails (loyalty.quality)."""
+    from loyalty.quality import QualityReport, validate_marts
+
+    if config.target != "duckdb":
+        return QualityReport(phase="marts", not_run="the checks read a DuckDB warehouse")
+    return validate_marts(config.warehouse)
+
+
 @dataclass
 class Summary:
     warehouse: Path
@@ -105,6 +130,7 @@ class Summary:
     month1_retention: float | None
     marts: list[str]
     engine: str = "DuckDB"
+    data_docs: Path | None = None  # Great Expectations Data Docs of this warehouse, once built
 
     def lines(self) -> list[str]:
         rejected = ", ".join(f"{k} {v:,}" for k, v in self.rejected_by_reason.items()) or "none"
@@ -118,7 +144,7 @@ class Summary:
             f"Customers: {self.customers:,}, of whom repeat buyers {self.repeat_customers:,} ({share:.1%})",
             f"Net revenue: {self.total_revenue:,.2f}",
             f"Cohorts: {self.cohorts}; average month-1 retention: {retention}",
-        ]
+        ] + ([f"Data Docs (Great Expectations): {self.data_docs}"] if self.data_docs else [])
 
 
 def summarize(warehouse: Path) -> Summary:
@@ -159,9 +185,17 @@ def summarize(warehouse: Path) -> Summary:
             ),
             marts=marts,
             engine="Spark" if is_spark_warehouse(warehouse) else "DuckDB",
+            data_docs=_data_docs(warehouse),
         )
     finally:
         con.close()
+
+
+def _data_docs(warehouse: Path) -> Path | None:
+    from loyalty.quality.project import data_docs_index
+
+    index = data_docs_index(warehouse)
+    return index if index.is_file() else None
 
 
 def run_pipeline(config: RunConfig) -> Summary:

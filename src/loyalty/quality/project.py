@@ -1,0 +1,61 @@
+"""Where the Great Expectations project lives: committed in gx/, run beside each warehouse.
+
+gx/ (committed) holds the data source, suites, validation definitions and checkpoints.
+A run never writes there: it copies those files to `<warehouse>.gx/` (beside the warehouse
+file, like dbt's `<warehouse>.dbt/`), adapts the suites to what that warehouse holds, and
+keeps its validation results and Data Docs there. Two runs on different warehouses thus
+never share GX state, and the committed suites stay as written.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from loyalty.project import project_dir
+
+COMMITTED_PARTS = ("great_expectations.yml", "expectations", "validation_definitions", "checkpoints")
+DATA_DOCS_INDEX = Path("uncommitted") / "data_docs" / "local_site" / "index.html"
+
+
+def committed_project() -> Path:
+    return project_dir() / "gx"
+
+
+def run_project(warehouse: Path) -> Path:
+    """The GX project a run on this warehouse uses: `<warehouse>.gx/` beside the file."""
+    return warehouse.parent / f"{warehouse.name}.gx"
+
+
+def data_docs_index(warehouse: Path) -> Path:
+    return run_project(warehouse) / DATA_DOCS_INDEX
+
+
+def prepare_run_project(warehouse: Path) -> Path:
+    """Copy the committed configuration into `<warehouse>.gx/` (results there are kept)."""
+    source, target = committed_project(), run_project(warehouse)
+    target.mkdir(parents=True, exist_ok=True)
+    for part in COMMITTED_PARTS:
+        src, dst = source / part, target / part
+        if dst.is_dir():
+            shutil.rmtree(dst)
+        if src.is_dir():
+            shutil.copytree(src, dst)
+        else:
+            shutil.copy2(src, dst)
+    return target
+
+
+def import_gx() -> Any:
+    """Import great_expectations (~5 s, so only when a check runs) with analytics off."""
+    os.environ["GX_ANALYTICS_ENABLED"] = "false"
+    import great_expectations as gx
+
+    return gx
+
+
+def open_context(root: Path) -> Any:
+    gx = import_gx()
+    return gx.get_context(mode="file", context_root_dir=str(root))

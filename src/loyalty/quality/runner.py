@@ -1,0 +1,163 @@
+"""Run the checkpoints of one phase against a warehouse and say what they found.
+
+For every suite whose meta `phase` is the phase (in name order):
+1. its tables must exist; a suite marked `when_table_missing: skip` (a mart that another
+   part of the project is still adding) is skipped until its table exists, any other
+   missing table is a critical failure;
+2. expectations marked `when_column_missing: skip` are dropped from the run's copy of the
+   suite while their column does not exist, so the suite grows as columns land;
+3. the batch is read whole from DuckDB (batches.py) and the checkpoint of the same name
+   runs on it: results go to the run's validation store.
+Data Docs are then built once for the phase's results (one index rebuild, not one per
+checkpoint).
+Expectation severities are GX's own (`critical` fails the run, `warning` is reported).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from loyalty.quality.batches import Catalog, read_catalog, read_frame, relation_sql
+from loyalty.quality.project import data_docs_index, open_context, prepare_run_project
+from loyalty.quality.report import CheckResult, QualityError, QualityReport, describe_failure
+
+COLUMN_KWARGS = ("column", "column_A", "column_B")
+
+
+def expectation_columns(kwargs: dict[str, Any]) -> tuple[str, ...]:
+    columns = [kwargs[k] for k in COLUMN_KWARGS if isinstance(kwargs.get(k), str)]
+    columns += list(kwargs.get("column_list") or [])
+    return tuple(columns)
+
+
+def _wanted_columns(expectations: list[Any], index_columns: list[str]) -> list[str]:
+    wanted: list[str] = []
+    for expectation in expectations:
+        kwargs = expectation.configuration.kwargs
+        wanted += expectation_columns(kwargs)
+        wanted += list(kwargs.get("column_set") or [])
+    return wanted + index_columns
+
+
+def _table_label(suite_name: str, meta: dict[str, Any]) -> str:
+    return str(meta.get("label") or meta.get("relation") or suite_name)
+
+
+def _index_columns(checkpoint: Any) -> list[str]:
+    result_format = checkpoint.result_format
+    if isinstance(result_format, dict):
+        return list(result_format.get("unexpected_index_column_names") or [])
+    return []
+
+
+def _skipped(suite: str, table: str, expectation: Any, reason: str) -> CheckResult:
+    config = expectation.configuration
+    return CheckResult(suite, table, config.type, expectation_columns(config.kwargs),
+                       expectation.description, str(expectation.severity.value), True, skipped=reason)
+
+
+def run_phase(warehouse: Path, phase: str, parameters: dict[str, Any] | None = None) -> QualityReport:
+    """Validate the warehouse with every suite of the phase; never raises on failed checks."""
+    started = time.perf_counter()
+    parameters = dict(parameters or {})
+    report = QualityReport(phase=phase, parameters=parameters)
+    context = open_context(prepare_run_project(warehouse))
+    try:
+        con = duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.Error as exc:
+        reason = str(exc).strip().splitlines()[0]
+        raise QualityError(f"Could not open the warehouse {warehouse} for the {report.title} check: {reason}") from None
+    try:
+        catalog = read_catalog(con)
+        suites = sorted((s for s in context.suites.all() if (s.meta or {}).get("phase") == phase),
+                        key=lambda s: s.name)
+        result_ids: list[Any] = []
+        for suite in suites:
+            result_ids += _run_suite(context, con, catalog, suite, report)
+    finally:
+        con.close()
+    if result_ids:
+        context.build_data_docs(resource_identifiers=result_ids)
+    report.data_docs = data_docs_index(warehouse)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _run_suite(context: Any, con: duckdb.DuckDBPyConnection, catalog: Catalog, suite: Any,
+               report: QualityReport) -> list[Any]:
+    """Run the suite's checkpoint; return the identifiers of the stored validation results."""
+    meta = dict(suite.meta or {})
+    table = _table_label(suite.name, meta)
+    relation = meta.get("relation")
+    needed = ([relation] if relation else []) + list(meta.get("requires") or [])
+    absent = [t for t in needed if t not in catalog]
+    if absent:
+        if meta.get("when_table_missing") == "skip":
+            for expectation in suite.expectations:
+                report.checks.append(_skipped(suite.name, table, expectation, f"table {absent[0]} not built yet"))
+        else:
+            report.checks.append(CheckResult(suite.name, table, "table_exists", (), None, "critical", False,
+                                             evidence=f"table {', '.join(absent)} does not exist"))
+        return []
+
+    checkpoint = context.checkpoints.get(suite.name)
+    index_columns = _index_columns(checkpoint)
+    if relation:
+        present = set(catalog[relation])
+        dropped = []
+        for expectation in list(suite.expectations):
+            optional = (expectation.meta or {}).get("when_column_missing") == "skip"
+            missing = [c for c in expectation_columns(expectation.configuration.kwargs) if c not in present]
+            if optional and missing:
+                dropped.append(expectation)
+                report.checks.append(_skipped(suite.name, table, expectation, f"column {missing[0]} not built yet"))
+        for expectation in dropped:
+            suite.delete_expectation(expectation)
+        if dropped:
+            suite.save()
+        if not suite.expectations:
+            return []
+        sql = relation_sql(relation, _wanted_columns(suite.expectations, index_columns), catalog)
+    else:
+        sql = "\n".join(meta["query"])
+
+    loaded = time.perf_counter()
+    try:
+        frame = read_frame(con, sql)
+    except duckdb.Error as exc:
+        reason = str(exc).strip().splitlines()[0]
+        report.checks.append(CheckResult(suite.name, table, "read_batch", (), None, "critical", False,
+                                         evidence=f"could not be read ({reason})"))
+        return []
+    report.load_seconds += time.perf_counter() - loaded
+    report.rows[suite.name] = len(frame)
+
+    result = checkpoint.run(batch_parameters={"dataframe": frame}, expectation_parameters=report.parameters)
+    for validation in result.run_results.values():
+        for r in validation.results:
+            config = r.expectation_config
+            kwargs = dict(config.kwargs)
+            info = r.exception_info or {}
+            exception = info.get("exception_message") if info.get("raised_exception") else None
+            severity = getattr(config, "severity", None)
+            severity_text = str(getattr(severity, "value", severity or "critical"))
+            evidence = "" if r.success else describe_failure(
+                config.type, kwargs, dict(r.result or {}), exception, report.parameters)
+            report.checks.append(CheckResult(
+                suite.name, table, config.type, expectation_columns(kwargs),
+                (config.description if hasattr(config, "description") else None),
+                severity_text, bool(r.success), evidence,
+            ))
+    return list(result.run_results.keys())
+
+
+def validate(warehouse: Path, phase: str, parameters: dict[str, Any] | None = None) -> QualityReport:
+    """run_phase, then raise QualityError (one sentence) when a critical expectation failed."""
+    report = run_phase(warehouse, phase, parameters)
+    if not report.success:
+        raise QualityError(report.failure_message(), report)
+    return report
