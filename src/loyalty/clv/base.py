@@ -128,6 +128,31 @@ def summary_rows(
     return SummaryRows.from_compressed(comp, time_scale), comp
 
 
+@dataclass(frozen=True)
+class ExpectationFactors:
+    """Conditional expectations for several horizons in factored form:
+    E[purchases in (T, T + h_j] | customer i] = row_factor[i] * table[codes[i], j].
+
+    Both models factor this way (the horizon enters through (x, T) or T only), so sums
+    over horizons - such as discounted CLV - cost one pass over the customers."""
+
+    row_factor: np.ndarray
+    codes: np.ndarray
+    table: np.ndarray
+
+    def column(self, j: int) -> np.ndarray:
+        """Expected purchases for horizon j, per customer."""
+        return self.row_factor * self.table[:, j][self.codes]
+
+    def combine(self, coefficients: np.ndarray) -> np.ndarray:
+        """sum_j coefficients[j] * E[purchases by h_j], per customer."""
+        return self.row_factor * np.einsum("kj,j->k", self.table, np.asarray(coefficients, dtype=float))[self.codes]
+
+    def matrix(self) -> np.ndarray:
+        """All horizons: array (n_customers, n_horizons)."""
+        return np.asfortranarray(self.row_factor[:, None] * self.table[self.codes])
+
+
 class TransactionModel(ABC):
     """Base of :class:`BetaGeoModel` and :class:`ParetoNBDModel`."""
 
@@ -277,16 +302,23 @@ class TransactionModel(ABC):
     def expected_purchases_horizons(
         self, horizons: Sequence[float], frequency: object, recency: object, T: object
     ) -> np.ndarray:
-        """Conditional expected purchases for several horizons: array (n_customers, len(horizons)).
+        """Conditional expected purchases for several horizons: array (n_customers, len(horizons))."""
+        factors = self.expectation_factors(horizons, frequency, recency, T)
+        if factors is None:
+            return np.full((np.atleast_1d(np.asarray(frequency)).shape[0], len(horizons)), np.nan)
+        return factors.matrix()
 
-        Shares the work that does not depend on the horizon (P(alive)), which is how
-        :func:`loyalty.clv.score_customers` computes the monthly CLV steps.
-        """
+    def expectation_factors(
+        self, horizons: Sequence[float], frequency: object, recency: object, T: object
+    ) -> ExpectationFactors | None:
+        """Expected purchases for several horizons in factored form (see
+        :class:`ExpectationFactors`), or None (with a warning) if the fit is not usable.
+        This is how :func:`loyalty.clv.score_customers` computes the monthly CLV steps."""
         x, tx, t_obs = _broadcast_summary(frequency, recency, T)
         params = self._usable_params("expected_purchases")
         if params is None:
-            return np.full((x.shape[0], len(horizons)), np.nan)
-        return self._expected_purchases(params, [float(h) for h in horizons], x.ravel(), tx.ravel(), t_obs.ravel())
+            return None
+        return self._expectation_factors(params, [float(h) for h in horizons], x.ravel(), tx.ravel(), t_obs.ravel())
 
     def expected_purchases_new(self, t: object) -> np.ndarray:
         """E[X(t)]: expected repeat purchases in (0, t] of a new customer (unconditional)."""
@@ -309,10 +341,15 @@ class TransactionModel(ABC):
     @abstractmethod
     def _p_alive(self, params: dict[str, float], x: np.ndarray, tx: np.ndarray, t_obs: np.ndarray) -> np.ndarray: ...
 
-    @abstractmethod
     def _expected_purchases(
         self, params: dict[str, float], horizons: list[float], x: np.ndarray, tx: np.ndarray, t_obs: np.ndarray
-    ) -> np.ndarray: ...
+    ) -> np.ndarray:
+        return self._expectation_factors(params, horizons, x, tx, t_obs).matrix()
+
+    @abstractmethod
+    def _expectation_factors(
+        self, params: dict[str, float], horizons: list[float], x: np.ndarray, tx: np.ndarray, t_obs: np.ndarray
+    ) -> ExpectationFactors: ...
 
     @abstractmethod
     def _expected_purchases_new(self, params: dict[str, float], t: np.ndarray) -> np.ndarray: ...

@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from .base import SummaryRows, TransactionModel
+from .base import ExpectationFactors, SummaryRows, TransactionModel
 from .compress import combine_codes, factorize
 from .special import dot, hyp2f1, softplus_and_sigmoid
 
@@ -160,22 +160,20 @@ class BetaGeoModel(TransactionModel):
     def _p_alive(self, params: dict[str, float], x: np.ndarray, tx: np.ndarray, t_obs: np.ndarray) -> np.ndarray:
         return special.expit(-_log_odds_dead(params, x, tx, t_obs))
 
-    def _expected_purchases(
+    def _expectation_factors(
         self, params: dict[str, float], horizons: list[float], x: np.ndarray, tx: np.ndarray, t_obs: np.ndarray
-    ) -> np.ndarray:
+    ) -> ExpectationFactors:
+        """Eq. (10) as P(alive) x a table over distinct (x, T): the 2F1 term does not
+        depend on t_x, so it is evaluated once per distinct (x, T) pair and horizon."""
         r, alpha, a, b = (params[k] for k in ("r", "alpha", "a", "b"))
         alive = self._p_alive(params, x, tx, t_obs)
-        # the 2F1 depends on (x, T) only: evaluate it once per unique pair
         codes, ux, uT = _unique_pairs(x, t_obs)
-        out = np.empty((x.shape[0], len(horizons)), order="F")  # columns written one by one
+        table = np.zeros((ux.shape[0], len(horizons)))
         for j, t in enumerate(horizons):
-            if t == 0:
-                out[:, j] = 0.0
-                continue
-            z = t / (alpha + uT + t)
-            bracket = _one_minus_scaled_2f1_over(a, b, r, ux, z)
-            out[:, j] = ((a + b + ux - 1.0) * bracket)[codes] * alive
-        return out
+            if t > 0:
+                z = t / (alpha + uT + t)
+                table[:, j] = (a + b + ux - 1.0) * _one_minus_scaled_2f1_over(a, b, r, ux, z)
+        return ExpectationFactors(alive, codes, table)
 
     def _expected_purchases_new(self, params: dict[str, float], t: np.ndarray) -> np.ndarray:
         r, alpha, a, b = (params[k] for k in ("r", "alpha", "a", "b"))

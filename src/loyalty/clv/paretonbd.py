@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from .base import SummaryRows, TransactionModel
+from .base import ExpectationFactors, SummaryRows, TransactionModel
 from .compress import combine_codes, factorize
 from .special import dot, expm1_ratio, log_hyp2f1, softplus_and_sigmoid
 
@@ -224,17 +224,19 @@ class ParetoNBDModel(TransactionModel):
         u, v = _u_v(params, x, tx, t_obs)
         return special.expit(u - v)
 
-    def _expected_purchases(
+    def _expectation_factors(
         self, params: dict[str, float], horizons: list[float], x: np.ndarray, tx: np.ndarray, t_obs: np.ndarray
-    ) -> np.ndarray:
+    ) -> ExpectationFactors:
+        """E[Y(t) | x, t_x, T] = (r+x)(beta+T)/(alpha+T) P(alive) x g(T, t), with the
+        horizon term g = [1 - ((beta+T)/(beta+T+t))^(s-1)]/(s-1) tabulated per distinct T."""
         r, alpha, s, beta = (params[k] for k in ("r", "alpha", "s", "beta"))
         alive = self._p_alive(params, x, tx, t_obs)
-        scale = (r + x) * (beta + t_obs) / (alpha + t_obs) * alive
-        uT, iT = factorize(t_obs)  # the horizon term depends on T only
-        out = np.empty((x.shape[0], len(horizons)), order="F")  # columns written one by one
+        row_factor = (r + x) * (beta + t_obs) / (alpha + t_obs) * alive
+        uT, iT = factorize(t_obs)
+        table = np.empty((uT.shape[0], len(horizons)))
         for j, t in enumerate(horizons):
-            out[:, j] = scale * expm1_ratio(s - 1.0, np.log1p(t / (beta + uT)))[iT]
-        return out
+            table[:, j] = expm1_ratio(s - 1.0, np.log1p(t / (beta + uT)))
+        return ExpectationFactors(row_factor, iT, table)
 
     def _expected_purchases_new(self, params: dict[str, float], t: np.ndarray) -> np.ndarray:
         r, alpha, s, beta = (params[k] for k in ("r", "alpha", "s", "beta"))

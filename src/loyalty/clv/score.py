@@ -205,10 +205,15 @@ def compute_scores(
     step_rate = (1.0 + annual_discount_rate) ** (step_days / 365.0) - 1.0
     chosen_model = transaction_models[chosen]
     if chosen_model.result is not None and chosen_model.result.converged:
-        # (unique rows x horizons); the discounted purchases depend on the row only
-        expected = chosen_model.expected_purchases_horizons([h / scale for h in horizons_days], ux, utx, uT)
-        purchases_90d, purchases_365d = expected[:, 0][inverse], expected[:, 1][inverse]
-        discounted_purchases = discounted_clv(expected[:, 2:], np.ones(1), 1.0, step_rate)[inverse]
+        factors = chosen_model.expectation_factors([h / scale for h in horizons_days], ux, utx, uT)
+        assert factors is not None
+        purchases_90d, purchases_365d = factors.column(0)[inverse], factors.column(1)[inverse]
+        # sum_m (E_m - E_{m-1}) d^m = sum_m E_m (d^m - d^(m+1)) + E_M d^(M+1), d = 1/(1+rate)
+        discount = (1.0 + step_rate) ** -np.arange(1, n_steps + 2)
+        coefficients = np.zeros(len(horizons_days))
+        coefficients[2:] = discount[:-1] - discount[1:]
+        coefficients[-1] += discount[-1]
+        discounted_purchases = factors.combine(coefficients)[inverse]
     else:
         purchases_90d = purchases_365d = discounted_purchases = nan
     avg_value = gg.expected_avg_value(frequency, monetary) if usable("gamma_gamma", gg.result) else nan
