@@ -18,7 +18,10 @@ def purchase_days(transactions: pd.DataFrame, until: object | None = None) -> pd
     missing = [c for c in TRANSACTION_COLUMNS if c not in transactions.columns]
     if missing:
         raise ValueError(f"transactions are missing column(s) {missing}")
-    day = pd.to_datetime(transactions["transaction_date"]).dt.normalize()
+    dates = transactions["transaction_date"]
+    if not pd.api.types.is_datetime64_any_dtype(dates):
+        dates = pd.to_datetime(dates, format="ISO8601")  # dates or timestamps, as text or objects
+    day = dates.dt.tz_localize(None).dt.normalize() if dates.dt.tz is not None else dates.dt.normalize()
     frame = pd.DataFrame(
         {"customer_id": transactions["customer_id"].to_numpy(), "day": day.to_numpy(),
          "amount": pd.to_numeric(transactions["amount"]).to_numpy(dtype=float)}
