@@ -32,9 +32,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from loyalty.clv import BetaGeoModel, GammaGammaModel, ParetoNBDModel, score_customers  # noqa: E402
-from loyalty.clv.score import FittedModels, compute_scores, prepare_summary  # noqa: E402
-from loyalty.clv.simulate import simulate_summary  # noqa: E402
+from loyalty.clv import BetaGeoModel, GammaGammaModel, ParetoNBDModel, score_customers
+from loyalty.clv.score import FittedModels, compute_scores, prepare_summary
+from loyalty.clv.simulate import simulate_summary
 
 
 def _simulate_to(path: str, customers: int, seed: int) -> None:

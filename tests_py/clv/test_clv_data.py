@@ -16,7 +16,8 @@ def test_compression_is_np_unique_on_rows() -> None:
     t_obs = rng.integers(0, 60, 20_000) / 7
     tx = np.where(x > 0, np.floor(rng.random(20_000) * t_obs * 7) / 7, 0.0)
     comp = compress_rows(x, tx, t_obs)
-    unique, inverse, counts = np.unique(np.column_stack([x, tx, t_obs]), axis=0, return_inverse=True, return_counts=True)
+    rows = np.column_stack([x, tx, t_obs])
+    unique, inverse, counts = np.unique(rows, axis=0, return_inverse=True, return_counts=True)
     np.testing.assert_array_equal(np.column_stack(comp.columns), unique)
     np.testing.assert_array_equal(comp.inverse, inverse.ravel())
     np.testing.assert_array_equal(comp.weights, counts)

@@ -35,7 +35,9 @@ def day_grain_sample(seed: int, simulate, params: dict[str, float]) -> tuple[np.
     return x, np.minimum(np.ceil(tx), t_obs), t_obs
 
 
-def standard_errors_of_log_params(model: TransactionModel, x: np.ndarray, tx: np.ndarray, t_obs: np.ndarray) -> np.ndarray:
+def standard_errors_of_log_params(
+    model: TransactionModel, x: np.ndarray, tx: np.ndarray, t_obs: np.ndarray
+) -> np.ndarray:
     """Asymptotic standard errors of log-parameters from the Hessian at the MLE."""
     rows, _ = summary_rows(x, tx, t_obs)
     objective = model._objective(rows)

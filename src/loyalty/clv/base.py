@@ -108,7 +108,7 @@ class SummaryRows:
 
     @property
     def n_customers(self) -> int:
-        return int(round(float(self.w.sum())))
+        return round(float(self.w.sum()))
 
     def select(self, mask: np.ndarray, w: np.ndarray) -> SummaryRows:
         """The rows in ``mask`` with replacement weights ``w`` (distinct values kept)."""
@@ -297,7 +297,8 @@ class TransactionModel(ABC):
         if horizon.ndim == 0:
             return self._expected_purchases(params, [float(horizon)], x, tx, t_obs)[:, 0].reshape(shape)
         xb, txb, tb, hb = np.broadcast_arrays(x, tx, t_obs, horizon)
-        return self._expected_purchases_elementwise(params, hb.ravel(), xb.ravel(), txb.ravel(), tb.ravel()).reshape(shape)
+        out = self._expected_purchases_elementwise(params, hb.ravel(), xb.ravel(), txb.ravel(), tb.ravel())
+        return out.reshape(shape)
 
     def expected_purchases_horizons(
         self, horizons: Sequence[float], frequency: object, recency: object, T: object

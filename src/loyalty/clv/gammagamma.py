@@ -28,8 +28,8 @@ from scipy import special
 from .base import ConvergenceWarning, NotUsableWarning, TooFewCustomersWarning, as_float_array
 from .compress import factorize
 from .optimize import maximise_likelihood
-from .special import dot
 from .result import MIN_REPEAT_BUYERS, FitResult
+from .special import dot
 
 
 class GammaGammaLikelihood:
@@ -123,8 +123,8 @@ class GammaGammaModel:
         if w.shape != x.shape or np.any(w < 0):
             raise ValueError("weights must be >= 0, one per customer")
         use = (x > 0) & np.isfinite(m) & (m > 0) & (w > 0)
-        n_used = int(round(float(w[use].sum())))
-        n_excluded = int(round(float(w.sum()))) - n_used
+        n_used = round(float(w[use].sum()))
+        n_excluded = round(float(w.sum())) - n_used
         note = f"{n_used} repeat buyers with positive spend ({n_excluded} other customers excluded)"
         if n_used < MIN_REPEAT_BUYERS:
             self.result = FitResult(self.model_name, {k: math.nan for k in self.param_names}, "n/a", math.nan,

@@ -12,7 +12,7 @@ import pandas as pd
 from .base import ClvWarning, TransactionModel
 from .bgnbd import BetaGeoModel
 from .paretonbd import ParetoNBDModel
-from .result import TIME_UNITS, check_time_unit
+from .result import TIME_UNITS, FitResult, check_time_unit
 from .summary import purchase_days, summarize_purchase_days
 
 MODELS = ("bg_nbd", "pareto_nbd")
@@ -110,6 +110,11 @@ def holdout_validation(
     order = [str(k) for k in range(TOP_BUCKET)] + [f"{TOP_BUCKET}+"]
     by_frequency = by_frequency.reindex([b for b in order if b in by_frequency.index]).reset_index()
 
+    results: dict[str, FitResult] = {}
+    for m in MODELS:
+        result = models[m].result
+        assert result is not None  # fit() always sets it
+        results[m] = result
     totals = pd.DataFrame(
         [
             {
@@ -120,7 +125,7 @@ def holdout_validation(
                 "actual_mean": float(actual.mean()),
                 "predicted_mean": float(predicted[m].mean()),
                 "mean_absolute_error": float(np.mean(np.abs(predicted[m] - actual))),
-                "converged": bool(models[m].result is not None and models[m].result.converged),
+                "converged": results[m].converged,
             }
             for m in MODELS
         ]
@@ -130,12 +135,12 @@ def holdout_validation(
         [
             {
                 "model": m,
-                **{f"param_{k}": v for k, v in (models[m].result.params.items() if models[m].result else [])},
+                **{f"param_{k}": v for k, v in results[m].params.items()},
                 "time_unit": time_unit,
-                "log_likelihood": models[m].result.log_likelihood if models[m].result else np.nan,
-                "n_customers": models[m].result.n_customers if models[m].result else 0,
-                "converged": bool(models[m].result and models[m].result.converged),
-                "message": models[m].result.message if models[m].result else "",
+                "log_likelihood": results[m].log_likelihood,
+                "n_customers": results[m].n_customers,
+                "converged": results[m].converged,
+                "message": results[m].message,
             }
             for m in MODELS
         ]

@@ -130,7 +130,9 @@ def hessian_central(objective: Objective, theta: np.ndarray, step: float = _HESS
     return (hess + hess.T) / 2
 
 
-def numerical_hessian_forward(objective: Objective, theta: np.ndarray, grad: np.ndarray, step: float = 1e-6) -> np.ndarray:
+def numerical_hessian_forward(
+    objective: Objective, theta: np.ndarray, grad: np.ndarray, step: float = 1e-6
+) -> np.ndarray:
     """Hessian by forward differences of the analytic gradient (k extra evaluations)."""
     k = theta.shape[0]
     hess = np.empty((k, k))
@@ -322,7 +324,7 @@ def _maximise_likelihood(
     evaluations = 0
     outcome: Outcome | None = None
     notes: list[str] = []
-    for level, size in enumerate(sizes):
+    for size in sizes:
         w_sub = _thinned(weights, size, rng)
         mask = w_sub > 0
         level_objective = build(mask, w_sub[mask])

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from dataclasses import dataclass
-
 from .base import ClvWarning, SummaryRows, TransactionModel, summary_rows
-from .compress import Compressed
 from .bgnbd import BetaGeoModel
+from .compress import Compressed
 from .gammagamma import GammaGammaModel
 from .paretonbd import ParetoNBDModel
 from .result import TIME_UNITS, FitResult, check_time_unit
@@ -33,7 +32,7 @@ DAYS_PER_MONTH = 365.0 / 12.0
 def clv_steps(horizon_days: int) -> tuple[int, float]:
     """Number of discounting steps and their length in days: whole months of 365/12 days
     (12 steps for 365 days), at least one step."""
-    n_steps = max(1, int(round(horizon_days / DAYS_PER_MONTH)))
+    n_steps = max(1, round(horizon_days / DAYS_PER_MONTH))
     return n_steps, horizon_days / n_steps
 
 
@@ -115,7 +114,12 @@ def score_customers(
 
 
 def _check_arguments(
-    summary: pd.DataFrame, time_unit: str, churn_model: str, horizon_days: int, margin: float, annual_discount_rate: float
+    summary: pd.DataFrame,
+    time_unit: str,
+    churn_model: str,
+    horizon_days: int,
+    margin: float,
+    annual_discount_rate: float,
 ) -> None:
     missing = [c for c in SUMMARY_COLUMNS if c not in summary.columns]
     if missing:

@@ -22,8 +22,8 @@ def simulate_bg_nbd(
     r, alpha, a, b = (params[k] for k in ("r", "alpha", "a", "b"))
     t_obs = np.asarray(T, dtype=float)
     n = t_obs.shape[0]
-    lam = rng.gamma(r, 1.0 / alpha, n)
-    p = rng.beta(a, b, n)
+    lam = np.asarray(rng.gamma(r, 1.0 / alpha, n))
+    p = np.asarray(rng.beta(a, b, n))
     t = np.zeros(n)
     x = np.zeros(n)
     tx = np.zeros(n)
