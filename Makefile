@@ -35,7 +35,8 @@ lint: setup
 dbt-test: setup
 	rm -f $(TEST_WAREHOUSE)
 	$(BIN)/loyalty run --transactions tests_py/fixtures/transactions.csv \
-	    --customers tests_py/fixtures/customers.csv --warehouse $(TEST_WAREHOUSE)
+	    --customers tests_py/fixtures/customers.csv --warehouse $(TEST_WAREHOUSE) \
+	    --var max_rejected_share=0.5
 
 pytest: setup
 	$(BIN)/pytest

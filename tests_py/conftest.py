@@ -15,6 +15,8 @@ REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CDNOW_CSV = REPO.parent / "shared" / "data" / "cdnow" / "cdnow_sample_transactions.csv"
 CDNOW_AS_OF = "1998-06-30"
+# the published calibration period of Fader, Hardie & Lee (2005): 1997-01-01 .. 1997-09-30
+CDNOW_CALIBRATION_END = "1997-09-30"
 
 
 def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -61,6 +63,8 @@ def fixture_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "--transactions", str(FIXTURES / "transactions.csv"),
         "--customers", str(FIXTURES / "customers.csv"),
         "--warehouse", str(warehouse),
+        # the fixture is made of bad rows on purpose (7 of 18 rows up to the as-of date)
+        "--var", "max_rejected_share=0.5",
     )
     return warehouse
 
@@ -72,7 +76,8 @@ def cdnow_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def cdnow_warehouse(tmp_path_factory: pytest.TempPathFactory, cdnow_csv: Path) -> Path:
-    """The public CDNOW sample built as of 1998-06-30."""
+    """The public CDNOW sample built as of 1998-06-30, CLV holdout check calibrated to 1997-09-30."""
     warehouse = tmp_path_factory.mktemp("cdnow") / "cdnow.duckdb"
-    run_cli("run", "--transactions", str(cdnow_csv), "--as-of", CDNOW_AS_OF, "--warehouse", str(warehouse))
+    run_cli("run", "--transactions", str(cdnow_csv), "--as-of", CDNOW_AS_OF,
+            "--calibration-end", CDNOW_CALIBRATION_END, "--warehouse", str(warehouse))
     return warehouse

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -21,6 +22,23 @@ def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.d
         return dt.date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date in the form YYYY-MM-DD.") from None
+
+
+def _dbt_var(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, Any]:
+    import yaml
+
+    from loyalty.project import dbt_vars
+
+    declared = dbt_vars()
+    parsed: dict[str, Any] = {}
+    for item in values:
+        name, sep, raw = item.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"{item!r} is not of the form NAME=VALUE.")
+        if name.strip() not in declared:
+            raise click.BadParameter(f"{name.strip()!r} is not a var of dbt_project.yml.")
+        parsed[name.strip()] = yaml.safe_load(raw) if raw.strip() else None
+    return parsed
 
 
 def _fail(exc: LoyaltyError) -> None:
@@ -133,9 +151,17 @@ def _run_options(func):  # type: ignore[no-untyped-def]
 @click.option("--as-of", "as_of", callback=_date, default=None,
               help="Date the marts describe (YYYY-MM-DD). Default: the latest valid transaction date "
                    "not later than today. Later transactions are rejected as after_as_of.")
+@click.option("--calibration-end", "calibration_end", callback=_date, default=None,
+              help="CLV holdout check: fit the models on purchases up to this date (YYYY-MM-DD) and compare "
+                   "their predictions with the purchases after it, up to the as-of date "
+                   "(rpt_clv_holdout_validation). Default: the as-of date minus the dbt var clv_holdout_days.")
+@click.option("--var", "var_items", multiple=True, callback=_dbt_var, metavar="NAME=VALUE",
+              help="Set a dbt var for this run (repeatable), e.g. --var clv_margin=0.3 "
+                   "--var active_window_days=180. Values are read as YAML (numbers, true/false, text).")
 @_run_options
-def run(transactions: str, customers: str | None, as_of: dt.date | None, target: str, warehouse: Path | None,
-        full_refresh: bool, lock_timeout: float) -> None:
+def run(transactions: str, customers: str | None, as_of: dt.date | None, calibration_end: dt.date | None,
+        var_items: dict[str, Any], target: str, warehouse: Path | None, full_refresh: bool,
+        lock_timeout: float) -> None:
     """Load the input, build and test every model, and print the headline numbers.
 
     The run is a Prefect flow run (flows/pipeline.py): recorded on the Prefect server named by
@@ -145,7 +171,8 @@ def run(transactions: str, customers: str | None, as_of: dt.date | None, target:
 
     try:
         config = RunConfig(transactions=transactions, customers=customers, as_of=as_of,
-                           warehouse=_warehouse(target, warehouse), full_refresh=full_refresh, target=target)
+                           warehouse=_warehouse(target, warehouse), full_refresh=full_refresh, target=target,
+                           variables=var_items, calibration_end=calibration_end)
         summary = _run_flow(config, lock_timeout)
     except LoyaltyError as exc:
         _fail(exc)

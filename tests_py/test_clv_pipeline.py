@@ -1,0 +1,123 @@
+"""The CLV step inside the pipeline: published CDNOW estimates reproduced from the warehouse,
+scores joined into dim_customers, fit history, and graceful handling of too little data."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import connect
+from loyalty.pipeline import RunConfig, clv_step
+
+PUBLISHED = {
+    # Fader, Hardie & Lee (2005), CDNOW calibration 1997-01-01..1997-09-30, weeks
+    "bg_nbd": ({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}, -9582.4),
+    "pareto_nbd": ({"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}, -9595.0),
+}
+
+
+@pytest.mark.parametrize("model", ["bg_nbd", "pareto_nbd"])
+def test_holdout_calibration_fit_reproduces_published_cdnow_estimates(cdnow_warehouse: Path, model: str) -> None:
+    params, log_likelihood = PUBLISHED[model]
+    columns = ", ".join(f"param_{name}" for name in params)
+    with connect(cdnow_warehouse) as con:
+        row = con.execute(
+            f"select {columns}, log_likelihood, n_customers, time_unit, is_converged, calibration_end_date"
+            " from marts.rpt_clv_model_fits where model_name = ? and fit_purpose = 'holdout_calibration'",
+            [model],
+        ).fetchone()
+    *fitted, ll, n_customers, unit, converged, calibration_end = row
+    assert [round(v, 3) for v in fitted] == list(params.values())
+    assert round(ll, 1) == log_likelihood
+    assert (n_customers, unit, converged, str(calibration_end)) == (2357, "weeks", True, "1997-09-30")
+
+
+def test_holdout_validation_counts_the_published_1882_holdout_repeat_purchases(cdnow_warehouse: Path) -> None:
+    with connect(cdnow_warehouse) as con:
+        totals = con.execute(
+            "select model_name, n_customers, actual_repeat_purchases, predicted_repeat_purchases, mean_absolute_error"
+            " from marts.rpt_clv_holdout_validation where frequency_bucket = 'total' order by 1"
+        ).fetchall()
+        buckets = con.execute(
+            "select frequency_bucket, sum(n_customers) from marts.rpt_clv_holdout_validation"
+            " where model_name = 'bg_nbd' and frequency_bucket != 'total' group by 1 order by min(bucket_order)"
+        ).fetchall()
+    assert [(m, n, actual) for m, n, actual, _, _ in totals] == [("bg_nbd", 2357, 1882.0), ("pareto_nbd", 2357, 1882.0)]
+    # the published paper's calibration facts: 1,411 customers without a repeat purchase
+    assert buckets[0] == ("0", 1411)
+    assert [b for b, _ in buckets] == ["0", "1", "2", "3", "4", "5", "6", "7+"]
+    assert sum(n for _, n in buckets) == 2357
+    # both models under-forecast the holdout a little, as in the paper's tracking plots
+    for _, _, actual, predicted, mae in totals:
+        assert 0.85 * actual < predicted < actual
+        assert 0 < mae < 1
+
+
+def test_auto_churn_model_is_the_one_with_lower_holdout_error(cdnow_warehouse: Path) -> None:
+    with connect(cdnow_warehouse) as con:
+        best = con.execute(
+            "select model_name from marts.rpt_clv_holdout_validation where frequency_bucket = 'total'"
+            " order by mean_absolute_error limit 1"
+        ).fetchone()[0]
+        selected = con.execute(
+            "select model_name from marts.rpt_clv_model_fits where is_selected_churn_model"
+        ).fetchall()
+        used = con.execute("select distinct churn_model from marts.dim_customers").fetchall()
+    assert selected == [(best,)]
+    assert used == [(best,)]
+
+
+def test_dim_customers_carries_probabilities_and_clv(cdnow_warehouse: Path) -> None:
+    with connect(cdnow_warehouse) as con:
+        (n, bad_range, one_time, one_time_alive, bad_complement, negative_clv, hist_mismatch, null_scores) = con.execute(
+            """
+            select
+                count(*),
+                count(case when p_alive not between 0 and 1 or churn_probability not between 0 and 1 then 1 end),
+                count(case when frequency = 0 then 1 end),
+                count(case when frequency = 0 and p_alive_bg_nbd = 1 then 1 end),
+                count(case when abs(churn_probability - (1 - p_alive)) > 1e-12 then 1 end),
+                count(case when predicted_clv_365d < 0 then 1 end),
+                count(case when historical_clv != total_revenue then 1 end),
+                count(case when p_alive is null or predicted_clv_365d is null
+                           or expected_purchases_365d < expected_purchases_90d then 1 end)
+            from marts.dim_customers
+            """
+        ).fetchone()
+    assert n == 2357
+    assert bad_range == bad_complement == negative_clv == hist_mismatch == null_scores == 0
+    # under BG/NBD a customer who never bought again cannot have dropped out: P(alive) = 1
+    assert one_time == one_time_alive == 1218
+
+
+def test_each_run_appends_its_fits_to_the_history(cdnow_warehouse: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(cdnow_warehouse, copy)
+    with connect(copy) as con:
+        before = con.execute("select count(*), count(distinct run_id) from clv.model_fits").fetchone()
+    report = clv_step(RunConfig(transactions="unused", warehouse=copy, variables={"churn_model": "bg_nbd"}))
+    with connect(copy) as con:
+        after = con.execute("select count(*), count(distinct run_id) from clv.model_fits").fetchone()
+        used = con.execute("select distinct churn_model from clv.customer_scores").fetchall()
+    assert before == (5, 1)
+    # 3 scoring fits + 2 holdout fits (default calibration end: as-of - 365 days)
+    assert after == (10, 2)
+    assert report.churn_model == "bg_nbd" and report.churn_model_reason == "set by the dbt var churn_model"
+    assert used == [("bg_nbd",)]
+
+
+def test_too_few_customers_gives_null_predictions_and_reported_fits(fixture_warehouse: Path) -> None:
+    with connect(fixture_warehouse) as con:
+        fits = con.execute(
+            "select model_name, is_converged, n_customers, message from marts.rpt_clv_model_fits order by 1"
+        ).fetchall()
+        scores = con.execute(
+            "select count(*), count(p_alive), count(predicted_clv_365d), count(historical_clv)"
+            " from marts.dim_customers"
+        ).fetchone()
+    assert [(m, c, n) for m, c, n, _ in fits] == [("bg_nbd", False, 4), ("gamma_gamma", False, 2),
+                                                  ("pareto_nbd", False, 4)]
+    assert all("fewer than" in message for *_, message in fits)
+    assert scores == (4, 0, 0, 4)
