@@ -52,9 +52,12 @@ def test_bg_nbd_conditional_expectation_is_fhl_equation_10() -> None:
             1.0 + delta * a / (b + x - 1.0) * ((alpha + t_obs) / (alpha + tx)) ** (r + x)
         )
         assert model.expected_purchases(t, x, tx, t_obs)[0] == pytest.approx(by_hand, rel=1e-10)
-    # horizons computed together agree with one-at-a-time
+    # horizons computed together, or one per customer, agree with one-at-a-time
     together = model.expected_purchases_horizons([1.0, 39.0], [X], [TX], [T])
     assert together[0, 1] == pytest.approx(model.expected_purchases(39.0, X, TX, T)[0], rel=1e-12)
+    each = model.expected_purchases(np.array([1.0, 39.0, 0.0]), [X, 0.0, X], [TX, 0.0, TX], [T, T, T])
+    one_by_one = [model.expected_purchases(t, x, tx, T)[0] for t, x, tx in [(1.0, X, TX), (39.0, 0, 0), (0.0, X, TX)]]
+    np.testing.assert_allclose(each, one_by_one, rtol=1e-12)
 
 
 def test_bg_nbd_unconditional_expectation_is_fhl_equation_9() -> None:
@@ -132,6 +135,8 @@ def test_pareto_nbd_conditional_expectation_matches_the_closed_form() -> None:
     p_alive = model.p_alive(X, TX, T)[0]
     by_hand = (r + X) * (beta + T) / ((alpha + T) * (s - 1)) * (1 - ((beta + T) / (beta + T + t)) ** (s - 1)) * p_alive
     assert model.expected_purchases(t, X, TX, T)[0] == pytest.approx(by_hand, rel=1e-12)
+    each = model.expected_purchases(np.array([t, 2 * t]), [X, X], [TX, TX], [T, T])
+    np.testing.assert_allclose(each, model.expected_purchases_horizons([t, 2 * t], [X], [TX], [T])[0], rtol=1e-12)
 
 
 def test_pareto_nbd_unconditional_expectation_and_its_s_equal_one_limit() -> None:

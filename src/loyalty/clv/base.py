@@ -35,10 +35,8 @@ class NotUsableWarning(ClvWarning):
 
 
 def as_float_array(values: object, name: str) -> np.ndarray:
-    """1-D float64 copy-free view of ``values`` (list, numpy array, pandas Series)."""
-    arr = np.asarray(values, dtype=float)
-    if arr.ndim != 1:
-        arr = arr.reshape(-1) if arr.ndim == 0 else arr
+    """``values`` (list, numpy array, pandas Series, scalar) as a 1-D float64 array."""
+    arr = np.atleast_1d(np.asarray(values, dtype=float))
     if arr.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional")
     if not np.all(np.isfinite(arr)):
@@ -297,7 +295,7 @@ class TransactionModel(ABC):
         if horizon.ndim == 0:
             return self._expected_purchases(params, [float(horizon)], x, tx, t_obs)[:, 0].reshape(shape)
         xb, txb, tb, hb = np.broadcast_arrays(x, tx, t_obs, horizon)
-        out = self._expected_purchases_elementwise(params, hb.ravel(), xb.ravel(), txb.ravel(), tb.ravel())
+        out = self._expected_purchases_each(params, hb.ravel(), xb.ravel(), txb.ravel(), tb.ravel())
         return out.reshape(shape)
 
     def expected_purchases_horizons(
@@ -329,16 +327,6 @@ class TransactionModel(ABC):
             return np.full(horizon.shape, np.nan)
         return self._expected_purchases_new(params, horizon)
 
-    def _expected_purchases_elementwise(
-        self, params: dict[str, float], t: np.ndarray, x: np.ndarray, tx: np.ndarray, t_obs: np.ndarray
-    ) -> np.ndarray:
-        """Per-customer horizons: group customers by horizon value."""
-        out = np.empty(x.shape)
-        for h in np.unique(t):
-            sel = t == h
-            out[sel] = self._expected_purchases(params, [float(h)], x[sel], tx[sel], t_obs[sel])[:, 0]
-        return out
-
     @abstractmethod
     def _p_alive(self, params: dict[str, float], x: np.ndarray, tx: np.ndarray, t_obs: np.ndarray) -> np.ndarray: ...
 
@@ -351,6 +339,12 @@ class TransactionModel(ABC):
     def _expectation_factors(
         self, params: dict[str, float], horizons: list[float], x: np.ndarray, tx: np.ndarray, t_obs: np.ndarray
     ) -> ExpectationFactors: ...
+
+    @abstractmethod
+    def _expected_purchases_each(
+        self, params: dict[str, float], t: np.ndarray, x: np.ndarray, tx: np.ndarray, t_obs: np.ndarray
+    ) -> np.ndarray:
+        """Conditional expectations with one horizon per customer (arrays of equal shape)."""
 
     @abstractmethod
     def _expected_purchases_new(self, params: dict[str, float], t: np.ndarray) -> np.ndarray: ...

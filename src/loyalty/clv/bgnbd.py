@@ -175,6 +175,14 @@ class BetaGeoModel(TransactionModel):
                 table[:, j] = (a + b + ux - 1.0) * _one_minus_scaled_2f1_over(a, b, r, ux, z)
         return ExpectationFactors(alive, codes, table)
 
+    def _expected_purchases_each(
+        self, params: dict[str, float], t: np.ndarray, x: np.ndarray, tx: np.ndarray, t_obs: np.ndarray
+    ) -> np.ndarray:
+        r, alpha, a, b = (params[k] for k in ("r", "alpha", "a", "b"))
+        z = t / (alpha + t_obs + t)
+        bracket = (a + b + x - 1.0) * _one_minus_scaled_2f1_over(a, b, r, x, z)
+        return np.where(t > 0, bracket * self._p_alive(params, x, tx, t_obs), 0.0)
+
     def _expected_purchases_new(self, params: dict[str, float], t: np.ndarray) -> np.ndarray:
         r, alpha, a, b = (params[k] for k in ("r", "alpha", "a", "b"))
         z = t / (alpha + t)

@@ -238,6 +238,13 @@ class ParetoNBDModel(TransactionModel):
             table[:, j] = expm1_ratio(s - 1.0, np.log1p(t / (beta + uT)))
         return ExpectationFactors(row_factor, iT, table)
 
+    def _expected_purchases_each(
+        self, params: dict[str, float], t: np.ndarray, x: np.ndarray, tx: np.ndarray, t_obs: np.ndarray
+    ) -> np.ndarray:
+        r, alpha, s, beta = (params[k] for k in ("r", "alpha", "s", "beta"))
+        row_factor = (r + x) * (beta + t_obs) / (alpha + t_obs) * self._p_alive(params, x, tx, t_obs)
+        return row_factor * expm1_ratio(s - 1.0, np.log1p(t / (beta + t_obs)))
+
     def _expected_purchases_new(self, params: dict[str, float], t: np.ndarray) -> np.ndarray:
         r, alpha, s, beta = (params[k] for k in ("r", "alpha", "s", "beta"))
         return r * beta / alpha * expm1_ratio(s - 1.0, np.log1p(t / beta))
