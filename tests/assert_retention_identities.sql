@@ -39,7 +39,7 @@ month_checks as (
             when previous_month is null and customers_start != 0
                 then 'the first month starts with customers'
             when previous_month is not null and customers_start != previous_customers_end
-                then 'start != the previous month''s end'
+                then 'start != end of the previous month'
             when
                 previous_month is not null
                 and activity_month != cast({{ dbt.dateadd('month', 1, 'previous_month') }} as date)
