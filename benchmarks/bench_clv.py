@@ -62,10 +62,10 @@ class Timer:
 
     def print(self, title: str) -> None:
         print(f"\n{title}")
-        print(f"  {'step':<38}{'wall s':>8}{'cpu s':>8}")
+        print(f"  {'step':<48}{'wall s':>8}{'cpu s':>8}")
         for name, wall, cpu in self.rows:
-            print(f"  {name:<38}{wall:>8.2f}{cpu:>8.2f}")
-        print(f"  {'total':<38}{sum(r[1] for r in self.rows):>8.2f}{sum(r[2] for r in self.rows):>8.2f}")
+            print(f"  {name:<48}{wall:>8.2f}{cpu:>8.2f}")
+        print(f"  {'total':<48}{sum(r[1] for r in self.rows):>8.2f}{sum(r[2] for r in self.rows):>8.2f}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -103,66 +103,65 @@ class ParetoNbdLikelihood:
     """
 
     def __init__(self, rows: SummaryRows) -> None:
-        w, x = rows.w, rows.x
+        # rows with t_x < T (a death between the last purchase and T is possible) first,
+        # so that the per-row work below runs on contiguous slices
+        has = rows.tx < rows.t_obs
+        order = np.concatenate([np.flatnonzero(has), np.flatnonzero(~has)])
+        self.k = int(has.sum())
+        w, x = rows.w[order], rows.x[order]
         self.n = float(w.sum())
         self.w = w
         self.x = x
         self.ux = rows.x_values
-        self.wx = np.bincount(rows.x_codes, weights=w, minlength=self.ux.shape[0])
-        self.uT, self.iT = rows.t_values, rows.t_codes
-        has = np.flatnonzero(rows.tx < rows.t_obs)
-        self.has = has
+        self.wx = np.bincount(rows.x_codes, weights=rows.w, minlength=self.ux.shape[0])
+        self.uT, self.iT = rows.t_values, rows.t_codes[order]
         # distinct (x, y) pairs over y = t_x and y = T of the rows with t_x < T
+        sel = order[: self.k]
         y_values = np.union1d(rows.tx_values, rows.t_values)
-        y_tx = np.searchsorted(y_values, rows.tx_values)[rows.tx_codes[has]]
-        y_T = np.searchsorted(y_values, rows.t_values)[rows.t_codes[has]]
-        x_codes = rows.x_codes[has]
+        y_tx = np.searchsorted(y_values, rows.tx_values)[rows.tx_codes[sel]]
+        y_T = np.searchsorted(y_values, rows.t_values)[rows.t_codes[sel]]
+        x_codes = rows.x_codes[sel]
         codes, ix, iy = combine_codes(np.concatenate([x_codes, x_codes]), np.concatenate([y_tx, y_T]),
                                       max(y_values.shape[0], 1))
         self.px, self.py = self.ux[ix], y_values[iy]
-        k = has.shape[0]
-        self.i1, self.i2 = codes[:k], codes[k:]
+        self.i1, self.i2 = codes[: self.k], codes[self.k :]
 
     def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         r, alpha, s, beta = np.exp(theta)
-        n, w, x, iT = self.n, self.w, self.x, self.iT
+        n, w, x, iT, k = self.n, self.w, self.x, self.iT, self.k
         log_aT = np.log(alpha + self.uT)
         log_bT = np.log(beta + self.uT)
-        log_aT_row = log_aT[iT]
-        u = (-r * log_aT - s * log_bT)[iT] - x * log_aT_row
+        u = (-r * log_aT - s * log_bT)[iT] - x * log_aT[iT]
         grad_ll = np.zeros(4)
-        if self.has.size:
+        ll_rows = dot(w[k:], u[k:])  # rows with t_x = T: only the "alive at T" term
+        wp = w.copy()  # weight x P(alive at T | data) per row
+        if k:
             h, dh = _log_h_and_gradient(r, alpha, s, beta, self.px, self.py)
             h1 = h[self.i1]
             gap = h1 - h[self.i2]  # > 0: H decreases in y
             one_minus = -np.expm1(-gap)  # 1 - H(x,T)/H(x,t_x)
             v = np.log(s) + h1 + np.log(one_minus)
-            diff = u[self.has] - v
-            softplus, pi_h = softplus_and_sigmoid(diff)
-            row = u.copy()
-            row[self.has] = v + softplus  # logaddexp(u, v)
-            pi = np.ones_like(u)  # weight of the "alive at T" term in each row
-            pi[self.has] = pi_h
+            softplus, pi = softplus_and_sigmoid(u[:k] - v)
+            ll_rows += dot(w[:k], v + softplus)  # logaddexp(u, v)
+            wp[:k] *= pi
             # d log(H1 - H2) = q dH1 - (q - 1) dH2 with q = 1/(1 - exp(-gap))
-            wv = w[self.has] * (1.0 - pi_h)
+            wv = w[:k] - wp[:k]
             wvq = wv / one_minus
-            k = h.shape[0]
-            coef = np.bincount(self.i1, weights=wvq, minlength=k) - np.bincount(self.i2, weights=wvq - wv, minlength=k)
+            n_pairs = h.shape[0]
+            coef = np.bincount(self.i1, weights=wvq, minlength=n_pairs) - np.bincount(
+                self.i2, weights=wvq - wv, minlength=n_pairs
+            )
             grad_ll += np.einsum("kj,j->k", dh, coef)
             grad_ll[2] += wv.sum() / s
-            wp = w * pi
-        else:
-            row = u
-            wp = w
         ll = (
             dot(self.wx, special.gammaln(r + self.ux))
             - n * special.gammaln(r)
             + n * (r * np.log(alpha) + s * np.log(beta))
-            + dot(w, row)
+            + ll_rows
         )
-        k = self.uT.shape[0]
-        wp_T = np.bincount(iT, weights=wp, minlength=k)
-        wpx_T = np.bincount(iT, weights=wp * x, minlength=k)
+        n_T = self.uT.shape[0]
+        wp_T = np.bincount(iT, weights=wp, minlength=n_T)
+        wpx_T = np.bincount(iT, weights=wp * x, minlength=n_T)
         grad_ll[0] += (dot(self.wx, special.digamma(r + self.ux)) - n * special.digamma(r) + n * np.log(alpha)
                        - dot(wp_T, log_aT))
         grad_ll[1] += n * r / alpha - dot(r * wp_T + wpx_T, 1.0 / (alpha + self.uT))

@@ -121,13 +121,6 @@ def hyp2f1(a: object, b: object, c: object, z: object) -> np.ndarray:
     return out
 
 
-def log1mexp(d: np.ndarray) -> np.ndarray:
-    """log(1 - exp(-d)) for d >= 0, accurate for small and large d (Maechler 2012)."""
-    d = np.asarray(d, dtype=float)
-    with np.errstate(divide="ignore"):
-        return np.where(d < np.log(2.0), np.log(-np.expm1(-d)), np.log1p(-np.exp(-d)))
-
-
 def expm1_ratio(k: np.ndarray | float, length: np.ndarray) -> np.ndarray:
     """(1 - exp(-k * length)) / k, with its limit ``length`` as k -> 0.
 
