@@ -18,10 +18,10 @@ final as (
         n_customers,
         predicted_repeat_purchases,
         actual_repeat_purchases,
-        predicted_repeat_purchases - actual_repeat_purchases as prediction_error,
         mean_absolute_error,
         calibration_end_date,
-        holdout_end_date
+        holdout_end_date,
+        predicted_repeat_purchases - actual_repeat_purchases as prediction_error
 
     from validation
 
