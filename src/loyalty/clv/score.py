@@ -212,7 +212,7 @@ def compute_scores(
         factors = chosen_model.expectation_factors([h / scale for h in horizons_days], ux, utx, uT)
         assert factors is not None
         purchases_90d, purchases_365d = factors.column(0)[inverse], factors.column(1)[inverse]
-        # sum_m (E_m - E_{m-1}) d^m = sum_m E_m (d^m - d^(m+1)) + E_M d^(M+1), d = 1/(1+rate)
+        # sum_{m=1..M} (E_m - E_{m-1}) d^m = sum_{m<M} E_m (d^m - d^(m+1)) + E_M d^M, d = 1/(1+rate)
         discount = (1.0 + step_rate) ** -np.arange(1, n_steps + 2)
         coefficients = np.zeros(len(horizons_days))
         coefficients[2:] = discount[:-1] - discount[1:]
