@@ -118,6 +118,12 @@ joined as (
             order by customer_month_grid.activity_month
             rows between unbounded preceding and current row
         ) as last_purchase_date,
+        -- the same up to the previous month (one sort serves both windows)
+        max(monthly_purchases.last_purchase_date_in_month) over (
+            partition by customer_month_grid.customer_id
+            order by customer_month_grid.activity_month
+            rows between unbounded preceding and 1 preceding
+        ) as last_purchase_date_before_month,
         case
             when
                 customer_month_grid.activity_month
@@ -138,28 +144,21 @@ joined as (
 
 ),
 
-active_at_month_end as (
+active_at_month_start_and_end as (
 
-    select
-        *,
-        {{ is_active_on('last_purchase_date', 'month_end_date') }} as is_active_in_month
-
-    from joined
-
-),
-
-active_at_month_start as (
-
-    -- the start of a month is the end of the previous one; nobody is active before
+    -- the start of a month is the last day of the previous one; nobody is active before
     -- their cohort month
     select
         *,
         coalesce(
-            lag(is_active_in_month) over (partition by customer_id order by activity_month),
+            {{ is_active_on(
+                'last_purchase_date_before_month',
+                dbt.dateadd('day', -1, 'activity_month')) }},
             false
-        ) as is_active_at_month_start
+        ) as is_active_at_month_start,
+        {{ is_active_on('last_purchase_date', 'month_end_date') }} as is_active_in_month
 
-    from active_at_month_end
+    from joined
 
 ),
 
@@ -188,7 +187,7 @@ final as (
         month_end_date,
         last_purchase_date
 
-    from active_at_month_start
+    from active_at_month_start_and_end
 
 )
 
