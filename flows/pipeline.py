@@ -53,9 +53,11 @@ def loyalty_pipeline(
     with step.hold_warehouse(config, lock_timeout_seconds):
         step.load_raw_input(config)
         step.build_inputs(config)
+        step.validate_raw_input(config)
         step.build_marts(config)
         step.fit_clv(config)
         step.build_clv_marts(config)
+        step.validate_marts(config)
         summary = step.summarize_marts(config)
         step.publish_run_summary(config, summary)
     return summary
@@ -72,6 +74,7 @@ def loyalty_backfill(
     warehouse: str | None = None,
     full_refresh: bool = False,
     target: str = "duckdb",
+    variables: dict[str, Any] | None = None,
     lock_timeout_seconds: float = DEFAULT_LOCK_TIMEOUT_SECONDS,
 ) -> list[Summary]:
     """Run the pipeline for each as-of date in order (a list, or every month/week/day end from
@@ -82,7 +85,7 @@ def loyalty_backfill(
     with step.hold_warehouse(config, lock_timeout_seconds):
         return [
             loyalty_pipeline(transactions, customers, as_of=as_of, warehouse=str(config.warehouse),
-                             full_refresh=full_refresh and i == 0, target=target,
+                             full_refresh=full_refresh and i == 0, target=target, variables=variables,
                              lock_timeout_seconds=lock_timeout_seconds)
             for i, as_of in enumerate(dates)
         ]

@@ -232,5 +232,58 @@ def export(out: Path, target: str, warehouse: Path | None) -> None:
         click.echo(f"{path}  {result.rows[mart]:,} rows")
 
 
+def _dates(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list[dt.date]:
+    return [d for d in (_date(ctx, param, v) for v in values) if d is not None]
+
+
+@main.command()
+@click.option("--transactions", required=True,
+              help="Transactions input (file, folder or glob), as for `loyalty run`; rows after each "
+                   "as-of date are rejected as after_as_of in that date's run.")
+@click.option("--customers", default=None, help="Optional customers file (CSV/Parquet path or glob).")
+@click.option("--as-of", "as_of_dates", multiple=True, callback=_dates, metavar="DATE",
+              help="An as-of date to rebuild (YYYY-MM-DD); repeat for several. Instead of --from/--to.")
+@click.option("--from", "start", callback=_date, default=None,
+              help="First day of the range to backfill (YYYY-MM-DD), with --to.")
+@click.option("--to", "end", callback=_date, default=None,
+              help="Last day of the range to backfill (YYYY-MM-DD), with --from.")
+@click.option("--every", type=click.Choice(["month", "week", "day"]), default="month", show_default=True,
+              help="Which days of the range are as-of dates: month ends, week ends (Sundays) or every day.")
+@click.option("--var", "var_items", multiple=True, callback=_dbt_var, metavar="NAME=VALUE",
+              help="Set a dbt var for every run of the backfill (repeatable), as for `loyalty run`.")
+@_run_options
+def backfill(transactions: str, customers: str | None, as_of_dates: list[dt.date], start: dt.date | None,
+             end: dt.date | None, every: str, var_items: dict[str, Any], target: str, warehouse: Path | None,
+             full_refresh: bool, lock_timeout: float) -> None:
+    """Rebuild the warehouse as of a series of past dates, oldest first (one pipeline run per date).
+
+    Each date's run is a full `loyalty run` with --as-of that date, so the snapshot history and
+    the retention tables gain one state per date. The backfill holds the warehouse until the
+    last date is done; --full-refresh applies to the first date only.
+    """
+    from loyalty.load import resolve_files
+    from loyalty.orchestration.backfill import backfill_dates
+    from loyalty.orchestration.runner import console_progress, run_backfill
+
+    try:
+        dates = backfill_dates(as_of_dates or None, start, end, every)
+        resolve_files(transactions, "transactions")
+        if customers:
+            resolve_files(customers, "customers")
+        click.echo(f"Backfilling {len(dates)} as-of date(s): {', '.join(map(str, dates))}")
+        with console_progress():
+            summaries = run_backfill(transactions=transactions, customers=customers, as_of_dates=dates,
+                                     start=None, end=None, every=every, warehouse=_warehouse(target, warehouse),
+                                     full_refresh=full_refresh, target=target, variables=var_items,
+                                     lock_timeout_seconds=lock_timeout)
+    except LoyaltyError as exc:
+        _fail(exc)
+    for summary in summaries:
+        click.echo(f"as of {summary.as_of_date}: {summary.customers:,} customers, {summary.valid_rows:,} valid "
+                   f"and {summary.rejected_rows:,} rejected rows")
+    for line in summaries[-1].lines():
+        click.echo(line)
+
+
 if __name__ == "__main__":
     main()

@@ -88,11 +88,13 @@ def run_backfill(
     warehouse: Path,
     full_refresh: bool = False,
     target: str = "duckdb",
+    variables: dict[str, Any] | None = None,
     lock_timeout_seconds: float | None = None,
 ) -> list[Any]:
+    """Run loyalty_backfill; return one Summary per as-of date, oldest first."""
     params: dict[str, Any] = dict(transactions=transactions, customers=customers, as_of_dates=as_of_dates,
                                   start=start, end=end, every=every, warehouse=str(warehouse),
-                                  full_refresh=full_refresh, target=target)
+                                  full_refresh=full_refresh, target=target, variables=variables or {})
     if lock_timeout_seconds is not None:
         params["lock_timeout_seconds"] = lock_timeout_seconds
     return _call(load_flow("loyalty_backfill"), params)

@@ -127,6 +127,28 @@ def build_clv_marts(config: RunConfig) -> None:
     _step(lambda: pipeline.build_step(config, "clv"))
 
 
+@task(name="validate-raw-input", **WAREHOUSE_STEP)
+def validate_raw_input(config: RunConfig) -> Any:
+    """Great Expectations on the classified raw rows (e.g. the share rejected), before any mart is built."""
+    return _quality(lambda: pipeline.validate_raw_step(config))
+
+
+@task(name="validate-marts", **WAREHOUSE_STEP)
+def validate_marts(config: RunConfig) -> Any:
+    """Great Expectations on every mart that exists, after the last build phase."""
+    return _quality(lambda: pipeline.validate_marts_step(config))
+
+
+def _quality(fn: Callable[[], Any]) -> Any:
+    """Run a quality step; log its headline and each warning (a critical failure raises)."""
+    report = _step(fn)
+    logger = get_run_logger()
+    logger.info(report.headline())
+    for check in report.warnings:
+        logger.warning("warning: %s", check.sentence())
+    return report
+
+
 @task(name="summarize-marts", **WAREHOUSE_STEP)
 def summarize_marts(config: RunConfig) -> Summary:
     """Read the headline numbers of the built marts."""
@@ -140,6 +162,9 @@ def publish_run_summary(config: RunConfig, summary: Summary, links: dict[str, st
 
     label = f"{config.warehouse.name} as of {summary.as_of_date}"
     all_links = {"dbt run results": str(_dbt_state(config.warehouse) / "target" / "run_results.json")}
+    data_docs = getattr(summary, "data_docs", None)
+    if data_docs:
+        all_links["Data Docs (Great Expectations)"] = str(data_docs)
     all_links.update(links or {})
     if config.target != "duckdb":  # the catalog queries below read a DuckDB file
         markdown = summary_markdown(summary, run_label=label, links=all_links)
