@@ -107,6 +107,10 @@ class _Inputs:
 
 
 def _read_inputs(config: RunConfig) -> _Inputs:
+    if config.target == "spark":  # the same reads from the Spark warehouse (loyalty.spark.clv_io)
+        from loyalty.spark.clv_io import read_clv_inputs
+
+        return _Inputs(*read_clv_inputs(config.warehouse))
     con = duckdb.connect(str(config.warehouse), read_only=True)
     try:
         summary = con.execute(
@@ -216,6 +220,11 @@ def _write_outputs(config: RunConfig, scores: pd.DataFrame, fit_rows: list[dict[
         *[f"param_{p}" for p in MODEL_PARAMS], "log_likelihood", "n_customers", "converged", "is_selected",
         "as_of_date", "calibration_end_date", "fitted_at",
     ])
+    if config.target == "spark":  # the same tables in the Spark warehouse (loyalty.spark.clv_io)
+        from loyalty.spark.clv_io import write_clv_outputs
+
+        write_clv_outputs(config.warehouse, scores, fits, holdout)
+        return
     con = duckdb.connect(str(config.warehouse))
     try:
         con.execute("create schema if not exists clv")

@@ -91,7 +91,7 @@ class SparkConnection:
                     continue
                 kind = "VIEW" if table.tableType == "VIEW" else "BASE TABLE"
                 tables.append((db.name, table.name, kind))
-                for position, column in enumerate(self.spark.catalog.listColumns(table.name, db.name), start=1):
+                for position, column in enumerate(self.spark.catalog.listColumns(f"{db.name}.{table.name}"), start=1):
                     columns.append((db.name, table.name, column.name, position, column.dataType))
         self.spark.createDataFrame(
             tables, "table_schema string, table_name string, table_type string"
