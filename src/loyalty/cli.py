@@ -158,10 +158,14 @@ def _run_options(func):  # type: ignore[no-untyped-def]
 @click.option("--var", "var_items", multiple=True, callback=_dbt_var, metavar="NAME=VALUE",
               help="Set a dbt var for this run (repeatable), e.g. --var clv_margin=0.3 "
                    "--var active_window_days=180. Values are read as YAML (numbers, true/false, text).")
+@click.option("--max-rejected-share", type=click.FloatRange(0, 1), default=None, metavar="SHARE",
+              help="Stop before the marts are built when more than this share of the input rows dated up to "
+                   "the as-of date is rejected (Great Expectations raw input check; rows after the as-of "
+                   "date do not count). 0.05 = 5%. Default: the dbt var max_rejected_share (0.05).")
 @_run_options
 def run(transactions: str, customers: str | None, as_of: dt.date | None, calibration_end: dt.date | None,
-        var_items: dict[str, Any], target: str, warehouse: Path | None, full_refresh: bool,
-        lock_timeout: float) -> None:
+        var_items: dict[str, Any], max_rejected_share: float | None, target: str, warehouse: Path | None,
+        full_refresh: bool, lock_timeout: float) -> None:
     """Load the input, build and test every model, and print the headline numbers.
 
     The run is a Prefect flow run (flows/pipeline.py): recorded on the Prefect server named by
@@ -169,6 +173,8 @@ def run(transactions: str, customers: str | None, as_of: dt.date | None, calibra
     """
     from loyalty.pipeline import RunConfig
 
+    if max_rejected_share is not None:
+        var_items = {**var_items, "max_rejected_share": max_rejected_share}
     try:
         config = RunConfig(transactions=transactions, customers=customers, as_of=as_of,
                            warehouse=_warehouse(target, warehouse), full_refresh=full_refresh, target=target,

@@ -7,6 +7,7 @@ Kept free of any great_expectations import: the runner turns GX results into pla
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,6 +141,8 @@ def _fmt(value: Any) -> str:
         return f"{value:.6g}"
     if isinstance(value, str):
         return repr(value)
+    if isinstance(value, dt.datetime) and value.time() == dt.time(0):
+        return value.date().isoformat()  # dates travel as datetime64 (batches.py)
     if hasattr(value, "isoformat"):
         return value.isoformat()
     if hasattr(value, "item"):  # numpy scalars
