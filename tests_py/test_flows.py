@@ -305,7 +305,18 @@ def test_run_publishes_headline_markdown_and_cohort_table(retried_run: dict[str,
     assert "| As-of date | 2024-03-31 |" in markdown.data
     assert "| Customers | 4 |" in markdown.data
     assert "| Transactions valid / rejected | 11 / 8 |" in markdown.data
-    assert str(retried_run["warehouse"]) in markdown.data
+    # every customer bought within the 365-day active window before 2024-03-31; March starts
+    # with c1, c4 and c5 active and ends with all three still active (c2 is new in March)
+    assert "| Active customers | 4 (100.0% of customers) |" in markdown.data
+    assert "| Churned customers | 0 |" in markdown.data
+    assert "| Retention this month | 100.0% retained, 0.0% churned in March 2024 |" in markdown.data
+    # 4 customers are too few to fit a CLV model: the column exists but holds no values
+    assert "| Total predicted CLV (365 days) | n/a (no CLV model was fitted" in markdown.data
+    segments = markdown.data.split("**Top segments** (`dim_customers.rfm_segment`)")[1].split("**Where")[0]
+    assert sum(int(line.split("|")[2]) for line in segments.splitlines() if line.startswith("| ")
+               and not line.startswith(("| Segment", "| ---"))) == 4
+    assert f"- Warehouse: `{retried_run['warehouse']}`" in markdown.data
+    assert f"- Data Docs (Great Expectations): `{retried_run['warehouse']}.gx/" in markdown.data
     table = found["loyalty-cohort-retention"]
     assert table.type == "table"
     import json

@@ -35,6 +35,7 @@ class Headline:
     segment_column: str | None = None
     top_segments: list[tuple[str, int]] = field(default_factory=list)
     total_predicted_clv: float | None = None
+    clv_column: bool = False  # dim_customers has predicted_clv_365d (it may be all null: no fit)
     total_revenue: float | None = None
     valid_transactions: int | None = None
     rejected_transactions: int | None = None
@@ -98,6 +99,7 @@ def _headline(con: duckdb.DuckDBPyConnection, cat: Catalog) -> Headline:
                 break
         if cat.has(dim, "predicted_clv_365d"):
             value = _one(con, f"select sum(predicted_clv_365d) from {dim}")
+            h.clv_column = True
             h.total_predicted_clv = None if value is None else float(value)
     retention = "marts.rpt_retention_rate_monthly"
     if cat.has(retention, "retention_rate"):
@@ -134,8 +136,10 @@ def headline_markdown(h: Headline, *, warehouse: Path, run_label: str, links: di
         retention = "not built (rpt_retention_rate_monthly)"
     else:
         retention = f"{_pct(h.retention_rate)} retained, {_pct(h.churn_rate)} churned in {h.retention_month:%B %Y}"
-    if h.total_predicted_clv is None:
+    if not h.clv_column:
         clv = "not built (dim_customers.predicted_clv_365d)"
+    elif h.total_predicted_clv is None:
+        clv = "n/a (no CLV model was fitted: see the fit-clv-models step)"
     else:
         clv = f"{h.total_predicted_clv:,.2f}"
     lines = [
