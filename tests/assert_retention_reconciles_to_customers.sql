@@ -1,5 +1,6 @@
 -- The monthly customer flows agree with the customers (docs block active_customer): the
--- as-of month ends with the customers dim_customers does not flag as churned, every
+-- last month of rpt_retention_rate_monthly is the as-of month and ends (on the as-of date)
+-- with the customers dim_customers does not flag as churned, every
 -- customer is new exactly once, fct_customer_months has one row per customer per month
 -- from the cohort month to the as-of month, and the churned lifecycle stage and the lapsed
 -- value tier are exactly the churned customers. Returns one row per broken check.
@@ -51,7 +52,9 @@ month_counts as (
     select
         sum(monthly.new_customers) as n_new,
         sum(case when monthly.month_end_date = as_of.as_of_date then monthly.customers_end end)
-            as n_end_as_of
+            as n_end_as_of,
+        max(monthly.activity_month) as last_month,
+        max(cast({{ dbt.date_trunc('month', 'as_of.as_of_date') }} as date)) as as_of_month
 
     from monthly
     cross join as_of
@@ -69,6 +72,8 @@ checks as (
 
     select
         case
+            when month_counts.last_month != month_counts.as_of_month
+                then 'the last month of rpt_retention_rate_monthly is not the as-of month'
             when coalesce(month_counts.n_end_as_of, 0) != customer_counts.n_active
                 then 'customers_end of the as-of month != active customers of dim_customers'
             when coalesce(month_counts.n_new, 0) != customer_counts.n_customers
