@@ -9,7 +9,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+import numpy as np
+import pandas as pd
 import pytest
+
+from loyalty.clv.summary import summarize_transactions
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -81,3 +85,30 @@ def cdnow_warehouse(tmp_path_factory: pytest.TempPathFactory, cdnow_csv: Path) -
     run_cli("run", "--transactions", str(cdnow_csv), "--as-of", CDNOW_AS_OF,
             "--calibration-end", CDNOW_CALIBRATION_END, "--warehouse", str(warehouse))
     return warehouse
+
+
+# --- CLV model tests (tests_py/clv): the CDNOW sample and its 39-week calibration summary as
+# Fader, Hardie & Lee (2005) used it. One conftest for the whole suite: a second conftest.py
+# would shadow this one for `from conftest import ...`.
+
+@pytest.fixture(scope="session")
+def cdnow_transactions() -> pd.DataFrame:
+    raw = pd.read_csv(CDNOW_CSV, dtype={"master_id": str})
+    return raw.rename(columns={"date": "transaction_date", "dollar_value": "amount"})
+
+
+@pytest.fixture(scope="session")
+def cdnow_calibration(cdnow_transactions: pd.DataFrame) -> pd.DataFrame:
+    """Day-grain summary at 1997-09-30: T = 1997-09-30 - first purchase day."""
+    return summarize_transactions(cdnow_transactions, CDNOW_CALIBRATION_END)
+
+
+@pytest.fixture(scope="session")
+def cdnow_weeks(cdnow_calibration: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(frequency, recency, T) in weeks, as in FHL 2005."""
+    s = cdnow_calibration
+    return (
+        s["frequency"].to_numpy(dtype=float),
+        s["recency_days"].to_numpy(dtype=float) / 7.0,
+        s["tenure_days"].to_numpy(dtype=float) / 7.0,
+    )
