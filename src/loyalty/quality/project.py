@@ -18,6 +18,9 @@ from loyalty.project import project_dir
 
 COMMITTED_PARTS = ("great_expectations.yml", "expectations", "validation_definitions", "checkpoints")
 DATA_DOCS_INDEX = Path("uncommitted") / "data_docs" / "local_site" / "index.html"
+RESULTS = Path("uncommitted") / "validations"
+RESULT_PAGES = Path("uncommitted") / "data_docs" / "local_site" / "validations"
+KEEP_RUNS = 30  # validation results (and their Data Docs pages) kept per suite
 
 
 def committed_project() -> Path:
@@ -59,3 +62,18 @@ def import_gx() -> Any:
 def open_context(root: Path) -> Any:
     gx = import_gx()
     return gx.get_context(mode="file", context_root_dir=str(root))
+
+
+def prune_results(root: Path, keep: int = KEEP_RUNS) -> int:
+    """Delete all but the latest `keep` validation results of each suite and their pages, so
+    that a warehouse validated every day does not make Data Docs slower and slower.
+    Layout (GX file stores): <suite>/<run name>/<run time>/<batch>.json|html."""
+    removed = 0
+    for suite_dir in sorted((root / RESULTS).glob("*/")):
+        runs = sorted(suite_dir.glob("*/*/"), key=lambda p: p.name)
+        for run in runs[:-keep] if keep else runs:
+            relative = run.relative_to(root / RESULTS)
+            shutil.rmtree(run, ignore_errors=True)
+            shutil.rmtree(root / RESULT_PAGES / relative, ignore_errors=True)
+            removed += 1
+    return removed

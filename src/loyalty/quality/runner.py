@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 
 from loyalty.quality.batches import Catalog, read_catalog, read_frame, relation_sql
-from loyalty.quality.project import data_docs_index, open_context, prepare_run_project
+from loyalty.quality.project import data_docs_index, open_context, prepare_run_project, prune_results
 from loyalty.quality.report import CheckResult, QualityError, QualityReport, describe_failure
 
 COLUMN_KWARGS = ("column", "column_A", "column_B")
@@ -65,7 +65,8 @@ def run_phase(warehouse: Path, phase: str, parameters: dict[str, Any] | None = N
     started = time.perf_counter()
     parameters = dict(parameters or {})
     report = QualityReport(phase=phase, parameters=parameters)
-    context = open_context(prepare_run_project(warehouse))
+    run_root = prepare_run_project(warehouse)
+    context = open_context(run_root)
     try:
         con = duckdb.connect(str(warehouse), read_only=True)
     except duckdb.Error as exc:
@@ -81,6 +82,7 @@ def run_phase(warehouse: Path, phase: str, parameters: dict[str, Any] | None = N
     finally:
         con.close()
     if result_ids:
+        prune_results(run_root)
         context.build_data_docs(resource_identifiers=result_ids)
     report.data_docs = data_docs_index(warehouse)
     report.seconds = time.perf_counter() - started
@@ -104,8 +106,6 @@ def _run_suite(context: Any, con: duckdb.DuckDBPyConnection, catalog: Catalog, s
                                              evidence=f"table {', '.join(absent)} does not exist"))
         return []
 
-    checkpoint = context.checkpoints.get(suite.name)
-    index_columns = _index_columns(checkpoint)
     if relation:
         present = set(catalog[relation])
         dropped = []
@@ -121,7 +121,10 @@ def _run_suite(context: Any, con: duckdb.DuckDBPyConnection, catalog: Catalog, s
             suite.save()
         if not suite.expectations:
             return []
-        sql = relation_sql(relation, _wanted_columns(suite.expectations, index_columns), catalog)
+    # loaded after the suite was saved: the checkpoint refuses a suite changed since
+    checkpoint = context.checkpoints.get(suite.name)
+    if relation:
+        sql = relation_sql(relation, _wanted_columns(suite.expectations, _index_columns(checkpoint)), catalog)
     else:
         sql = "\n".join(meta["query"])
 
@@ -136,7 +139,13 @@ def _run_suite(context: Any, con: duckdb.DuckDBPyConnection, catalog: Catalog, s
     report.load_seconds += time.perf_counter() - loaded
     report.rows[suite.name] = len(frame)
 
-    result = checkpoint.run(batch_parameters={"dataframe": frame}, expectation_parameters=report.parameters)
+    try:
+        result = checkpoint.run(batch_parameters={"dataframe": frame}, expectation_parameters=report.parameters)
+    except Exception as exc:  # noqa: BLE001 - GX's own errors become one sentence, not a traceback
+        reason = " ".join(str(exc).split())[:300]
+        report.checks.append(CheckResult(suite.name, table, "checkpoint", (), None, "critical", False,
+                                         evidence=f"checkpoint {suite.name} could not run ({reason})"))
+        return []
     for validation in result.run_results.values():
         for r in validation.results:
             config = r.expectation_config
