@@ -127,12 +127,14 @@ def fixture_lines() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def prefect_api() -> Iterator[str]:
-    """A temporary Prefect server for this module's flow runs (and for `loyalty run` subprocesses)."""
-    from prefect.settings import PREFECT_API_URL
+def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A temporary Prefect server for this module's flow runs (and for `loyalty run` subprocesses),
+    with Prefect's home folder in tmp_path instead of ~/.prefect."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=180):
+    home = tmp_path_factory.mktemp("prefect-home")
+    with temporary_settings(updates={PREFECT_HOME: home}), prefect_test_harness(server_startup_timeout=180):
         yield str(PREFECT_API_URL.value())
 
 
