@@ -8,7 +8,6 @@ Results are never cached: each step has side effects and must run every time.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
