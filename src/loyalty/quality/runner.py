@@ -54,6 +54,18 @@ def _index_columns(checkpoint: Any) -> list[str]:
     return []
 
 
+def _exception_message(info: Any) -> str | None:
+    """GX's exception_info is flat, or keyed by the metric that raised (missing column etc.)."""
+    if not isinstance(info, dict):
+        return None
+    candidates = [info] + [v for v in info.values() if isinstance(v, dict)]
+    for candidate in candidates:
+        if candidate.get("raised_exception"):
+            message = " ".join(str(candidate.get("exception_message") or "error").split())
+            return message[:300]
+    return None
+
+
 def _skipped(suite: str, table: str, expectation: Any, reason: str) -> CheckResult:
     config = expectation.configuration
     return CheckResult(suite, table, config.type, expectation_columns(config.kwargs),
@@ -150,8 +162,7 @@ def _run_suite(context: Any, con: duckdb.DuckDBPyConnection, catalog: Catalog, s
         for r in validation.results:
             config = r.expectation_config
             kwargs = dict(config.kwargs)
-            info = r.exception_info or {}
-            exception = info.get("exception_message") if info.get("raised_exception") else None
+            exception = _exception_message(r.exception_info)
             severity = getattr(config, "severity", None)
             severity_text = str(getattr(severity, "value", severity or "critical"))
             evidence = "" if r.success else describe_failure(
