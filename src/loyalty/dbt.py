@@ -44,6 +44,7 @@ def dbt_env(warehouse: Path, target: str = "duckdb") -> dict[str, str]:
     env["LOYALTY_TARGET"] = target
     env["DBT_TARGET_PATH"] = str(state_dir(warehouse) / "target")
     env["DBT_LOG_PATH"] = str(state_dir(warehouse) / "logs")
+    env["DBT_USE_COLORS"] = "false"
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     env.setdefault("DO_NOT_TRACK", "1")
     return env
@@ -63,9 +64,11 @@ def run_dbt(
     if variables:
         command += ["--vars", json.dumps(variables)]
     env = dbt_env(warehouse, target)
+    results_path = state_dir(warehouse) / "target" / "run_results.json"
+    results_path.unlink(missing_ok=True)  # a failure before any node must not quote an older run
     proc = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
     output = proc.stdout + proc.stderr
-    results = _run_results(state_dir(warehouse) / "target" / "run_results.json")
+    results = _run_results(results_path)
     result = DbtResult(command, proc.returncode, output, results)
     if check and proc.returncode != 0:
         raise BuildError(_failure_sentence(args[0] if args else "dbt", result))

@@ -11,11 +11,12 @@ the previous good run untouched.
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from loyalty.dbt import run_dbt
+from loyalty.dbt import run_dbt, state_dir
 from loyalty.errors import InputError
 from loyalty.load import LoadResult, load_raw
 from loyalty.project import warehouse_path
@@ -81,6 +82,10 @@ def build_step(config: RunConfig, phase: str) -> None:
         run_dbt_in_session(args, config.warehouse, variables=config.dbt_vars())
         return
     run_dbt(args, config.warehouse, variables=config.dbt_vars(), target=config.target)
+    # keep each phase's results: tests_py/test_build_phases.py checks that the phases together
+    # run every model, snapshot, seed, data test and unit test of the project
+    results = state_dir(config.warehouse) / "target"
+    shutil.copyfile(results / "run_results.json", results / f"run_results_{phase}.json")
 
 
 def clv_step(config: RunConfig) -> ClvReport:
