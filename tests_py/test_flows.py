@@ -319,6 +319,9 @@ def test_run_publishes_headline_markdown_and_cohort_table(retried_run: dict[str,
                and not line.startswith(("| Segment", "| ---"))) == 4
     assert f"- Warehouse: `{retried_run['warehouse']}`" in markdown.data
     assert f"- Data Docs (Great Expectations): `{retried_run['warehouse']}.gx/" in markdown.data
+    for phase in ("inputs", "marts", "clv"):
+        assert f"- dbt results, {phase} phase: `{retried_run['warehouse']}.dbt/target/run_results_{phase}.json`" \
+            in markdown.data
     table = found["loyalty-cohort-retention"]
     assert table.type == "table"
     import json

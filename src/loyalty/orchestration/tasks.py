@@ -160,7 +160,9 @@ def publish_run_summary(config: RunConfig, summary: Summary, links: dict[str, st
     from prefect.runtime import flow_run
 
     label = f"{config.warehouse.name} as of {summary.as_of_date}"
-    all_links = {"dbt run results": str(_dbt_state(config.warehouse) / "target" / "run_results.json")}
+    target_dir = _dbt_state(config.warehouse) / "target"
+    all_links = {f"dbt results, {phase} phase": str(target_dir / f"run_results_{phase}.json")
+                 for phase in pipeline.BUILD_PHASES if (target_dir / f"run_results_{phase}.json").is_file()}
     data_docs = getattr(summary, "data_docs", None)
     if data_docs:
         all_links["Data Docs (Great Expectations)"] = str(data_docs)
