@@ -8,7 +8,9 @@ splits so that its row numbering across splits is checked against DuckDB's too.
 
 Both warehouses are built by the pipeline's own steps (load, then each dbt build phase),
 exported with `loyalty export`'s code, and compared file by file: the same marts, the
-same columns and Parquet types, the same rows (floats within 1e-9 relative).
+same columns and Parquet types, the same rows (floats within 1e-9 relative). Then both
+rebuild the snapshot's parents as of a later date and snapshot again, so that the Spark snapshot
+on plain tables (macros/snapshot_spark.sql) must close and add versions as dbt's merge does.
 """
 
 from __future__ import annotations
@@ -29,13 +31,18 @@ from conftest import FIXTURES, REPO, run_cli
 from loyalty import pipeline
 from loyalty.generate import generate
 from loyalty.pipeline import RunConfig
+from loyalty.dbt import run_dbt
+from loyalty.spark.dbt import run_dbt_in_session
 from loyalty.spark.export import export_marts
+from loyalty.spark.query import connect_read_only
 from loyalty.spark.session import get_session, spark_conf, stop_session
 
 FLOAT_REL_TOL = 1e-9
 CSV_SPLIT_BYTES = 2048
 # Columns that name the run itself (when the CLV fit ran), not the data: they differ between any two runs.
 RUN_COLUMNS = {"rpt_clv_model_fits": {"run_id", "fitted_at"}}
+SNAPSHOT = "snapshots.customer_status_snapshot"
+LATER_AS_OF = "2026-06-30"  # six months after the generated data ends: statuses change
 
 
 def _prefix_ids(table: pa.Table, prefix: str) -> pa.Table:
@@ -76,6 +83,22 @@ def _run_steps(config: RunConfig) -> Any:
     return loaded
 
 
+def _snapshot_later(config: RunConfig) -> list[tuple[Any, ...]]:
+    """Rebuild the snapshot's parents as of LATER_AS_OF, snapshot again, read the history."""
+    variables = {**config.dbt_vars(), "as_of_date": LATER_AS_OF}
+    for args in (["run", "--select", f"+{SNAPSHOT.split('.')[1]}"], ["snapshot"]):
+        if config.target == "spark":
+            run_dbt_in_session(args, config.warehouse, variables=variables)
+        else:
+            run_dbt(args, config.warehouse, variables=variables, target=config.target)
+    con = connect_read_only(config.warehouse)
+    try:
+        rows = con.execute(f"select * from {SNAPSHOT}").fetchall()
+    finally:
+        con.close()
+    return sorted(rows, key=lambda row: tuple((value is None, str(value)) for value in row))
+
+
 @pytest.fixture(scope="module")
 def built(parity_input: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tx, cust = parity_input
@@ -91,9 +114,10 @@ def built(parity_input: tuple[Path, Path], tmp_path_factory: pytest.TempPathFact
             "spark": export_marts(spark.warehouse, root / "export_spark"),
         }
         summaries = {"duckdb": pipeline.summarize(duck.warehouse), "spark": pipeline.summarize(spark.warehouse)}
+        snapshots = {"duckdb": _snapshot_later(duck), "spark": _snapshot_later(spark)}
     finally:
         stop_session()
-    return {"loads": loads, "exports": exports, "summaries": summaries, "input": parity_input}
+    return {"loads": loads, "exports": exports, "summaries": summaries, "snapshots": snapshots}
 
 
 def test_spark_reads_csv_in_several_splits(parity_input: tuple[Path, Path]) -> None:
@@ -168,6 +192,15 @@ def test_spark_summary_equals_duckdb_summary(built: dict[str, Any]) -> None:
         assert getattr(spark, name) == getattr(duck, name), name
     assert math.isclose(spark.total_revenue, duck.total_revenue, rel_tol=FLOAT_REL_TOL)
     assert math.isclose(spark.month1_retention, duck.month1_retention, rel_tol=FLOAT_REL_TOL)
+
+
+def test_second_snapshot_closes_and_adds_the_same_versions_on_both_engines(built: dict[str, Any]) -> None:
+    duck, spark = built["snapshots"]["duckdb"], built["snapshots"]["spark"]
+    n_customers = built["summaries"]["duckdb"].customers
+    closed = [row for row in duck if row[-1] is not None]  # dbt_valid_to is the last column
+    # the later as-of date changed some statuses: old versions closed, new ones added
+    assert len(duck) > n_customers and len(closed) == len(duck) - n_customers
+    assert [tuple(map(str, r)) for r in spark] == [tuple(map(str, r)) for r in duck]
 
 
 def test_export_writes_one_parquet_file_per_mart_and_nothing_else(built: dict[str, Any]) -> None:

@@ -3,9 +3,11 @@
 `connect_read_only(warehouse)` returns DuckDB's own read-only connection for a DuckDB file
 and, for a Spark warehouse folder, a `SparkConnection` with the part of DuckDB's connection
 API that the read side of the project uses: `execute(sql, params)` with `?` placeholders,
-`fetchone()`, `fetchall()`, `close()`. On Spark, `information_schema.tables` and
-`information_schema.columns` (which Spark's session catalog does not have) are served from
-Spark's catalog with DuckDB's column names, so catalog checks work unchanged.
+`fetchone()`, `fetchall()`, `df()` (pandas), `sql(sql).to_arrow_table()`, `close()`. On
+Spark, `information_schema.tables` and `information_schema.columns` (which Spark's session
+catalog does not have) are served from Spark's catalog with DuckDB's column names, and
+DuckDB's double-quoted identifiers become Spark's backticks (Spark would read "x" as a
+string), so code written against DuckDB reads a Spark warehouse unchanged.
 
 The SQL itself must be portable (no DuckDB-only functions); the summary, the run report
 and the export only select, count and sum.
@@ -52,6 +54,31 @@ def _literal(value: Any) -> str:
     return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def backtick_identifiers(sql: str) -> str:
+    """DuckDB/ANSI `"name"` identifiers -> Spark's `` `name` `` (text in single quotes untouched)."""
+    out = []
+    quote: str | None = None
+    for ch in sql:
+        if quote == "'":
+            quote = None if ch == "'" else quote
+            out.append(ch)
+        elif quote == '"':
+            if ch == '"':
+                quote = None
+                out.append("`")
+            else:
+                out.append("``" if ch == "`" else ch)
+        elif ch == "'":
+            quote = "'"
+            out.append(ch)
+        elif ch == '"':
+            quote = '"'
+            out.append("`")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 def bind(sql: str, params: list[Any] | tuple[Any, ...] | None) -> str:
     """Replace each `?` outside quotes with the next parameter as a SQL literal."""
     if not params:
@@ -73,6 +100,20 @@ def bind(sql: str, params: list[Any] | tuple[Any, ...] | None) -> str:
     return "".join(out)
 
 
+class _Relation:
+    def __init__(self, frame: Any) -> None:
+        self.frame = frame
+
+    def to_arrow_table(self) -> Any:
+        return self.frame.toArrow()
+
+    def df(self) -> Any:
+        return self.frame.toPandas()
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in self.frame.collect()]
+
+
 class SparkConnection:
     """DuckDB-style read access to the Spark session of a warehouse folder."""
 
@@ -80,6 +121,7 @@ class SparkConnection:
         self.warehouse = warehouse
         self.spark = get_session(warehouse)
         self._rows: list[tuple[Any, ...]] = []
+        self._last: Any = None
         self._catalog_views = False
 
     def _register_catalog_views(self) -> None:
@@ -101,13 +143,25 @@ class SparkConnection:
         ).createOrReplaceTempView("loyalty_information_schema_columns")
         self._catalog_views = True
 
-    def execute(self, sql: str, params: list[Any] | tuple[Any, ...] | None = None) -> SparkConnection:
-        text = bind(sql, params)
+    def _frame(self, sql: str, params: list[Any] | tuple[Any, ...] | None = None) -> Any:
+        text = backtick_identifiers(bind(sql, params))
         if _INFO_SCHEMA.search(text):
             self._register_catalog_views()
             text = _INFO_SCHEMA.sub(lambda m: f"loyalty_information_schema_{m.group(1).lower()}", text)
-        self._rows = [tuple(row) for row in self.spark.sql(text).collect()]
+        return self.spark.sql(text)
+
+    def execute(self, sql: str, params: list[Any] | tuple[Any, ...] | None = None) -> SparkConnection:
+        self._last = self._frame(sql, params)
+        self._rows = [tuple(row) for row in self._last.collect()]
         return self
+
+    def df(self) -> Any:
+        """The last result as a pandas DataFrame (as DuckDB's `execute(...).df()`)."""
+        return self._last.toPandas()
+
+    def sql(self, sql: str) -> _Relation:
+        """A lazy result with `to_arrow_table()` / `df()` (as DuckDB's `con.sql(...)`)."""
+        return _Relation(self._frame(sql))
 
     def fetchone(self) -> tuple[Any, ...] | None:
         return self._rows[0] if self._rows else None
