@@ -262,6 +262,26 @@ def test_a_real_duckdb_lock_conflict_is_transient_and_data_errors_are_not(tmp_pa
     assert not is_transient(BuildError("dbt build failed: not_null_fct_transactions_customer_id (Got 1 result)."))
 
 
+def test_lock_conflicts_leave_a_step_as_warehouse_locked_errors_and_data_errors_unchanged() -> None:
+    from loyalty.orchestration.retry import WarehouseLockedError
+    from loyalty.orchestration.tasks import _step
+
+    locked = "Could not open the warehouse w.duckdb: IO Error: Could not set lock on file \"w.duckdb\": Conflicting"
+
+    def load_locked() -> None:
+        raise InputError(locked)
+
+    def load_bad() -> None:
+        raise InputError("The transactions file x.csv is missing the required column amount.")
+
+    with pytest.raises(WarehouseLockedError) as info:
+        _step(load_locked)
+    assert (str(info.value), info.value.exit_code) == (locked, 75)
+    with pytest.raises(InputError) as data_error:
+        _step(load_bad)
+    assert type(data_error.value) is InputError and data_error.value.exit_code == 2
+
+
 def test_backfill_command_refuses_a_range_without_a_date_before_starting_prefect() -> None:
     proc = run_cli("backfill", "--transactions", TRANSACTIONS, "--from", "2024-03-02", "--to", "2024-03-30",
                    check=False)

@@ -52,7 +52,8 @@ WAREHOUSE_STEP: dict[str, Any] = {
 
 
 def _step(fn: Callable[[], T]) -> T:
-    """Run a step; a DuckDB lock conflict raised as a bare duckdb error becomes one sentence.
+    """Run a step; a DuckDB lock conflict, however it was wrapped, becomes WarehouseLockedError
+    (exit code 75, "try again later") with the step's sentence.
 
     A LoyaltyError is re-raised without the step's frames: Prefect keeps the exception in the
     run's state, and those frames would keep the step's DuckDB connection objects alive until
@@ -61,6 +62,9 @@ def _step(fn: Callable[[], T]) -> T:
     try:
         return fn()
     except LoyaltyError as exc:
+        if is_transient(exc) and not isinstance(exc, WarehouseLockedError):
+            # e.g. the loader's "Could not open the warehouse ...: Could not set lock on file"
+            raise WarehouseLockedError(str(exc)) from None
         exc.__context__ = exc.__cause__ = None
         raise exc.with_traceback(None) from None
     except duckdb.Error as exc:
