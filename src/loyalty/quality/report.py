@@ -209,7 +209,7 @@ def _examples(expectation: str, kwargs: dict[str, Any], result: dict[str, Any]) 
     index_rows = result.get("partial_unexpected_index_list") or []
     if expectation in ("expect_column_values_to_be_null", "expect_column_values_to_be_in_set"):
         # categorical values: the distinct failing values say most
-        values = [c["value"] for c in result.get("partial_unexpected_counts") or []]
+        values = [c["value"] for c in result.get("partial_unexpected_counts") or [] if not _missing(c["value"])]
         return ", ".join(_fmt(v) for v in values[:MAX_EXAMPLES])
     if index_rows and isinstance(index_rows[0], dict):
         shown = []
@@ -219,5 +219,5 @@ def _examples(expectation: str, kwargs: dict[str, Any], result: dict[str, Any]) 
             parts = [f"{k}={_fmt(row[k])}" for k in keys if not _missing(row.get(k))]
             shown.append("(" + ", ".join(parts) + ")" if parts else "(null)")
         return ", ".join(shown)
-    values = result.get("partial_unexpected_list") or []
+    values = [v for v in result.get("partial_unexpected_list") or [] if not _missing(v)]
     return ", ".join(_fmt(v) for v in values[:MAX_EXAMPLES])
