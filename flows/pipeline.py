@@ -17,7 +17,6 @@ from loyalty.orchestration import tasks as step
 from loyalty.orchestration.backfill import backfill_dates
 from loyalty.orchestration.naming import backfill_run_name, pipeline_run_name
 from loyalty.pipeline import RunConfig, Summary
-from loyalty.project import warehouse_path
 
 DEFAULT_LOCK_TIMEOUT_SECONDS = 1800.0
 
@@ -40,7 +39,7 @@ def loyalty_pipeline(
         transactions: transactions file, folder or glob (CSV or Parquet).
         customers: optional customers file, folder or glob.
         as_of: the date the marts describe; empty = latest valid transaction date not after today.
-        warehouse: DuckDB file to build; empty = $LOYALTY_WAREHOUSE, else build/loyalty.duckdb.
+        warehouse: DuckDB file (spark: folder); empty = $LOYALTY_WAREHOUSE, else build/loyalty.duckdb (build/loyalty-spark).
         full_refresh: rebuild incremental models from scratch (dbt --full-refresh).
         target: dbt target (duckdb, or spark).
         variables: dbt vars for this run on top of dbt_project.yml (e.g. {"clv_margin": 0.3}).
@@ -48,7 +47,7 @@ def loyalty_pipeline(
         lock_timeout_seconds: how long to wait for another run on the same warehouse to finish.
     """
     config = RunConfig(transactions=transactions, customers=customers, as_of=as_of,
-                       warehouse=warehouse_path(warehouse), full_refresh=full_refresh, target=target,
+                       warehouse=step.warehouse_for(target, warehouse), full_refresh=full_refresh, target=target,
                        variables=dict(variables or {}), calibration_end=calibration_end)
     with step.hold_warehouse(config, lock_timeout_seconds):
         step.load_raw_input(config)
@@ -80,8 +79,8 @@ def loyalty_backfill(
     """Run the pipeline for each as-of date in order (a list, or every month/week/day end from
     start to end), holding the warehouse for the whole series; full_refresh applies to the first."""
     dates = backfill_dates(as_of_dates, start, end, every)
-    config = RunConfig(transactions=transactions, customers=customers, warehouse=warehouse_path(warehouse),
-                       target=target)
+    config = RunConfig(transactions=transactions, customers=customers,
+                       warehouse=step.warehouse_for(target, warehouse), target=target)
     with step.hold_warehouse(config, lock_timeout_seconds):
         return [
             loyalty_pipeline(transactions, customers, as_of=as_of, warehouse=str(config.warehouse),

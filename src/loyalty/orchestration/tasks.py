@@ -39,6 +39,7 @@ from loyalty.orchestration.retry import (
     retry_on_transient,
 )
 from loyalty.pipeline import RunConfig, Summary
+from loyalty.project import warehouse_path
 
 T = TypeVar("T")
 
@@ -71,6 +72,16 @@ def _step(fn: Callable[[], T]) -> T:
         if is_transient(exc):
             raise WarehouseLockedError(f"The warehouse file is locked by another process: {first_line(exc)}") from None
         raise
+
+
+def warehouse_for(target: str, warehouse: str | None) -> Path:
+    """The warehouse of a run: the given path, else $LOYALTY_WAREHOUSE, else the target's default
+    (build/loyalty.duckdb, or the folder build/loyalty-spark for the spark target)."""
+    if target == "spark":
+        from loyalty.spark.session import spark_warehouse_path
+
+        return spark_warehouse_path(warehouse)
+    return warehouse_path(warehouse)
 
 
 @contextmanager
