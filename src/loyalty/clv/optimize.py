@@ -29,7 +29,9 @@ some direction and the parameters are not identified). Anything else is returned
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,6 +58,15 @@ SUBSAMPLE_ROWS = 100_000
 SUBSAMPLE_CUSTOMERS = 30_000
 _SUBSAMPLE_SEED = 20050101
 _BAD_VALUE = 1e10
+#: Wall-clock limit of one model fit. Far from the optimum some parameter values make the
+#: Pareto/NBD likelihood (its 2F1 series) very slow to evaluate; a fit that has not finished
+#: by then is reported as not converged instead of holding up the pipeline.
+FIT_TIME_BUDGET_SECONDS = 60.0
+_deadline: ContextVar[float | None] = ContextVar("fit_deadline", default=None)
+
+
+class FitTimeExceeded(Exception):
+    """The fit ran past its time budget (raised from inside the objective)."""
 _HESSIAN_STEP = 1e-4
 
 
@@ -84,6 +95,9 @@ class CountingObjective:
         self.best_gradient: np.ndarray | None = None
 
     def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        deadline = _deadline.get()
+        if deadline is not None and time.monotonic() > deadline:
+            raise FitTimeExceeded
         self.n_evaluations += 1
         theta = np.asarray(theta, dtype=float)
         with np.errstate(all="ignore"):
@@ -288,11 +302,21 @@ def maximise_likelihood(
     names: Sequence[str],
     *,
     max_iter: int = 1000,
+    time_budget: float = FIT_TIME_BUDGET_SECONDS,
 ) -> Outcome:
     """Fit strategy shared by the models (see module docstring), run with
-    single-threaded OpenBLAS (:mod:`loyalty.clv.threads`)."""
-    with single_threaded_blas():
-        return _maximise_likelihood(build, weights, starts, names, max_iter=max_iter)
+    single-threaded OpenBLAS (:mod:`loyalty.clv.threads`). A fit still running after
+    ``time_budget`` seconds stops and is reported as not converged."""
+    token = _deadline.set(time.monotonic() + time_budget)
+    try:
+        with single_threaded_blas():
+            return _maximise_likelihood(build, weights, starts, names, max_iter=max_iter)
+    except FitTimeExceeded:
+        nan = np.full(len(names), np.nan)
+        return Outcome(nan, np.nan, nan, False,
+                       f"stopped after its time budget of {time_budget:g} s without converging", 0)
+    finally:
+        _deadline.reset(token)
 
 
 def _thinned(weights: np.ndarray, customers: float, rng: np.random.Generator) -> np.ndarray:
