@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -56,6 +60,55 @@ def cdnow_as_contract(out: Path) -> Path:
         """
     )
     return out
+
+
+@pytest.fixture(scope="session", autouse=True)
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str | None]:
+    """One real Prefect server for the session, so that each `loyalty run` subprocess reports to
+    it instead of starting a temporary server of its own (~20 s each). If it does not come up,
+    the runs fall back to their temporary servers, as for a user without a server."""
+    if os.environ.get("PREFECT_API_URL"):
+        yield os.environ["PREFECT_API_URL"]
+        return
+    home = tmp_path_factory.mktemp("prefect_home")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+           "PREFECT_UI_ENABLED": "false"}
+    log = open(home / "server.log", "w")  # noqa: SIM115 - closed below
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("prefect")), "server", "start", "--host", "127.0.0.1",
+         "--port", str(port)],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    api = f"http://127.0.0.1:{port}/api"
+    deadline = time.monotonic() + 180
+    up = False
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            with urllib.request.urlopen(f"{api}/health", timeout=2) as response:
+                up = response.status == 200
+        except OSError:
+            pass
+        if up:
+            break
+        time.sleep(1)
+    if up:
+        os.environ["PREFECT_API_URL"] = api
+        os.environ["PREFECT_HOME"] = str(home)
+    try:
+        yield api if up else None
+    finally:
+        if up:
+            os.environ.pop("PREFECT_API_URL", None)
+            os.environ.pop("PREFECT_HOME", None)
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
 
 
 @pytest.fixture(scope="session")
