@@ -32,8 +32,10 @@ from loyalty import pipeline
 from loyalty.generate import generate
 from loyalty.pipeline import RunConfig
 from loyalty.dbt import run_dbt
+from loyalty.errors import InputError
 from loyalty.spark.dbt import run_dbt_in_session
 from loyalty.spark.export import export_marts
+from loyalty.spark.load import load_raw_spark
 from loyalty.spark.query import connect_read_only
 from loyalty.spark.session import get_session, spark_conf, stop_session
 
@@ -115,9 +117,14 @@ def built(parity_input: tuple[Path, Path], tmp_path_factory: pytest.TempPathFact
         }
         summaries = {"duckdb": pipeline.summarize(duck.warehouse), "spark": pipeline.summarize(spark.warehouse)}
         snapshots = {"duckdb": _snapshot_later(duck), "spark": _snapshot_later(spark)}
+        bad_input = root / "no_amount.csv"
+        bad_input.write_text("transaction_id,customer_id,transacted_at\nt1,c1,2024-01-01\n")
+        with pytest.raises(InputError) as missing_column:
+            load_raw_spark(spark.warehouse, str(bad_input))
     finally:
         stop_session()
-    return {"loads": loads, "exports": exports, "summaries": summaries, "snapshots": snapshots}
+    return {"loads": loads, "exports": exports, "summaries": summaries, "snapshots": snapshots,
+            "spark_warehouse": spark.warehouse, "missing_column": (bad_input, str(missing_column.value))}
 
 
 def test_spark_reads_csv_in_several_splits(parity_input: tuple[Path, Path]) -> None:
@@ -217,6 +224,23 @@ def test_profile_spark_output_mirrors_the_session_settings(monkeypatch: pytest.M
     output = rendered["loyalty"]["outputs"]["spark"]
     assert (output["type"], output["method"]) == ("spark", "session")
     assert {k: str(v) for k, v in output["server_side_parameters"].items()} == spark_conf(tmp_path)
+
+
+def test_spark_loader_names_the_file_and_the_missing_column(built: dict[str, Any]) -> None:
+    path, message = built["missing_column"]
+    assert message == f"The transactions file {path.resolve()} is missing the required column amount."
+
+
+def test_a_spark_warehouse_open_in_one_process_is_refused_by_another(built: dict[str, Any], tmp_path: Path) -> None:
+    # this test process still holds the parity warehouse's metastore (its JVM is alive)
+    warehouse = built["spark_warehouse"]
+    proc = run_cli("export", "--target", "spark", "--warehouse", str(warehouse), "--out", str(tmp_path), check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"error: The Spark warehouse {warehouse} is in use by another process "
+        "(its embedded metastore admits one process at a time)."
+    )
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_spark_target_refuses_a_duckdb_file_as_warehouse(tmp_path: Path) -> None:
