@@ -106,6 +106,30 @@ class _Inputs:
     as_of: dt.date | None
 
 
+# What the step reads, the same SQL on every engine (loyalty.spark.clv_io runs it on Spark).
+SUMMARY_SQL = """
+    select customer_id, frequency, recency_days, tenure_days,
+           cast(monetary_value as double) as monetary_value
+    from intermediate.int_customers_summarized
+    order by customer_id
+"""
+PURCHASE_DAYS_SQL = """
+    select customer_id, purchase_date as transaction_date, cast(purchase_amount as double) as amount
+    from intermediate.int_customer_purchase_days
+    order by customer_id, purchase_date
+"""
+AS_OF_SQL = "select max(as_of_date) as as_of_date from intermediate.int_as_of_date"
+
+# The appended history table clv.model_fits, in a column-definition syntax both engines accept.
+MODEL_FITS_COLUMNS = (
+    "run_id string, model_name string, fit_purpose string, time_unit string, message string, "
+    + ", ".join(f"param_{p} double" for p in MODEL_PARAMS)
+    + ", log_likelihood double, n_customers bigint, converged boolean, is_selected boolean, "
+    "as_of_date date, calibration_end_date date, fitted_at timestamp"
+)
+MODEL_FITS_NAMES = [part.split()[0] for part in MODEL_FITS_COLUMNS.split(", ")]
+
+
 def _read_inputs(config: RunConfig) -> _Inputs:
     if config.target == "spark":  # the same reads from the Spark warehouse (loyalty.spark.clv_io)
         from loyalty.spark.clv_io import read_clv_inputs
@@ -113,21 +137,9 @@ def _read_inputs(config: RunConfig) -> _Inputs:
         return _Inputs(*read_clv_inputs(config.warehouse))
     con = duckdb.connect(str(config.warehouse), read_only=True)
     try:
-        summary = con.execute(
-            """
-            select customer_id, frequency, recency_days, tenure_days,
-                   cast(monetary_value as double) as monetary_value
-            from intermediate.int_customers_summarized
-            order by customer_id
-            """
-        ).df()
-        days = con.execute(
-            """
-            select customer_id, purchase_date as transaction_date, cast(purchase_amount as double) as amount
-            from intermediate.int_customer_purchase_days
-            """
-        ).df()
-        row = con.execute("select max(as_of_date) from intermediate.int_as_of_date").fetchone()
+        summary = con.execute(SUMMARY_SQL).df()
+        days = con.execute(PURCHASE_DAYS_SQL).df()
+        row = con.execute(AS_OF_SQL).fetchone()
     finally:
         con.close()
     return _Inputs(summary, days, row[0] if row else None)
@@ -203,23 +215,11 @@ EMPTY_HOLDOUT = pd.DataFrame({
     "holdout_end_date": pd.Series(dtype="datetime64[ns]"),
 })
 
-MODEL_FITS_DDL = """
-create table if not exists clv.model_fits (
-    run_id varchar, model_name varchar, fit_purpose varchar, time_unit varchar, message varchar,
-    param_r double, param_alpha double, param_a double, param_b double, param_s double, param_beta double,
-    param_p double, param_q double, param_gamma double, log_likelihood double, n_customers bigint,
-    converged boolean, is_selected boolean, as_of_date date, calibration_end_date date, fitted_at timestamp
-)
-"""
 
 
 def _write_outputs(config: RunConfig, scores: pd.DataFrame, fit_rows: list[dict[str, Any]],
                    holdout: pd.DataFrame) -> None:
-    fits = pd.DataFrame(fit_rows, columns=[
-        "run_id", "model_name", "fit_purpose", "time_unit", "message",
-        *[f"param_{p}" for p in MODEL_PARAMS], "log_likelihood", "n_customers", "converged", "is_selected",
-        "as_of_date", "calibration_end_date", "fitted_at",
-    ])
+    fits = pd.DataFrame(fit_rows, columns=MODEL_FITS_NAMES)
     if config.target == "spark":  # the same tables in the Spark warehouse (loyalty.spark.clv_io)
         from loyalty.spark.clv_io import write_clv_outputs
 
@@ -236,7 +236,7 @@ def _write_outputs(config: RunConfig, scores: pd.DataFrame, fit_rows: list[dict[
             " cast(calibration_end_date as date) as calibration_end_date,"
             " cast(holdout_end_date as date) as holdout_end_date) from holdout_frame"
         )
-        con.execute(MODEL_FITS_DDL)
+        con.execute(f"create table if not exists clv.model_fits ({MODEL_FITS_COLUMNS})")
         con.register("fits_frame", fits)
         con.execute("insert into clv.model_fits by name select * from fits_frame")
     finally:

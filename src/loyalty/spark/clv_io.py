@@ -14,17 +14,12 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from loyalty.clv_step import AS_OF_SQL, MODEL_FITS_COLUMNS, MODEL_FITS_NAMES, PURCHASE_DAYS_SQL, SUMMARY_SQL
 from loyalty.spark.session import get_session
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-MODEL_FITS_COLUMNS = (
-    "run_id string, model_name string, fit_purpose string, time_unit string, message string, "
-    "param_r double, param_alpha double, param_a double, param_b double, param_s double, param_beta double, "
-    "param_p double, param_q double, param_gamma double, log_likelihood double, n_customers bigint, "
-    "converged boolean, is_selected boolean, as_of_date date, calibration_end_date date, fitted_at timestamp"
-)
 
 
 def _arrow(spark: SparkSession) -> None:
@@ -35,23 +30,10 @@ def read_clv_inputs(warehouse: Path) -> tuple[pd.DataFrame, pd.DataFrame, dt.dat
     """(customer summary, purchase days, as-of date), typed as DuckDB's `.df()` gives them."""
     spark = get_session(warehouse)
     _arrow(spark)
-    summary = spark.sql(
-        """
-        select customer_id, frequency, recency_days, tenure_days,
-               cast(monetary_value as double) as monetary_value
-        from intermediate.int_customers_summarized
-        order by customer_id
-        """
-    ).toPandas()
-    days = spark.sql(
-        """
-        select customer_id, purchase_date as transaction_date, cast(purchase_amount as double) as amount
-        from intermediate.int_customer_purchase_days
-        order by customer_id, purchase_date
-        """
-    ).toPandas()
+    summary = spark.sql(SUMMARY_SQL).toPandas()
+    days = spark.sql(PURCHASE_DAYS_SQL).toPandas()
     days["transaction_date"] = pd.to_datetime(days["transaction_date"])
-    row = spark.sql("select max(as_of_date) as as_of_date from intermediate.int_as_of_date").collect()
+    row = spark.sql(AS_OF_SQL).collect()
     return summary, days, row[0][0] if row else None
 
 
@@ -99,6 +81,5 @@ def write_clv_outputs(warehouse: Path, scores: pd.DataFrame, fits: pd.DataFrame,
     )
     holdout_frame.write.mode("overwrite").format("parquet").saveAsTable("clv.holdout_validation")
     spark.sql(f"create table if not exists clv.model_fits ({MODEL_FITS_COLUMNS}) using parquet")
-    names = [part.split()[0] for part in MODEL_FITS_COLUMNS.split(", ")]
-    typed = fits.reindex(columns=names).astype(object).where(fits.reindex(columns=names).notna(), None)
-    _frame(spark, typed, MODEL_FITS_COLUMNS).select(*names).write.insertInto("clv.model_fits")
+    typed = fits.reindex(columns=MODEL_FITS_NAMES).astype(object).where(fits.reindex(columns=MODEL_FITS_NAMES).notna(), None)
+    _frame(spark, typed, MODEL_FITS_COLUMNS).select(*MODEL_FITS_NAMES).write.insertInto("clv.model_fits")
