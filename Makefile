@@ -30,7 +30,7 @@ demo: setup
 test: setup lint dbt-test pytest
 
 lint: setup
-	LOYALTY_WAREHOUSE=build/lint/lint.duckdb DBT_TARGET_PATH=build/lint/target $(BIN)/sqlfluff lint models tests/*.sql
+	LOYALTY_WAREHOUSE=build/lint/lint.duckdb DBT_TARGET_PATH=build/lint/target $(BIN)/sqlfluff lint models snapshots tests/*.sql
 
 dbt-test: setup
 	rm -f $(TEST_WAREHOUSE)

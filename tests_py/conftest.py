@@ -21,7 +21,8 @@ from loyalty.clv.summary import summarize_transactions
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-CDNOW_CSV = REPO.parent / "shared" / "data" / "cdnow" / "cdnow_sample_transactions.csv"
+# the public CDNOW sample, shipped with the tests (source and published figures: its README.md)
+CDNOW_CSV = FIXTURES / "cdnow" / "cdnow_sample_transactions.csv"
 CDNOW_AS_OF = "1998-06-30"
 # the published calibration period of Fader, Hardie & Lee (2005): 1997-01-01 .. 1997-09-30
 CDNOW_CALIBRATION_END = "1997-09-30"
