@@ -1,6 +1,7 @@
 # Two commands on a fresh machine with Python 3.11, make, git (and Java for Spark):
 #   make demo   set up the environment, generate a sample, build the warehouse, print headline numbers
-#   make test   set up the environment, lint the SQL, build + test every model on fixture data, run pytest
+#   make test   set up the environment, lint SQL and Python, build + test every model on fixture data, run all of pytest (CI)
+#   make test-fast  lint + pytest without the Spark and slow tests (a few minutes; see README "Development")
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 UV_VERSION := 0.13.9
 TOOLS := .tools
@@ -12,7 +13,7 @@ export UV_PYTHON_DOWNLOADS := never
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: setup demo test lint dbt-test pytest bench clean
+.PHONY: setup demo test test-fast lint dbt-test pytest bench clean
 
 setup: $(VENV)/.installed
 
@@ -29,8 +30,14 @@ demo: setup
 
 test: setup lint dbt-test pytest
 
+test-fast: setup lint
+	$(BIN)/pytest -m "not spark and not slow"
+
 lint: setup
 	LOYALTY_WAREHOUSE=build/lint/lint.duckdb DBT_TARGET_PATH=build/lint/target $(BIN)/sqlfluff lint models snapshots tests/*.sql
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 dbt-test: setup
 	rm -f $(TEST_WAREHOUSE)

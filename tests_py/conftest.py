@@ -28,6 +28,22 @@ CDNOW_AS_OF = "1998-06-30"
 CDNOW_CALIBRATION_END = "1997-09-30"
 
 
+# Test tiers (markers registered in pyproject.toml): `make test-fast` runs
+# `pytest -m "not spark and not slow"`, `make test` runs everything.
+SLOW_FIXTURES = {"cdnow_warehouse"}  # a full pipeline run of the CDNOW sample with both CLV fits
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that start Spark live in tests_py/test_spark*.py: they are `spark`. A test that needs
+    the CDNOW warehouse is `slow`: the first one to ask for it pays for a whole pipeline run on
+    6,919 transactions with the CLV fits. Other slow tests carry @pytest.mark.slow themselves."""
+    for item in items:
+        if item.path.name.startswith("test_spark"):
+            item.add_marker(pytest.mark.spark)
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run `loyalty <args>` as a user would, in a separate process."""
     proc = subprocess.run([sys.executable, "-m", "loyalty.cli", *args], capture_output=True, text=True, cwd=REPO)

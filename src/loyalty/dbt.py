@@ -2,7 +2,7 @@
 
 dbt runs in its own process (not dbtRunner) because dbt-duckdb keeps the DuckDB file open
 for the life of the process, which would stop later steps from reading the warehouse
-(../shared/TOOLCHAIN.md). Each warehouse gets its own dbt target/log folder beside it, so
+(docs/toolchain.md). Each warehouse gets its own dbt target/log folder beside it, so
 that two runs on different warehouses never share dbt's state.
 """
 
