@@ -25,14 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from loyalty.clv.tables import (  # noqa: F401 - AS_OF_SQL etc. re-exported: the contract's old home
-    AS_OF_SQL,
-    MODEL_FITS_COLUMNS,
-    MODEL_FITS_NAMES,
-    MODEL_PARAMS,
-    PURCHASE_DAYS_SQL,
-    SUMMARY_SQL,
-)
+from loyalty.clv.tables import MODEL_FITS_NAMES, MODEL_PARAMS
 from loyalty.errors import LoyaltyError
 from loyalty.project import dbt_vars
 

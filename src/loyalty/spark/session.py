@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from loyalty.errors import LoyaltyError
-from loyalty.project import project_dir
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
