@@ -32,8 +32,9 @@ class RunConfig:
     transactions: str
     customers: str | None = None
     as_of: dt.date | None = None
-    # the published warehouse; None = the engine's default ($LOYALTY_WAREHOUSE, else build/...)
-    warehouse: Path | None = None  # type: ignore[assignment]  # always a Path after __post_init__
+    # the published warehouse; None = the engine's default ($LOYALTY_WAREHOUSE, else build/...),
+    # resolved in __post_init__, so that it is always a Path after construction
+    warehouse: Path = None  # type: ignore[assignment]
     full_refresh: bool = False
     target: str = "duckdb"
     # dbt vars set for this run (`loyalty run --var name=value`), on top of dbt_project.yml
@@ -44,7 +45,7 @@ class RunConfig:
     def __post_init__(self) -> None:
         # the engine and the warehouse path are resolved here, once (LoyaltyError when the path
         # is of the other engine's kind)
-        self.warehouse: Path = self.engine.warehouse_path(self.warehouse)
+        self.warehouse = self.engine.warehouse_path(self.warehouse)
 
     @property
     def engine(self) -> Engine:
