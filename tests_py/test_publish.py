@@ -261,24 +261,23 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def references(inputs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The marts of each input built on its own warehouse."""
-    folder = tmp_path_factory.mktemp("references")
-    out: dict[str, Any] = {}
-    for name in ("old", "new"):
-        result = run(run_args(inputs[name], folder / f"{name}.duckdb"))
-        assert result["code"] == 0, result["output"]
-        out[name] = marts(folder / f"{name}.duckdb")
-    assert out["old"] != out["new"]
-    return out
-
-
-@pytest.fixture(scope="module")
 def published(inputs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A warehouse whose last good run published the old input."""
     warehouse = tmp_path_factory.mktemp("published") / "w.duckdb"
     result = run(run_args(inputs["old"], warehouse))
     assert result["code"] == 0, result["output"]
     return warehouse
+
+
+@pytest.fixture(scope="module")
+def references(inputs: dict[str, Path], published: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The marts of each input built on a warehouse of its own (the old one is `published`)."""
+    warehouse = tmp_path_factory.mktemp("references") / "new.duckdb"
+    result = run(run_args(inputs["new"], warehouse))
+    assert result["code"] == 0, result["output"]
+    out = {"old": marts(published), "new": marts(warehouse)}
+    assert out["old"] != out["new"]
+    return out
 
 
 @pytest.mark.slow
@@ -304,35 +303,45 @@ def test_a_run_failing_after_the_marts_phase_leaves_the_published_warehouse_unch
     assert sha256(published) == before and tables(published) == before_tables
 
 
-@pytest.mark.slow
-def test_a_run_killed_at_any_step_leaves_the_last_good_marts_and_the_next_run_repairs(
-    published: Path, inputs: dict[str, Path], references: dict[str, Any]
-) -> None:
+def kill_and_rerun(published: Path, inputs: dict[str, Path], references: dict[str, Any],
+                   boundaries: list[str], random_kills: int) -> None:
+    """Kill runs of the new input after each step in `boundaries` (the published file must stay
+    the old run's, byte for byte), then right after publish (the new marts, whole), then at
+    random moments of runs alternating the inputs (always one run's marts, whole); then a run
+    to the end, with no repair in between, publishes its input's marts."""
     before, before_tables = sha256(published), tables(published)
     assert marts(published) == references["old"]
-    # killed at each step boundary before publish: the published file is untouched, byte for byte
-    for step in STEPS_BEFORE_PUBLISH:
+    for step in boundaries:
         result = run(run_args(inputs["new"], published), kill_after=step)
         assert result["killed"], f"the run ended before {step} finished:\n{result['output']}"
         assert sha256(published) == before, f"killed after {step}"
         assert tables(published) == before_tables, f"killed after {step}"
         assert read_state(work_folder(published)) == "dirty"
-    # killed right after it published: the new marts are there, whole
-    result = run(run_args(inputs["new"], published), kill_after="publish-warehouse")
-    assert marts(published) == references["new"]
-    # killed at random moments, alternating inputs: always one run's marts, whole
-    rng = random.Random(20261129)
     started = time.monotonic()
-    full = run(run_args(inputs["old"], published))
-    assert full["code"] == 0, full["output"]
-    seconds = time.monotonic() - started
-    assert marts(published) == references["old"]
-    for i in range(3):
-        name = ("new", "old")[i % 2]
-        result = run(run_args(inputs[name], published), kill_at=rng.uniform(0.2, 1.0) * seconds)
-        assert marts(published) in (references["old"], references["new"]), f"random kill {i}"
-    # the next run needs no repair
-    result = run(run_args(inputs["new"], published))
-    assert result["code"] == 0, result["output"]
+    result = run(run_args(inputs["new"], published), kill_after="publish-warehouse")
+    seconds = time.monotonic() - started  # about a whole run
+    assert result["killed"], result["output"]
     assert marts(published) == references["new"]
+    rng = random.Random(20261129)
+    for i in range(random_kills):
+        name = ("old", "new")[i % 2]
+        run(run_args(inputs[name], published), kill_at=rng.uniform(0.1, 1.0) * seconds)
+        assert marts(published) in (references["old"], references["new"]), f"random kill {i}"
+    result = run(run_args(inputs["old"], published))
+    assert result["code"] == 0, result["output"]
+    assert marts(published) == references["old"]
     assert read_state(work_folder(published)) == "clean"
+
+
+@pytest.mark.slow
+def test_a_run_killed_in_the_marts_phase_or_before_publish_leaves_the_last_good_marts(
+    published: Path, inputs: dict[str, Path], references: dict[str, Any]
+) -> None:
+    kill_and_rerun(published, inputs, references, ["dbt-build-marts", "validate-marts"], random_kills=1)
+
+
+@pytest.mark.slow
+def test_a_run_killed_at_every_step_and_at_random_moments_leaves_one_runs_marts(
+    published: Path, inputs: dict[str, Path], references: dict[str, Any]
+) -> None:
+    kill_and_rerun(published, inputs, references, STEPS_BEFORE_PUBLISH, random_kills=4)
