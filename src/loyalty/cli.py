@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from loyalty.engines import TARGETS
 from loyalty.errors import LoyaltyError
 from loyalty.project import project_dir
 
@@ -108,7 +109,7 @@ def _warehouse(target: str, warehouse: Path | None) -> Path:
 
 
 TARGET_OPTION = click.option(
-    "--target", type=click.Choice(["duckdb", "spark"]), default="duckdb", show_default=True,
+    "--target", type=click.Choice(list(TARGETS)), default="duckdb", show_default=True,
     help="Engine: duckdb (one file, the default) or spark (local Spark through dbt-spark; "
          "needs Java 17 and the spark extra). The marts are the same on both.")
 
