@@ -4,11 +4,14 @@ The same file layout and column types from either engine (BI tools that read Par
 it, and so does the engine parity test): DuckDB writes with COPY; Spark writes one file
 per mart from a single partition (no collect to the driver) and the part file is moved to
 its name. A mart's files are written beside the target first and moved into place, so an
-interrupted export never leaves a half-written `<mart>.parquet`.
+interrupted export never leaves a half-written `<mart>.parquet`. From DuckDB, each file
+also carries the mart's table and column descriptions as Parquet key-value metadata
+(`description`, `column_descriptions`); the Spark export does not yet.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -19,6 +22,7 @@ from loyalty.errors import LoyaltyError
 from loyalty.spark.query import connect_read_only, is_spark_warehouse
 
 if TYPE_CHECKING:
+    import duckdb
     from pyspark.sql import DataFrame
 
 MARTS_SCHEMA = "marts"
@@ -43,6 +47,34 @@ def mart_names(warehouse: Path) -> list[str]:
     return [str(r[0]) for r in rows]
 
 
+# Parquet key-value metadata of each exported file (DuckDB engine): the mart's description and
+# a JSON object {column: description}, from the comments dbt's persist_docs wrote in the warehouse.
+DESCRIPTION_KEY = "description"
+COLUMN_DESCRIPTIONS_KEY = "column_descriptions"
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _duckdb_kv_metadata(con: duckdb.DuckDBPyConnection, mart: str) -> str:
+    """The KV_METADATA option of COPY for one mart: its table and column comments."""
+    row = con.execute(
+        "select comment from duckdb_tables() where schema_name = ? and table_name = ?", [MARTS_SCHEMA, mart]
+    ).fetchone()
+    table_comment = row[0] if row else None
+    columns = con.execute(
+        "select column_name, comment from duckdb_columns() where schema_name = ? and table_name = ? "
+        "order by column_index",
+        [MARTS_SCHEMA, mart],
+    ).fetchall()
+    described = {str(name): str(comment) for name, comment in columns if comment}
+    return (
+        f"kv_metadata {{{_sql_string(DESCRIPTION_KEY)}: {_sql_string(table_comment or '')}, "
+        f"{_sql_string(COLUMN_DESCRIPTIONS_KEY)}: {_sql_string(json.dumps(described))}}}"
+    )
+
+
 def _export_duckdb(warehouse: Path, marts: list[str], out: Path) -> dict[str, int]:
     import duckdb
 
@@ -52,7 +84,8 @@ def _export_duckdb(warehouse: Path, marts: list[str], out: Path) -> dict[str, in
         for mart in marts:
             tmp = out / f".{mart}.{uuid.uuid4().hex}.parquet"
             path = str(tmp).replace("'", "''")
-            con.execute(f"copy (select * from {MARTS_SCHEMA}.{mart}) to '{path}' (format parquet)")
+            metadata = _duckdb_kv_metadata(con, mart)
+            con.execute(f"copy (select * from {MARTS_SCHEMA}.{mart}) to '{path}' (format parquet, {metadata})")
             tmp.replace(out / f"{mart}.parquet")
             (count,) = con.execute(f"select count(*) from {MARTS_SCHEMA}.{mart}").fetchone()  # type: ignore[misc]
             rows[mart] = int(count)
