@@ -68,10 +68,23 @@ def _copy_project(dest: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def semantic_project(tmp_path_factory: pytest.TempPathFactory, fixture_warehouse: Path) -> Iterator[Path]:
+def generated_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """300 generated customers over two years: every customer flow (churn, reactivation) occurs.
+    (tests_py/fixtures ends before anyone can churn under the 365-day active window.)"""
+    folder = tmp_path_factory.mktemp("semantic_generated")
+    run_cli("generate", "--customers", "300", "--seed", "7", "--start", "2023-01-01", "--end", "2024-12-31",
+            "--no-progress", "--out", str(folder / "transactions.csv"))
+    warehouse = folder / "generated.duckdb"
+    run_cli("run", "--transactions", str(folder / "transactions.csv"), "--customers",
+            str(folder / "transactions_customers.csv"), "--warehouse", str(warehouse))
+    return warehouse
+
+
+@pytest.fixture(scope="module")
+def semantic_project(tmp_path_factory: pytest.TempPathFactory, generated_warehouse: Path) -> Iterator[Path]:
     """A copy of the project parsed with the analyst target: target/semantic_manifest.json."""
     project = _copy_project(tmp_path_factory.mktemp("semantic") / "project")
-    _run([_bin("dbt"), "parse", "--profiles-dir", "."], project, fixture_warehouse)
+    _run([_bin("dbt"), "parse", "--profiles-dir", "."], project, generated_warehouse)
     yield project
 
 
@@ -100,23 +113,23 @@ def assert_frames_close(got: pd.DataFrame, want: pd.DataFrame, key: str) -> None
                 assert float(g) == pytest.approx(float(w), rel=1e-9, abs=1e-9), (column, month, g, w)
 
 
-def test_mf_validate_configs_on_the_built_warehouse(semantic_project: Path, fixture_warehouse: Path) -> None:
+def test_mf_validate_configs_on_the_built_warehouse(semantic_project: Path, generated_warehouse: Path) -> None:
     """Semantic validation and the warehouse checks (every dimension and measure queried)."""
-    proc = _run([_bin("mf"), "validate-configs"], semantic_project, fixture_warehouse)
+    proc = _run([_bin("mf"), "validate-configs"], semantic_project, generated_warehouse)
     out = proc.stdout + proc.stderr
     assert "Successfully validated the semantics of built manifest (ERRORS: 0" in out
     assert "Successfully validated semantic models against data warehouse (ERRORS: 0" in out
     assert "Successfully validated metrics against data warehouse (ERRORS: 0" in out
 
 
-def test_mf_query_by_month_equals_the_marts(semantic_project: Path, fixture_warehouse: Path,
+def test_mf_query_by_month_equals_the_marts(semantic_project: Path, generated_warehouse: Path,
                                             tmp_path: Path) -> None:
-    got = mf_query(semantic_project, fixture_warehouse, tmp_path / "monthly.csv",
+    got = mf_query(semantic_project, generated_warehouse, tmp_path / "monthly.csv",
                    "--metrics", ",".join(MONTHLY_METRICS), "--group-by", "metric_time__month")
     got = got.rename(columns={"metric_time__month": "month"})
     got["month"] = pd.to_datetime(got["month"]).dt.strftime("%Y-%m-%d")
     # independently: the monthly rows of rpt_retention_rate_monthly and fct_transactions summed by month
-    want = marts(fixture_warehouse, """
+    want = marts(generated_warehouse, """
         with revenue as (
             select
                 date_trunc('month', transaction_date) as month,
@@ -142,11 +155,11 @@ def test_mf_query_by_month_equals_the_marts(semantic_project: Path, fixture_ware
     assert_frames_close(got[want.columns], want, "month")
 
 
-def test_mf_query_customer_base_and_high_value_share(semantic_project: Path, fixture_warehouse: Path,
+def test_mf_query_customer_base_and_high_value_share(semantic_project: Path, generated_warehouse: Path,
                                                      tmp_path: Path) -> None:
-    got = mf_query(semantic_project, fixture_warehouse, tmp_path / "base.csv", "--saved-query",
+    got = mf_query(semantic_project, generated_warehouse, tmp_path / "base.csv", "--saved-query",
                    "customer_base_kpis")
-    want = marts(fixture_warehouse, """
+    want = marts(generated_warehouse, """
         select
             count(*) as customers,
             count(case when is_churned then 1 end) as churned_customers_as_of,
@@ -161,15 +174,15 @@ def test_mf_query_customer_base_and_high_value_share(semantic_project: Path, fix
     assert 0 < want["high_value_revenue_share"][0] <= 1
 
 
-def test_mf_query_churn_by_customer_country_and_month(semantic_project: Path, fixture_warehouse: Path,
+def test_mf_query_churn_by_customer_country_and_month(semantic_project: Path, generated_warehouse: Path,
                                                       tmp_path: Path) -> None:
     """Monthly flows sliced by a customer dimension: fct_customer_months joined to dim_customers."""
-    got = mf_query(semantic_project, fixture_warehouse, tmp_path / "country.csv",
+    got = mf_query(semantic_project, generated_warehouse, tmp_path / "country.csv",
                    "--metrics", "customers_start,churned_customers", "--group-by",
                    "metric_time__month,customer__country")
     got["key"] = pd.to_datetime(got["metric_time__month"]).dt.strftime("%Y-%m-%d") + "|" + \
         got["customer__country"].fillna("<null>")
-    want = marts(fixture_warehouse, """
+    want = marts(generated_warehouse, """
         select
             strftime(m.activity_month, '%Y-%m-%d') || '|' || coalesce(c.country, '<null>') as key,
             count(case when m.is_active_at_month_start then 1 end) as customers_start,
@@ -182,13 +195,13 @@ def test_mf_query_churn_by_customer_country_and_month(semantic_project: Path, fi
     assert_frames_close(got[["key", "customers_start", "churned_customers"]], want, "key")
 
 
-def test_marts_descriptions_are_comments_in_duckdb(fixture_warehouse: Path) -> None:
-    manifest = json.loads((state_dir(fixture_warehouse) / "target" / "manifest.json").read_text())
+def test_marts_descriptions_are_comments_in_duckdb(generated_warehouse: Path) -> None:
+    manifest = json.loads((state_dir(generated_warehouse) / "target" / "manifest.json").read_text())
     models = {
         node["name"]: node for node in manifest["nodes"].values()
         if node["resource_type"] == "model" and node["schema"] == "marts"
     }
-    with connect(fixture_warehouse) as con:
+    with connect(generated_warehouse) as con:
         tables = dict(con.execute(
             "select table_name, comment from duckdb_tables() where schema_name = 'marts'").fetchall())
         columns = con.execute(
@@ -205,8 +218,8 @@ def test_marts_descriptions_are_comments_in_duckdb(fixture_warehouse: Path) -> N
     assert tables["rpt_retention_rate_monthly"].startswith("Monthly retention and churn rates of the customer base.")
 
 
-def test_groups_owners_access_and_exposures_in_the_manifest(fixture_warehouse: Path) -> None:
-    manifest = json.loads((state_dir(fixture_warehouse) / "target" / "manifest.json").read_text())
+def test_groups_owners_access_and_exposures_in_the_manifest(generated_warehouse: Path) -> None:
+    manifest = json.loads((state_dir(generated_warehouse) / "target" / "manifest.json").read_text())
     groups = {g["name"]: g for g in manifest["groups"].values()}
     assert all(g["owner"]["email"] for g in groups.values())
     access = {}
@@ -225,17 +238,17 @@ def test_groups_owners_access_and_exposures_in_the_manifest(fixture_warehouse: P
     exposures = {e["name"]: e for e in manifest["exposures"].values()}
     assert set(exposures) == {"loyalty_report", "parquet_export"}
     exported = {uid.split(".")[-1] for uid in exposures["parquet_export"]["depends_on"]["nodes"]}
-    with connect(fixture_warehouse) as con:
+    with connect(generated_warehouse) as con:
         mart_tables = {r[0] for r in con.execute(
             "select table_name from duckdb_tables() where schema_name = 'marts'").fetchall()}
     assert exported == mart_tables  # the exposure lists exactly what `loyalty export` writes
 
 
-def test_export_writes_descriptions_into_parquet_metadata(fixture_warehouse: Path, tmp_path: Path) -> None:
-    run_cli("export", "--out", str(tmp_path), "--warehouse", str(fixture_warehouse))
+def test_export_writes_descriptions_into_parquet_metadata(generated_warehouse: Path, tmp_path: Path) -> None:
+    run_cli("export", "--out", str(tmp_path), "--warehouse", str(generated_warehouse))
     metadata = pq.read_metadata(tmp_path / "fct_transactions.parquet").metadata
     described = json.loads(metadata[b"column_descriptions"])
-    with connect(fixture_warehouse) as con:
+    with connect(generated_warehouse) as con:
         (table_comment,) = con.execute(
             "select comment from duckdb_tables() where schema_name = 'marts' and table_name = 'fct_transactions'"
         ).fetchone()  # type: ignore[misc]
@@ -252,17 +265,17 @@ def test_export_writes_descriptions_into_parquet_metadata(fixture_warehouse: Pat
     assert json.loads(kv["column_descriptions"])["customer_id"].startswith("Customer id")
 
 
-def test_source_freshness_passes_after_a_load_and_fails_when_stale(fixture_warehouse: Path,
+def test_source_freshness_passes_after_a_load_and_fails_when_stale(generated_warehouse: Path,
                                                                     semantic_project: Path,
                                                                     tmp_path: Path) -> None:
-    with connect(fixture_warehouse) as con:
+    with connect(generated_warehouse) as con:
         loads = con.execute("select count(distinct loaded_at), count(*) - count(loaded_at) from raw.transactions"
                             ).fetchone()
     assert loads == (1, 0)  # one load time, on every row
-    fresh = _run([_bin("dbt"), "source", "freshness", "--profiles-dir", "."], semantic_project, fixture_warehouse)
+    fresh = _run([_bin("dbt"), "source", "freshness", "--profiles-dir", "."], semantic_project, generated_warehouse)
     assert "PASS freshness of raw.transactions" in fresh.stdout
     stale = tmp_path / "stale.duckdb"
-    shutil.copy(fixture_warehouse, stale)
+    shutil.copy(generated_warehouse, stale)
     with duckdb.connect(str(stale)) as con:
         con.execute("update raw.transactions set loaded_at = loaded_at - interval 9 days")
     proc = _run([_bin("dbt"), "source", "freshness", "--profiles-dir", "."], semantic_project, stale, check=False)
