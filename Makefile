@@ -38,6 +38,9 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	# the semantic layer: MetricFlow reads target/semantic_manifest.json (README, "Metrics")
+	LOYALTY_WAREHOUSE=build/lint/lint.duckdb LOYALTY_TARGET=analyst $(BIN)/dbt parse --profiles-dir . --quiet
+	LOYALTY_WAREHOUSE=build/lint/lint.duckdb LOYALTY_TARGET=analyst $(BIN)/mf validate-configs --skip-dw
 
 dbt-test: setup
 	rm -f $(TEST_WAREHOUSE)
