@@ -26,12 +26,12 @@ from conftest import FIXTURES, REPO, connect, run_cli
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
-from loyalty.errors import BuildError, InputError  # noqa: E402
-from loyalty.orchestration.backfill import BackfillError, backfill_dates, period_ends  # noqa: E402
-from loyalty.orchestration.lock import WarehouseBusyError, is_locked, read_holder, warehouse_lock  # noqa: E402
-from loyalty.orchestration.retry import is_transient  # noqa: E402
-from loyalty.orchestration.runner import flow_parameters, load_flow  # noqa: E402
-from loyalty.pipeline import RunConfig  # noqa: E402
+from loyalty.errors import BuildError, InputError  # noqa: E402 - after PREFECT_SERVER_ANALYTICS_ENABLED is set
+from loyalty.orchestration.backfill import BackfillError, backfill_dates, period_ends  # noqa: E402 - after PREFECT_SERVER_ANALYTICS_ENABLED is set
+from loyalty.orchestration.lock import WarehouseBusyError, is_locked, read_holder, warehouse_lock  # noqa: E402 - after PREFECT_SERVER_ANALYTICS_ENABLED is set
+from loyalty.orchestration.retry import is_transient  # noqa: E402 - after PREFECT_SERVER_ANALYTICS_ENABLED is set
+from loyalty.orchestration.runner import flow_parameters, load_flow  # noqa: E402 - after PREFECT_SERVER_ANALYTICS_ENABLED is set
+from loyalty.pipeline import RunConfig  # noqa: E402 - after PREFECT_SERVER_ANALYTICS_ENABLED is set
 
 TRANSACTIONS = str(FIXTURES / "transactions.csv")
 CUSTOMERS = str(FIXTURES / "customers.csv")
@@ -261,9 +261,8 @@ def test_lock_fails_at_once_with_timeout_zero_naming_the_holder_and_is_freed_whe
     holder = HeldBy(HOLD_LOCK, warehouse, tmp_path)
     assert is_locked(warehouse)
     assert read_holder(warehouse).pid == holder.proc.pid
-    with pytest.raises(WarehouseBusyError) as info:
-        with warehouse_lock(warehouse, timeout=0):
-            pass
+    with pytest.raises(WarehouseBusyError) as info, warehouse_lock(warehouse, timeout=0):
+        pass
     assert f"in use by holder script (pid {holder.proc.pid}" in str(info.value)
     assert info.value.exit_code == 75
     holder.proc.kill()  # a killed holder must not leave a stale lock behind

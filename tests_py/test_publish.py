@@ -24,7 +24,6 @@ import duckdb
 import pytest
 
 from conftest import FIXTURES, REPO
-
 from loyalty.engines import get_engine
 from loyalty.engines.base import read_state
 from loyalty.engines.duckdb import work_folder

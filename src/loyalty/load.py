@@ -102,10 +102,7 @@ def _select_for_file(
             parts.append(f"nullif(trim(cast({quoted} as varchar)), '') as {name}")
         else:
             parts.append(f"cast(null as varchar) as {name}")
-    if file.suffix.lower() == ".parquet":
-        row_number = "file_row_number + 1"
-    else:
-        row_number = "row_number() over ()"
+    row_number = "file_row_number + 1" if file.suffix.lower() == ".parquet" else "row_number() over ()"
     return (
         "select "
         + f"cast({file_index} as bigint) * {ROW_ID_FILE_FACTOR} + {row_number} as raw_row_id, "
