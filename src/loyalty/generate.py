@@ -843,7 +843,8 @@ def _transactions_table(
         blank = _chance(rng, 0.5, n)  # missing values: half null, half empty string
         for column, k in ((customer_id, _K_MISSING_CUSTOMER), (transacted_at, _K_MISSING_TS), (amount, _K_MISSING_AMOUNT)):
             rows_k = np.flatnonzero(out_kind == k)
-            column.set(rows_k, np.where(blank[rows_k], "", None).tolist())
+            values = np.where(blank[rows_k], "", None)  # type: ignore[call-overload]  # numpy stubs: no str/None overload
+            column.set(rows_k, values.tolist())
         rows_k = np.flatnonzero(out_kind == _K_BAD_TS)
         choice = rng.integers(0, len(_UNPARSEABLE_TIMESTAMPS), len(rows_k))
         transacted_at.set(rows_k, [_UNPARSEABLE_TIMESTAMPS[c] for c in choice.tolist()])
@@ -1051,6 +1052,8 @@ def _iso_timestamp_matrix(seconds: np.ndarray) -> np.ndarray:
     if len(seconds) == 0:
         return rows.view(np.uint8).reshape(0, 19)
     first, last = int(days.min()), int(days.max())
+    calendar: np.ndarray
+    day_index: np.ndarray  # both declared once: mypy 1.19 crashes on the tuple assignment below otherwise
     if last - first < 200_000:  # the dates of a contiguous range of days, then a gather
         day_index = days - first
         calendar = np.arange(first, last + 1)
