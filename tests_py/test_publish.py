@@ -345,3 +345,32 @@ def test_a_run_killed_at_every_step_and_at_random_moments_leaves_one_runs_marts(
     published: Path, inputs: dict[str, Path], references: dict[str, Any]
 ) -> None:
     kill_and_rerun(published, inputs, references, STEPS_BEFORE_PUBLISH, random_kills=4)
+
+
+# ---------------------------------------------------------------- the Spark engine's folder (no JVM needed)
+
+
+def test_a_spark_warehouse_left_dirty_is_restored_to_the_last_good_run_and_export_refuses_it(
+    tmp_path: Path,
+) -> None:
+    from loyalty.engines.spark import publish_folder
+    from loyalty.errors import LoyaltyError
+
+    spark = get_engine("spark")
+    warehouse = tmp_path / "spark"
+    assert spark.work_path(warehouse) == warehouse  # built in place: Spark's table paths are absolute
+    spark.prepare(warehouse)
+    (warehouse / "tables").mkdir(parents=True)
+    (warehouse / "tables" / "dim_customers").write_text("good run")
+    spark.publish(warehouse)
+    assert read_state(publish_folder(warehouse)) == "clean"
+    assert spark.prepare(warehouse) == []  # keeps a copy of the good run, then the run writes in place
+    (warehouse / "tables" / "dim_customers").write_text("half of a failed run")
+    (warehouse / "tables" / "fct_transactions").write_text("half of a failed run")
+    with pytest.raises(LoyaltyError, match="did not finish: its tables are a mix of two runs"):
+        spark.export(warehouse, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    assert spark.prepare(warehouse) == [
+        f"Restored {warehouse} as the last good run left it (the last run did not publish)."]
+    assert sorted(p.name for p in (warehouse / "tables").iterdir()) == ["dim_customers"]
+    assert (warehouse / "tables" / "dim_customers").read_text() == "good run"
