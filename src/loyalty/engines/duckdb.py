@@ -14,6 +14,7 @@ connection opens the new one.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import uuid
@@ -45,6 +46,34 @@ if TYPE_CHECKING:
 DEFAULT_WAREHOUSE = Path("build") / "loyalty.duckdb"
 WORK_FILE = "warehouse.duckdb"
 PUBLISH_TMP = "publish-"  # .<P name>.publish-<pid>-<hex>: a copy being published
+
+
+# Parquet key-value metadata of each exported file: the mart's description and a JSON object
+# {column: description}, from the comments dbt's persist_docs wrote in the warehouse.
+DESCRIPTION_KEY = "description"
+COLUMN_DESCRIPTIONS_KEY = "column_descriptions"
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _kv_metadata(con: duckdb.DuckDBPyConnection, mart: str) -> str:
+    """The KV_METADATA option of COPY for one mart: its table and column comments."""
+    row = con.execute(
+        "select comment from duckdb_tables() where schema_name = ? and table_name = ?", [MARTS_SCHEMA, mart]
+    ).fetchone()
+    table_comment = row[0] if row else None
+    columns = con.execute(
+        "select column_name, comment from duckdb_columns() where schema_name = ? and table_name = ? "
+        "order by column_index",
+        [MARTS_SCHEMA, mart],
+    ).fetchall()
+    described = {str(name): str(comment) for name, comment in columns if comment}
+    return (
+        f"kv_metadata {{{_sql_string(DESCRIPTION_KEY)}: {_sql_string(table_comment or '')}, "
+        f"{_sql_string(COLUMN_DESCRIPTIONS_KEY)}: {_sql_string(json.dumps(described))}}}"
+    )
 
 
 def work_folder(warehouse: Path) -> Path:
@@ -188,7 +217,8 @@ class DuckDBEngine(Engine):
             for mart in marts:
                 tmp = out / f".{mart}.{uuid.uuid4().hex}.parquet"
                 path = str(tmp).replace("'", "''")
-                con.execute(f"copy (select * from {MARTS_SCHEMA}.{mart}) to '{path}' (format parquet)")
+                metadata = _kv_metadata(con, mart)
+                con.execute(f"copy (select * from {MARTS_SCHEMA}.{mart}) to '{path}' (format parquet, {metadata})")
                 tmp.replace(out / f"{mart}.parquet")
                 row = con.execute(f"select count(*) from {MARTS_SCHEMA}.{mart}").fetchone()
                 rows[mart] = int(row[0]) if row else 0
