@@ -67,6 +67,18 @@ def _use_csv_options(delimiter: str | None, encoding: str | None) -> None:
     os.environ[CSV_ENCODING_ENV] = options.encoding
 
 
+def _warehouse_error(path: Path, exc: Exception) -> LoyaltyError:
+    """A DuckDB error on opening or reading a warehouse, as one sentence (exit code 2)."""
+    text = str(exc)
+    if "lock" in text.lower():
+        return LoyaltyError(f"The warehouse {path} is in use by another process (a run holds it): "
+                            "try again when the run has finished.")
+    if "not a valid DuckDB database" in text:
+        return LoyaltyError(f"{path} is not a DuckDB warehouse: give the file that `loyalty run` built.")
+    first = " ".join(text.strip().splitlines()[:1])[:300]
+    return LoyaltyError(f"Could not read the warehouse {path}: {first}")
+
+
 def _fail(exc: LoyaltyError) -> None:
     click.echo(f"error: {exc}", err=True)
     sys.exit(exc.exit_code)
@@ -255,10 +267,16 @@ def demo(n_customers: int, seed: int, target: str, warehouse: Path | None, full_
                    "the Spark warehouse folder.")
 def export(out: Path, target: str, warehouse: Path | None) -> None:
     """Write every mart of the warehouse as Parquet (one <mart>.parquet per mart) for BI tools."""
+    import duckdb
+
     from loyalty.spark.export import export_marts
 
     try:
-        result = export_marts(_warehouse(target, warehouse), out.resolve())
+        path = _warehouse(target, warehouse)
+        try:
+            result = export_marts(path, out.resolve())
+        except duckdb.Error as exc:  # not a warehouse, or held by a run: say which, in one sentence
+            raise _warehouse_error(path, exc) from None
     except LoyaltyError as exc:
         _fail(exc)
     for mart, path in result.files.items():
