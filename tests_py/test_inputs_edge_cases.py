@@ -7,6 +7,7 @@ a whole run share as few runs as possible (one folder of CSV + Parquet + JSON Li
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 from decimal import Decimal
@@ -287,3 +288,17 @@ def test_failure_sentence_names_tests_by_readable_name_and_meaning(tmp_path: Pat
     # without a manifest (the Spark path) the readable name is still there, never the hash
     bare = _failure_sentence("build", result)
     assert "not_null_dim_customers_customer_id" in bare and "9ffb551a3b" not in bare
+
+
+def test_the_gx_suite_and_the_generator_use_the_seeds_reasons() -> None:
+    repo = Path(__file__).resolve().parents[1]
+    with open(repo / "seeds" / "reject_reasons.csv", newline="") as handle:
+        seed = sorted(csv.DictReader(handle), key=lambda r: int(r["reject_order"]))
+    reasons = [r["reject_reason"] for r in seed]
+    assert reasons[0] == "malformed_line" and reasons[-1] == "after_as_of" and len(reasons) == 10
+    suite = json.loads((repo / "gx" / "expectations" / "rejected_transactions.json").read_text())
+    (value_set,) = [e["kwargs"]["value_set"] for e in suite["expectations"] if "value_set" in e["kwargs"]]
+    assert value_set == reasons
+    from loyalty.generate import BAD_ROW_KINDS
+
+    assert set(BAD_ROW_KINDS) <= set(reasons)
