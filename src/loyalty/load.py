@@ -308,14 +308,16 @@ def _stage_csv(
         # one row per malformed line: its record number (line - 1: the header is line 1)
         con.execute(
             f"create or replace temp table {stage}_bad as select line - 1 as record,"
-            f" row_number() over (order by line) as bad_rank, rtrim(first(csv_line order by column_idx), chr(10) || chr(13)) as raw_line"
+            f" row_number() over (order by line) as bad_rank,"
+            f" rtrim(first(csv_line order by column_idx), chr(10) || chr(13)) as raw_line"
             f" from {rejects} group by line"
         )
     except duckdb.Error as exc:
         raise InputError(f"Could not read the {what} file {file}: {_first_line(exc)}") from None
     # good row k is record k + (number of malformed lines before it); malformed line j with
     # record r has r - j good rows before it, so it precedes good row k when r - j < k
-    (n_bad,) = con.execute(f"select count(*) from {stage}_bad").fetchone()  # type: ignore[misc]  # count(*) always returns a row
+    # count(*) always returns a row
+    (n_bad,) = con.execute(f"select count(*) from {stage}_bad").fetchone()  # type: ignore[misc]
     good_rows = f"select ordinal as record, {', '.join(names)}, cast(null as varchar) as raw_line from {stage}_good"
     if n_bad == 0:  # the usual case: no renumbering needed
         con.execute(f"create or replace temp view {stage} as {good_rows}")
@@ -396,7 +398,8 @@ def _load_table(
     except duckdb.Error as exc:
         listed = ", ".join(str(f) for f in files)
         raise InputError(f"Could not load the {what} input {listed}: {_first_line(exc)}") from None
-    (count,) = con.execute(f"select count(*) from raw.{table}").fetchone()  # type: ignore[misc]  # count(*) always returns a row
+    # count(*) always returns a row
+    (count,) = con.execute(f"select count(*) from raw.{table}").fetchone()  # type: ignore[misc]
     return int(count)
 
 
@@ -433,7 +436,9 @@ def check_warehouse_folder(warehouse: Path) -> None:
             "choose another --warehouse."
         ) from None
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise InputError(f"The folder {folder} of the warehouse {warehouse} cannot be written: choose another --warehouse.")
+        raise InputError(
+            f"The folder {folder} of the warehouse {warehouse} cannot be written: choose another --warehouse."
+        )
 
 
 def open_warehouse(warehouse: Path) -> duckdb.DuckDBPyConnection:
