@@ -79,6 +79,10 @@ def _read(spark: SparkSession, file: Path, what: str, header: list[str], options
         raise InputError(f"Could not read the {what} file {file}: {_first_line(exc)}") from None
 
 
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def _text(df: DataFrame, name: str) -> str:
     """SQL text of a column as the DuckDB loader casts it (timestamps with time zone: UTC and +00)."""
     from pyspark.sql.types import TimestampType
@@ -137,19 +141,30 @@ def _normalized(
         con.close()
     df = _read(spark, file, what, list(columns.values()), options)
     numbered = _with_row_numbers(df, file)
-    corrupt = CORRUPT in df.columns
+    if CORRUPT in df.columns:
+        # a malformed line: no values, only the line (as DuckDB's loader). Spark reads bytes
+        # that are not UTF-8 as U+FFFD where DuckDB rejects the line: the same here, with the
+        # line rebuilt from its fields and '?' for the bad bytes (as DuckDB shows it).
+        fields = ", ".join("`" + name.replace("`", "``") + "`" for name in columns.values())
+        joined = f"concat_ws({_sql_text(options.delimiter)}, {fields})"
+        bad_text = (
+            f"when instr({joined}, '\ufffd') > 0 then replace({joined}, '\ufffd', '?')"
+            if options.encoding == "utf-8" else ""
+        )
+        numbered = numbered.withColumn(
+            "_raw_line", F.expr(f"case when {CORRUPT} is not null then regexp_replace({CORRUPT}, '[\\r\\n]+$', '') "
+                                f"{bad_text} end")
+        )
+    else:
+        numbered = numbered.withColumn("_raw_line", F.lit(None).cast("string"))
     parts = []
     for name in required + optional:
         if name in columns:
-            value = f"nullif(trim({_text(df, columns[name])}), '')"
-            if corrupt:  # a malformed line: no values, only the line (as DuckDB's loader)
-                value = f"case when {CORRUPT} is null then {value} end"
+            value = f"case when _raw_line is null then nullif(trim({_text(df, columns[name])}), '') end"
             parts.append(F.expr(value).alias(name))
         else:
             parts.append(F.lit(None).cast("string").alias(name))
-    raw_line = (
-        F.expr(f"regexp_replace({CORRUPT}, '[\\r\\n]+$', '')") if corrupt else F.lit(None).cast("string")
-    ).alias("raw_line")
+    raw_line = F.col("_raw_line").alias("raw_line")
     return numbered.select(
         (F.lit(file_index).cast("bigint") * ROW_ID_FILE_FACTOR + F.col("_row")).alias("raw_row_id"),
         F.lit(str(file)).alias("source_file"),
