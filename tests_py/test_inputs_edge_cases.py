@@ -17,7 +17,7 @@ import duckdb
 import pytest
 
 from conftest import connect, run_cli
-from loyalty.dbt import DbtResult, _failure_sentence
+from loyalty.dbt import DbtResult, failure_sentence
 from loyalty.errors import InputError
 from loyalty.load import CsvOptions
 
@@ -278,7 +278,7 @@ def test_failure_sentence_names_tests_by_readable_name_and_meaning(tmp_path: Pat
         {"unique_id": "test.loyalty.not_null_dim_customers_customer_id.9ffb551a3b", "status": "fail", "failures": 3},
         {"unique_id": "test.loyalty.assert_raw_rows_reconcile", "status": "fail", "failures": 1},
     ])
-    sentence = _failure_sentence("build", result, manifest)
+    sentence = failure_sentence("build", result, manifest)
     assert "9ffb551a3b" not in sentence
     assert sentence == (
         "dbt build failed: test not_null_dim_customers_customer_id failed: dim_customers.customer_id must "
@@ -286,7 +286,7 @@ def test_failure_sentence_names_tests_by_readable_name_and_meaning(tmp_path: Pat
         "check: Nothing is lost: every raw row is valid or rejected."
     )
     # without a manifest (the Spark path) the readable name is still there, never the hash
-    bare = _failure_sentence("build", result)
+    bare = failure_sentence("build", result)
     assert "not_null_dim_customers_customer_id" in bare and "9ffb551a3b" not in bare
 
 

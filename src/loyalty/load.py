@@ -390,7 +390,10 @@ def _load_table(
         selects.append(
             f"select cast({index} as bigint) * {ROW_ID_FILE_FACTOR} + record as raw_row_id,"
             f" {_quote(str(file))} as source_file, cast(record as bigint) as source_row_number,"
-            f" {', '.join(names)}, raw_line from {stage}"
+            f" {', '.join(names)}, raw_line,"
+            # when the row was loaded (UTC, one value per load): `dbt source freshness` reads it
+            " cast(timezone('UTC', current_timestamp) as timestamp) as loaded_at"
+            f" from {stage}"
         )
     sql = f"create or replace table raw.{table} as " + " union all ".join(selects)
     try:
@@ -408,7 +411,8 @@ def _empty_customers(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         "create or replace table raw.customers as select cast(null as bigint) as raw_row_id, "
         f"cast(null as varchar) as source_file, cast(null as bigint) as source_row_number, {cols}, "
-        "cast(null as varchar) as raw_line where false"
+        "cast(null as varchar) as raw_line, cast(timezone('UTC', current_timestamp) as timestamp) as loaded_at "
+        "where false"
     )
 
 

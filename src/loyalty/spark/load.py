@@ -171,6 +171,7 @@ def _normalized(
         F.col("_row").cast("bigint").alias("source_row_number"),
         *parts,
         raw_line,
+        F.current_timestamp().alias("loaded_at"),  # one value per load (UTC session): source freshness
     )
 
 
@@ -202,7 +203,8 @@ def _load_table(
 
 def _empty_customers(spark: SparkSession) -> None:
     cols = ", ".join(f"{c} string" for c in CUSTOMER_REQUIRED + CUSTOMER_OPTIONAL)
-    schema = f"raw_row_id bigint, source_file string, source_row_number bigint, {cols}, raw_line string"
+    schema = (f"raw_row_id bigint, source_file string, source_row_number bigint, {cols}, raw_line string,"
+              " loaded_at timestamp")
     spark.createDataFrame([], schema).write.mode("overwrite").format("parquet").saveAsTable("raw.customers")
 
 
