@@ -388,7 +388,7 @@ def _load_table(
         except duckdb.Error as exc:
             raise InputError(f"Could not read the {what} file {file}: {_first_line(exc)}") from None
         selects.append(
-            f"select cast({index} as bigint) * {ROW_ID_FILE_FACTOR} + record as raw_row_id,"
+            f"select cast({index} as bigint) * {ROW_ID_FILE_FACTOR} + cast(record as bigint) as raw_row_id,"
             f" {_quote(str(file))} as source_file, cast(record as bigint) as source_row_number,"
             f" {', '.join(names)}, raw_line,"
             # when the row was loaded (UTC, one value per load): `dbt source freshness` reads it
