@@ -58,7 +58,8 @@ def loyalty_pipeline(
         step.build_clv_marts(config)
         step.validate_marts(config)
         summary = step.summarize_marts(config)
-        step.publish_run_summary(config, summary)
+        report = step.write_report(config)
+        step.publish_run_summary(config, summary, links={"Report (HTML, opens offline)": str(report)})
     return summary
 
 

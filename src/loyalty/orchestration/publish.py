@@ -169,6 +169,26 @@ def headline_markdown(h: Headline, *, warehouse: Path, run_label: str, links: di
     return "\n".join(lines) + "\n"
 
 
+def headline_lines(h: Headline) -> list[str]:
+    """The artifact's headline numbers as plain lines, for the CLI's closing summary."""
+    share = f" ({h.active_customers / h.customers:.1%} of customers)" if h.customers and h.active_customers else ""
+    if h.retention_month is None:
+        retention = "not built (rpt_retention_rate_monthly)"
+    else:
+        retention = f"{_pct(h.retention_rate)} retained, {_pct(h.churn_rate)} churned in {h.retention_month:%B %Y}"
+    if not h.clv_column:
+        clv = "not built (dim_customers.predicted_clv_365d)"
+    elif h.total_predicted_clv is None:
+        clv = "n/a (no CLV model was fitted)"
+    else:
+        clv = f"{h.total_predicted_clv:,.2f}"
+    return [
+        f"Active customers: {_count(h.active_customers)}{share}; churned: {_count(h.churned_customers)}",
+        f"Retention this month: {retention}",
+        f"Total predicted CLV (365 days): {clv}",
+    ]
+
+
 def summary_markdown(summary: Any, *, run_label: str, links: dict[str, str]) -> str:
     """The markdown artifact for engines other than DuckDB: the run's summary lines."""
     lines = [f"# Loyalty warehouse: {run_label}", ""] + [f"- {line}" for line in summary.lines()]
