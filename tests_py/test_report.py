@@ -19,7 +19,7 @@ from conftest import REPO, RUN_OUTPUT, connect, run_cli
 
 from loyalty.orchestration.dbt_nodes import node_lines, phase_summary
 from loyalty.orchestration.publish import Headline, headline_lines
-from loyalty.quality.offline_docs import CDN_FILES, REMOTE_LOGO, VENDOR, make_offline, remote_links
+from loyalty.quality.offline_docs import CDN_FILES, REMOTE_LOGO, VENDOR, assets_dir, make_offline, remote_links
 from loyalty.quality.project import data_docs_index
 from loyalty.report import report_path
 from loyalty.report.charts import BUILDERS, cohort_heatmap, retention_by_month
@@ -103,7 +103,8 @@ def test_data_docs_pages_are_rewritten_to_local_copies(tmp_path: Path) -> None:
     assert (site / "index.html").read_text() == ('<link href="static/vendor/jquery/dist/jquery.min.js">'
                                                 '<img src="static/images/logo-long.png">')
     for package, file in CDN_FILES.values():
-        assert (site / VENDOR / package / file).stat().st_size > 1000, (package, file)
+        copied = (site / VENDOR / package / file).read_bytes()
+        assert copied == (assets_dir() / package / file).read_bytes() and len(copied) > 100, (package, file)
     assert list((site / VENDOR / "@fortawesome" / "fontawesome-free" / "webfonts").glob("*.woff2"))
     assert make_offline(site) == 0  # already local
 
@@ -209,7 +210,8 @@ def _open_report(chromium: Chromium, report: Path, screenshot: str) -> tuple[lis
         page.drain(2.0)
         sections = page.evaluate(COUNT_RENDERED)
         page.screenshot(ARTIFACTS / screenshot)
-        return sections, page.console_errors(), [u for u in page.requested_urls() if not u.startswith(("file:", "data:"))]
+        remote = [u for u in page.requested_urls() if not u.startswith(("file:", "data:"))]
+        return sections, page.console_errors(), remote
     finally:
         page.close()
 

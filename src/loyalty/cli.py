@@ -102,10 +102,10 @@ def _run_flow(config, lock_timeout: float):  # type: ignore[no-untyped-def]
 def _closing_lines(summary: Any) -> list[str]:
     """After the run's summary: what the Prefect artifact shows (active and churned customers,
     this month's retention and churn, predicted CLV) and where the report is."""
+    import duckdb
+
     from loyalty.orchestration.publish import headline_lines, read_headline
     from loyalty.report import report_path
-
-    import duckdb
 
     try:
         lines = headline_lines(read_headline(summary.warehouse)) if summary.engine == "DuckDB" else []

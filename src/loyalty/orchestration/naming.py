@@ -39,7 +39,8 @@ def read_as_of_date(warehouse: Path) -> dt.date | None:
 
     con = connect_read_only(warehouse)
     try:
-        row = con.execute("select max(as_of_date) from intermediate.int_as_of_date").fetchone()
+        rows = con.execute("select max(as_of_date) from intermediate.int_as_of_date").fetchall()
+        row = rows[0] if rows else None
     finally:
         con.close()
     value = row[0] if row else None

@@ -25,10 +25,13 @@ VENDOR = Path("static") / "vendor"
 
 # CDN address in GX's templates -> (npm package, file in the package)
 CDN_FILES: dict[str, tuple[str, str]] = {
-    "https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css": ("bootstrap", "dist/css/bootstrap.min.css"),
-    "https://stackpath.bootstrapcdn.com/bootstrap/4.3.1/js/bootstrap.min.js": ("bootstrap", "dist/js/bootstrap.min.js"),
+    "https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css":
+        ("bootstrap", "dist/css/bootstrap.min.css"),
+    "https://stackpath.bootstrapcdn.com/bootstrap/4.3.1/js/bootstrap.min.js":
+        ("bootstrap", "dist/js/bootstrap.min.js"),
     "https://code.jquery.com/jquery-3.7.1.min.js": ("jquery", "dist/jquery.min.js"),
-    "https://cdnjs.cloudflare.com/ajax/libs/popper.js/1.12.9/umd/popper.min.js": ("popper.js", "dist/umd/popper.min.js"),
+    "https://cdnjs.cloudflare.com/ajax/libs/popper.js/1.12.9/umd/popper.min.js":
+        ("popper.js", "dist/umd/popper.min.js"),
     "https://cdnjs.cloudflare.com/ajax/libs/font-awesome/6.6.0/css/all.min.css":
         ("@fortawesome/fontawesome-free", "css/all.min.css"),
     "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.css":

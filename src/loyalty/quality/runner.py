@@ -116,7 +116,8 @@ def validation_run_id(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> Any:
 
     if "intermediate.int_as_of_date" not in catalog:
         return None
-    row = con.execute("select max(as_of_date) from intermediate.int_as_of_date").fetchone()
+    rows = con.execute("select max(as_of_date) from intermediate.int_as_of_date").fetchall()
+    row = rows[0] if rows else None
     if not row or row[0] is None:
         return None
     return RunIdentifier(run_name=validation_run_name(row[0]))

@@ -61,6 +61,13 @@ class _Catalog:
         return cols is not None and all(c.lower() in cols for c in columns)
 
 
+def _row(con: Any, sql: str) -> tuple[Any, ...]:
+    """The one row of an aggregate query, fetched to the end (DuckDB 2 refuses a new query on a
+    connection whose last result was not read to the end)."""
+    rows = con.execute(sql).fetchall()
+    return tuple(rows[0]) if rows else ()
+
+
 def _frame(con: Any, sql: str) -> pd.DataFrame:
     """The query's rows as pandas; decimal columns (money) as floats for the charts."""
     frame = con.execute(sql).df()
@@ -73,9 +80,9 @@ def _frame(con: Any, sql: str) -> pd.DataFrame:
 
 def read_report_data(warehouse: Path) -> ReportData:
     """Read every chart's frame from the warehouse (read-only)."""
-    from loyalty.spark.query import connect_read_only
-
     import duckdb
+
+    from loyalty.spark.query import connect_read_only
 
     try:
         con = connect_read_only(warehouse)
@@ -102,17 +109,17 @@ HOLDOUT = "marts.rpt_clv_holdout_validation"
 
 def _read(con: Any, cat: _Catalog, d: ReportData) -> ReportData:  # noqa: C901 - one block per chart
     if cat.has("intermediate.int_as_of_date", "as_of_date"):
-        d.as_of_date = con.execute("select max(as_of_date) from intermediate.int_as_of_date").fetchone()[0]
+        d.as_of_date = _row(con, "select max(as_of_date) from intermediate.int_as_of_date")[0]
     if cat.has(DIM, "customer_id", "total_revenue"):
-        row = con.execute(f"select count(*), sum(total_revenue) from {DIM}").fetchone()
+        row = _row(con, f"select count(*), sum(total_revenue) from {DIM}")
         d.kpis["customers"] = int(row[0])
         d.kpis["net_revenue"] = float(row[1] or 0)
     if cat.has(DIM, "is_churned"):
-        row = con.execute(f"select sum(case when is_churned then 0 else 1 end), "
-                          f"sum(case when is_churned then 1 else 0 end) from {DIM}").fetchone()
+        row = _row(con, f"select sum(case when is_churned then 0 else 1 end), "
+                        f"sum(case when is_churned then 1 else 0 end) from {DIM}")
         d.kpis["active_customers"], d.kpis["churned_customers"] = int(row[0] or 0), int(row[1] or 0)
     if cat.has(DIM, "predicted_clv_365d"):
-        value = con.execute(f"select sum(predicted_clv_365d) from {DIM}").fetchone()[0]
+        value = _row(con, f"select sum(predicted_clv_365d) from {DIM}")[0]
         d.kpis["predicted_clv_365d"] = None if value is None else float(value)
 
     if cat.has(COHORTS, "cohort_month", "months_since_first_purchase", "cohort_size", "retention_rate"):
@@ -178,7 +185,7 @@ def _read(con: Any, cat: _Catalog, d: ReportData) -> ReportData:  # noqa: C901 -
             order by predicted_clv_365d desc, customer_id limit {TOP_CUSTOMERS}""")
 
     if cat.has(ALERTS, "customer_id", "loss_rank"):
-        d.alerts_total = int(con.execute(f"select count(*) from {ALERTS}").fetchone()[0])
+        d.alerts_total = int(_row(con, f"select count(*) from {ALERTS}")[0])
         d.alerts = _frame(con, f"select * from {ALERTS} order by loss_rank limit {MAX_ALERTS}")
 
     if cat.has(BREADTH, "category_breadth", "min_categories", "customers", "churn_rate"):

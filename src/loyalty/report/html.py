@@ -93,8 +93,9 @@ def render_html(d: ReportData, charts: list[Chart], *, generated_at: dt.datetime
 <script type="text/javascript">{get_plotlyjs()}</script>
 </head><body>
 <header><h1>Customer loyalty report, as of {as_of}</h1>
-<p>Warehouse {html.escape(d.warehouse.name)} (marts in schema <code>marts</code>); generated {generated_at:%Y-%m-%d %H:%M}.
-Definitions: README, sections "Retention, churn and segments" and "Customer lifetime value".</p></header>
+<p>Warehouse {html.escape(d.warehouse.name)} (marts in schema <code>marts</code>);
+generated {generated_at:%Y-%m-%d %H:%M}. Definitions: README, sections "Retention, churn and segments"
+and "Customer lifetime value".</p></header>
 <div class="kpis">{_kpis(d)}</div>
 <nav>{nav}</nav>
 <main>{sections}</main>
