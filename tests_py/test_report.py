@@ -92,6 +92,7 @@ def test_data_docs_pages_are_rewritten_to_local_copies(tmp_path: Path) -> None:
     page.parent.mkdir(parents=True)
     links = "".join(f'<script src="{url}" integrity="sha384-x" crossorigin="anonymous"></script>'
                     for url in CDN_FILES) + f'<img src="{REMOTE_LOGO}">'
+    links += '<link rel="shortcut icon" href="../../static/images/favicon.ico" type="image/x-icon"/>'  # GX: 1 too high
     page.write_text(f"<html><head>{links}</head></html>")
     (site / "index.html").write_text('<link href="https://code.jquery.com/jquery-3.7.1.min.js">'
                                    '<img src="https://great-expectations-web-assets.s3.us-east-2.amazonaws.com/logo-long.png?d=1&x=2">')
@@ -100,6 +101,7 @@ def test_data_docs_pages_are_rewritten_to_local_copies(tmp_path: Path) -> None:
     text = page.read_text()
     assert '<script src="../../../static/vendor/bootstrap/dist/js/bootstrap.min.js"></script>' in text
     assert '<img src="../../../static/images/logo-long.png">' in text
+    assert 'href="../../../static/images/favicon.ico"' in text
     assert (site / "index.html").read_text() == ('<link href="static/vendor/jquery/dist/jquery.min.js">'
                                                 '<img src="static/images/logo-long.png">')
     for package, file in CDN_FILES.values():

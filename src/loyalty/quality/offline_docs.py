@@ -62,6 +62,10 @@ REMOTE_LOGO = "https://great-expectations-web-assets.s3.us-east-2.amazonaws.com/
 REMOTE_IMAGE = re.compile(r"https://great-expectations-web-assets\.s3\.[a-z0-9-]+\.amazonaws\.com/[A-Za-z0-9_.-]+"
                           r"(\?[^\"'\s<>)]*)?")
 LOCAL_LOGO = Path("static") / "images" / "logo-long.png"
+# GX 1.24 links the favicon one folder too high on validation result pages (a 404 on every
+# page view): pointed at the site's own favicon, relative to each page
+FAVICON = Path("static") / "images" / "favicon.ico"
+FAVICON_LINK = re.compile(r"(?<=[\"'])(?:\.{1,2}/)*static/images/favicon\.ico(?=[\"'])")
 
 
 class DataDocsAssetsError(LoyaltyError):
@@ -118,6 +122,7 @@ def rewrite_page(page: Path, site: Path) -> bool:
 
     new = TAG.sub(local_tag, text)
     new = REMOTE_IMAGE.sub(_relative(page, site, LOCAL_LOGO), new)
+    new = FAVICON_LINK.sub(_relative(page, site, FAVICON), new)
     if new != text:
         page.write_text(new, encoding="utf-8")
     return new != text

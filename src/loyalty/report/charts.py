@@ -43,7 +43,9 @@ def _pct(x: float | None) -> str:
 
 
 def _money(x: float | None) -> str:
-    return "n/a" if x is None or pd.isna(x) else f"{x:,.0f}"
+    if x is None or pd.isna(x):
+        return "n/a"
+    return f"{x:,.2f}" if abs(x) < 100 else f"{x:,.0f}"
 
 
 def _day(value: object) -> str:
@@ -111,13 +113,15 @@ def retention_by_month(d: ReportData) -> Chart:
                     line=dict(color=BLUE, dash="dot"))
     fig.add_scatter(x=x, y=r["churn_rate"], name="churn rate (churned / start)", line=dict(color=RED, width=3))
     _layout(fig, yaxis=dict(title="share of customers active at the month's start", tickformat=".0%"),
-            xaxis=dict(title="month"), hovermode="x unified")
+            xaxis=dict(title="month", tickformat="%b %Y", dtick="M1" if len(r) <= 18 else "M3"),
+            hovermode="x unified")
     last = r.iloc[-1]
     gap = (r["retention_rate_end_minus_new"] - r["retention_rate"]).mean()
     reading = (f"In {pd.Timestamp(last['activity_month']):%B %Y}, {_pct(last['retention_rate'])} of the customers "
                f"active at the start of the month were still active at its end and {_pct(last['churn_rate'])} "
                f"churned; the classic formula reads {_pct(last['retention_rate_end_minus_new'])} because it "
-               f"counts returning churned customers as retained (on average {gap:+.1%} points over all months).")
+               f"counts returning churned customers as retained ({gap * 100:+.1f} percentage points on average over "
+               "all months).")
     return Chart("retention_monthly", title, reading, figure=fig)
 
 
@@ -139,8 +143,8 @@ def lifecycle_over_time(d: ReportData) -> Chart:
     latest = lc[lc["status_date"] == dates[-1]].set_index("lifecycle_stage")["customers"]
     top = latest.sort_values(ascending=False)
     parts = ", ".join(f"{stage} {n:,}" for stage, n in top.items())
-    history = (f"{len(dates)} recorded as-of dates" if len(dates) > 1
-               else "one recorded as-of date so far (`loyalty backfill` records past ones)")
+    history = (f"{len(dates)} as-of dates recorded" if len(dates) > 1
+               else "one as-of date recorded so far; loyalty backfill records past ones")
     reading = f"On {dates[-1]}: {parts} ({history})."
     return Chart("lifecycle", title, reading, figure=fig)
 
@@ -281,8 +285,9 @@ def decline_alerts(d: ReportData) -> Chart:
     shown = f" (the {len(a)} largest shown)" if d.alerts_total > len(a) else ""
     table = f"<table class='alerts'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     loss = float(a["revenue_change"].sum()) if "revenue_change" in a.columns else float("nan")
-    reading = (f"{d.alerts_total:,} high-value customers spent at least half less in the last 90 days than in the 90 "
-               f"days before{shown}; together the listed ones spent {_money(-loss)} less.")
+    reading = (f"{d.alerts_total:,} high-value customers' net revenue in the latest decline window fell by at least "
+               f"the alert threshold against the window before (vars decline_window_days, decline_threshold_pct), "
+               f"largest loss first{shown}; together the listed ones spent {_money(-loss)} less.")
     return Chart("decline_alerts", title, reading, table_html=table)
 
 
@@ -310,8 +315,10 @@ def category_breadth(d: ReportData) -> Chart:
                    f"{_pct(last['churn_rate'])} of those who bought {last['category_breadth']}; broad buyers also buy "
                    "more often, so read this as a correlate, not a cause.")
     elif len(known) == 1:
-        reading = (f"Every customer falls in one group ({known.iloc[0]['category_breadth']} categories), "
-                   f"churn rate {_pct(known.iloc[0]['churn_rate'])}: the input has no spread of categories.")
+        group = str(known.iloc[0]["category_breadth"])
+        why = "the input has no product categories" if group == "none" else "the input has no spread of categories"
+        reading = (f"Every customer is in one group ({group!r}: {why}); its churn rate is "
+                   f"{_pct(known.iloc[0]['churn_rate'])}.")
     else:
         reading = "No customers yet."
     return Chart("category_breadth", title, reading, figure=fig)
@@ -319,8 +326,12 @@ def category_breadth(d: ReportData) -> Chart:
 
 def holdout_check(d: ReportData) -> Chart:
     title = "CLV model check: predicted vs actual holdout purchases"
-    if d.holdout is None or d.holdout.empty:
+    if d.holdout is None:
         return _missing("clv_holdout", title, "marts.rpt_clv_holdout_validation")
+    if d.holdout.empty:
+        return Chart("clv_holdout", title, "No holdout check on this warehouse: the history before the calibration "
+                     "end is too short or too small to fit the models (see the fit-clv-models step's log).",
+                     missing="rows in rpt_clv_holdout_validation")
     h = d.holdout[d.holdout["frequency_bucket"].astype(str) != "total"]
     totals = d.holdout[d.holdout["frequency_bucket"].astype(str) == "total"]
     fig = go.Figure()
@@ -381,8 +392,8 @@ def p_alive_matrix(d: ReportData) -> Chart:
             yaxis=dict(title="frequency (repeat purchase days)"))
     repeat = g[g["frequency"] > 0]
     low = (repeat["p_alive"] < 0.5).mean() if len(repeat) else float("nan")
-    reading = (f"Among repeat buyers, P(alive) rises with recency for a given frequency (a recent last purchase "
-               f"means alive); {_pct(low)} of them are below 50% (mean per cell, the number of customers on hover).")
+    reading = (f"Each cell is the mean P(alive) of its customers (their number on hover); along a row, a later last "
+               f"purchase should mean a higher P(alive). {_pct(low)} of repeat buyers are below 50%.")
     return Chart("p_alive", title, reading, figure=fig)
 
 
