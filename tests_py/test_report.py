@@ -17,10 +17,11 @@ import pytest
 from browser import Chromium, chromium_path
 from conftest import REPO, RUN_OUTPUT, connect, run_cli
 
+from loyalty.engines import get_engine
 from loyalty.orchestration.dbt_nodes import node_lines, phase_summary
 from loyalty.orchestration.publish import Headline, headline_lines
 from loyalty.quality.offline_docs import CDN_FILES, REMOTE_LOGO, VENDOR, assets_dir, make_offline, remote_links
-from loyalty.quality.project import data_docs_index
+from loyalty.quality.project import run_project
 from loyalty.report import report_path
 from loyalty.report.charts import BUILDERS, cohort_heatmap, retention_by_month
 from loyalty.report.data import ReportData, read_report_data
@@ -162,8 +163,8 @@ def test_a_run_with_the_as_of_date_left_open_is_named_by_the_resolved_date(fixtu
     out = (fixture_warehouse.parent / RUN_OUTPUT).read_text()
     assert f"Flow run renamed 'fixtures.duckdb as of latest' -> 'fixtures.duckdb as of {as_of}'" in out
     # GX names the validation runs by the as-of date too
-    runs = {p.name for p in (fixture_warehouse.parent / "fixtures.duckdb.gx" / "uncommitted" / "validations")
-            .glob("*/*/")}
+    gx_project = run_project(get_engine("duckdb").work_path(fixture_warehouse))
+    runs = {p.name for p in (gx_project / "uncommitted" / "validations").glob("*/*/")}
     assert runs == {f"as-of-{as_of}"}
 
 
@@ -244,7 +245,8 @@ def test_report_of_a_warehouse_without_clv_fits_renders_without_errors(fixture_w
 
 
 def test_data_docs_render_offline_in_chromium(cdnow_warehouse: Path, chromium: Chromium) -> None:
-    index = data_docs_index(cdnow_warehouse)
+    index = get_engine("duckdb").data_docs(cdnow_warehouse)
+    assert index is not None
     pages = [index] + sorted((index.parent / "validations").rglob("*.html"))[:1]
     assert len(pages) == 2
     for i, path in enumerate(pages):

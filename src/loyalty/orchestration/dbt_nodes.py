@@ -41,11 +41,10 @@ def phase_summary(phase: str, results: list[dict[str, Any]]) -> str:
     return f"dbt {phase} phase: {len(results)} nodes ({parts}), {total:.1f} s of node time."
 
 
-def log_phase_nodes(phase: str, warehouse: Path, logger: Any) -> None:
-    """Log the phase's summary and its nodes (dbt's run_results.json of the phase) as one record:
-    the Prefect UI shows every line; the CLI's progress shows the first (the summary)."""
-    from loyalty.dbt import state_dir
-
-    results = read_run_results(state_dir(warehouse) / "target" / "run_results.json")
+def log_phase_nodes(phase: str, dbt_state: Path, logger: Any) -> None:
+    """Log the phase's summary and its nodes (dbt's `target/run_results.json` in the run's dbt
+    state folder) as one record: the Prefect UI shows every line; the CLI's progress shows the
+    first (the summary)."""
+    results = read_run_results(dbt_state / "target" / "run_results.json")
     if results:
         logger.info("\n".join([phase_summary(phase, results), *(f"  {line}" for line in node_lines(results))]))

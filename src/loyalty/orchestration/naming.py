@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from loyalty.pipeline import RunConfig
 
 
 def _params() -> dict[str, Any]:
@@ -33,17 +36,13 @@ def backfill_run_name() -> str:
     return f"backfill {_warehouse(params)} {span}"
 
 
-def read_as_of_date(warehouse: Path) -> dt.date | None:
+def read_as_of_date(connection: Any) -> dt.date | None:
     """The as-of date the inputs phase resolved (intermediate.int_as_of_date), or None."""
-    from loyalty.spark.query import connect_read_only
-
-    con = connect_read_only(warehouse)
     try:
-        rows = con.execute("select max(as_of_date) from intermediate.int_as_of_date").fetchall()
-        row = rows[0] if rows else None
+        rows = connection.execute("select max(as_of_date) from intermediate.int_as_of_date").fetchall()
     finally:
-        con.close()
-    value = row[0] if row else None
+        connection.close()
+    value = rows[0][0] if rows else None
     return value.date() if isinstance(value, dt.datetime) else value
 
 
@@ -52,10 +51,11 @@ def as_of_run_name(warehouse: Path, as_of_date: dt.date) -> str:
     return f"{warehouse.name} as of {as_of_date.isoformat()}"
 
 
-def name_run_by_as_of(warehouse: Path) -> str | None:
-    """Rename the current flow run by the as-of date dbt resolved, so that a run started with
-    the date left open ("as of latest") is listed by the date it describes. Returns the name,
-    or None outside a flow run. The name is cosmetic: a failure to rename is logged, not raised."""
+def name_run_by_as_of(config: RunConfig) -> str | None:
+    """Rename the current flow run by the as-of date dbt resolved (read from the run's work
+    location), so that a run started with the date left open ("as of latest") is listed by the
+    date it describes. Returns the name, or None outside a flow run. The name is cosmetic: a
+    failure to rename is logged, not raised."""
     from prefect.client.orchestration import get_client
     from prefect.logging import get_run_logger
     from prefect.runtime import flow_run
@@ -63,10 +63,10 @@ def name_run_by_as_of(warehouse: Path) -> str | None:
     if not flow_run.id:
         return None
     try:
-        as_of_date = read_as_of_date(warehouse)
+        as_of_date = read_as_of_date(config.engine.connect_read_only(config.work))
         if as_of_date is None:
             return None
-        name = as_of_run_name(warehouse, as_of_date)
+        name = as_of_run_name(config.warehouse, as_of_date)
         if flow_run.name != name:
             with get_client(sync_client=True) as client:
                 client.update_flow_run(flow_run.id, name=name)

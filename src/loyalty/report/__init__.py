@@ -22,11 +22,11 @@ def report_path(warehouse: Path, out_dir: Path | None = None) -> Path:
     return (out_dir or default_report_dir(warehouse)) / REPORT_FILE
 
 
-def write_report(warehouse: Path, out_dir: Path | None = None) -> Path:
-    """Write the report of the warehouse; return the path of the HTML file."""
+def write_report(warehouse: Path, out_dir: Path | None = None, target: str = "duckdb") -> Path:
+    """Write the report of the published warehouse; return the path of the HTML file."""
     from loyalty.report.charts import build_charts
     from loyalty.report.data import read_report_data
     from loyalty.report.html import render_html, write_html
 
-    data = read_report_data(warehouse)
+    data = read_report_data(warehouse, target)
     return write_html(report_path(warehouse, out_dir), render_html(data, build_charts(data)))

@@ -1,7 +1,7 @@
 """What the report shows, read from the marts: one query per chart, portable SQL.
 
-Every query reads a mart (or the status snapshot) through `connect_read_only`, so the
-report reads a DuckDB file or a Spark warehouse folder alike. A chart whose table or
+Every query reads a mart (or the status snapshot) through the engine's read-only connection
+(loyalty.engines), so the report reads a DuckDB file or a Spark warehouse folder alike. A chart whose table or
 columns are not in the warehouse's catalog gets None ("not built"), never an error: the
 marts grow as the project does.
 """
@@ -78,14 +78,14 @@ def _frame(con: Any, sql: str) -> pd.DataFrame:
     return frame
 
 
-def read_report_data(warehouse: Path) -> ReportData:
-    """Read every chart's frame from the warehouse (read-only)."""
+def read_report_data(warehouse: Path, target: str = "duckdb") -> ReportData:
+    """Read every chart's frame from the published warehouse (read-only)."""
     import duckdb
 
-    from loyalty.spark.query import connect_read_only
+    from loyalty.engines import get_engine
 
     try:
-        con = connect_read_only(warehouse)
+        con = get_engine(target).connect_read_only(warehouse)
     except duckdb.Error as exc:
         reason = str(exc).strip().splitlines()[0]
         raise ReportReadError(f"Could not open the warehouse {warehouse} for the report: {reason}") from None
