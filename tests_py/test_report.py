@@ -268,3 +268,17 @@ def test_data_docs_render_offline_in_chromium(cdnow_warehouse: Path, chromium: C
         finally:
             page.close()
         assert state["text"] > 200 and state["rows"] >= 1 and state["bootstrap"], (path, state)
+
+
+def test_pruning_old_validations_removes_an_as_of_date_left_without_runs(tmp_path: Path) -> None:
+    from loyalty.quality.project import RESULT_PAGES, RESULTS, prune_results
+
+    dated = [("as-of-2024-01-31", "20260101T000000.000000Z"), ("as-of-2024-02-29", "20260102T000000.000000Z"),
+             ("as-of-2024-03-31", "20260103T000000.000000Z")]
+    for name, run in dated:
+        for base in (RESULTS, RESULT_PAGES):
+            (tmp_path / base / "dim_customers" / name / run).mkdir(parents=True)
+    assert prune_results(tmp_path, keep=2) == 1
+    for base in (RESULTS, RESULT_PAGES):
+        assert sorted(p.name for p in (tmp_path / base / "dim_customers").iterdir()) == [
+            "as-of-2024-02-29", "as-of-2024-03-31"]
