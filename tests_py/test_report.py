@@ -19,12 +19,13 @@ from conftest import REPO, RUN_OUTPUT, connect, run_cli
 
 from loyalty.engines import get_engine
 from loyalty.orchestration.dbt_nodes import node_lines, phase_summary
-from loyalty.orchestration.publish import Headline, headline_lines
+from loyalty.orchestration.publish import headline_lines
 from loyalty.quality.offline_docs import CDN_FILES, REMOTE_LOGO, VENDOR, assets_dir, make_offline, remote_links
 from loyalty.quality.project import run_project
 from loyalty.report import report_path
 from loyalty.report.charts import BUILDERS, cohort_heatmap, retention_by_month
 from loyalty.report.data import ReportData, read_report_data
+from loyalty.summary import Summary
 
 ARTIFACTS = REPO / "build" / "artifacts"
 CHARTS = [b.__name__ for b in BUILDERS]
@@ -78,8 +79,11 @@ def test_dbt_node_lines_give_status_time_and_message() -> None:
 
 
 def test_headline_lines_are_the_artifacts_numbers() -> None:
-    h = Headline(customers=2357, active_customers=812, churned_customers=1545, retention_month=dt.date(1998, 6, 1),
-                 retention_rate=0.9375, churn_rate=0.0625, clv_column=True, total_predicted_clv=12345.678)
+    h = Summary(warehouse=Path("x.duckdb"), as_of_date=dt.date(1998, 6, 30), raw_rows=0, valid_rows=0, rejected_rows=0,
+                rejected_by_reason={}, customers=2357, repeat_customers=0, total_revenue=0.0, cohorts=0,
+                month1_retention=None, marts=[], active_customers=812, churned_customers=1545,
+                retention_month=dt.date(1998, 6, 1), retention_rate=0.9375, churn_rate=0.0625, clv_column=True,
+                total_predicted_clv=12345.678)
     assert headline_lines(h) == [
         "Active customers: 812 (34.5% of customers); churned: 1,545",
         "Retention this month: 93.8% retained, 6.2% churned in June 1998",
