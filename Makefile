@@ -1,4 +1,4 @@
-# Two commands on a fresh machine with Python 3.11, make, git (and Java for Spark):
+# Two commands on a fresh machine with Python 3.11, make, git, npm (and Java for Spark):
 #   make demo   set up the environment, generate a sample, build the warehouse, print headline numbers
 #   make test   set up the environment, lint the SQL, build + test every model on fixture data, run pytest
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
