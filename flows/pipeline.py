@@ -62,7 +62,8 @@ def loyalty_pipeline(
         step.validate_marts(config)
         step.publish(config)  # all at once: analysts see the last good run until here
         summary = step.summarize_marts(config)
-        step.publish_run_summary(config, summary)
+        report = step.write_report(config)
+        step.publish_run_summary(config, summary, links={"Report (HTML, opens offline)": str(report)})
     return summary
 
 

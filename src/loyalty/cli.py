@@ -137,6 +137,16 @@ def _run_flow(config, lock_timeout: float):  # type: ignore[no-untyped-def]
         return run_flow(config, lock_timeout_seconds=lock_timeout)
 
 
+def _closing_lines(summary: Any) -> list[str]:
+    """After the run's summary: what the Prefect artifact shows (active and churned customers,
+    this month's retention and churn, predicted CLV) and where the report is."""
+    from loyalty.orchestration.publish import headline_lines
+    from loyalty.report import report_path
+
+    report = report_path(summary.warehouse)
+    return headline_lines(summary) + ([f"Report: {report}"] if report.is_file() else [])
+
+
 def _warehouse(target: str, warehouse: Path | None) -> Path:
     """The published warehouse of the target (resolved by its engine; LoyaltyError when the path
     is of the other engine's kind)."""
@@ -213,7 +223,7 @@ def run(transactions: str, customers: str | None, as_of: dt.date | None, calibra
         summary = _run_flow(config, lock_timeout)
     except LoyaltyError as exc:
         _fail(exc)
-    for line in summary.lines():
+    for line in summary.lines() + _closing_lines(summary):
         click.echo(line)
 
 
@@ -239,7 +249,7 @@ def demo(n_customers: int, seed: int, target: str, warehouse: Path | None, full_
         summary = _run_flow(config, lock_timeout)
     except LoyaltyError as exc:
         _fail(exc)
-    for line in summary.lines():
+    for line in summary.lines() + _closing_lines(summary):
         click.echo(line)
     click.echo(f"BI tools and notebooks open the published warehouse {summary.warehouse} (read-only).")
     click.echo(f"Export the marts as Parquet: loyalty export --target {target} --warehouse {summary.warehouse} "
@@ -322,8 +332,31 @@ def backfill(transactions: str, customers: str | None, as_of_dates: list[dt.date
     for summary in summaries:
         click.echo(f"as of {summary.as_of_date}: {summary.customers:,} customers, {summary.valid_rows:,} valid "
                    f"and {summary.rejected_rows:,} rejected rows")
-    for line in summaries[-1].lines():
+    for line in summaries[-1].lines() + _closing_lines(summaries[-1]):
         click.echo(line)
+
+
+@main.command()
+@TARGET_OPTION
+@click.option("--warehouse", type=click.Path(path_type=Path), default=None,
+              help="Warehouse to read, as for `loyalty run`: a DuckDB file (default: $LOYALTY_WAREHOUSE, else "
+                   "build/loyalty.duckdb), or with --target spark the Spark warehouse folder.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder to write report.html into (created if missing). Default: <warehouse>.report/ "
+                   "beside the warehouse.")
+def report(target: str, warehouse: Path | None, out: Path | None) -> None:
+    """Write the analysts' report: one HTML file of charts (retention, churn, segments, CLV) that opens
+    offline in any browser, with no server."""
+    from loyalty.report import write_report
+
+    try:
+        path = _warehouse(target, warehouse)
+        if not path.exists():
+            raise LoyaltyError(f"The warehouse {path} does not exist: build it with `loyalty run` first.")
+        written = write_report(path, out.resolve() if out else None, target=target)
+    except LoyaltyError as exc:
+        _fail(exc)
+    click.echo(f"Report: {written}")
 
 
 if __name__ == "__main__":
