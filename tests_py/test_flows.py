@@ -96,13 +96,20 @@ def flow_run_id(state: Any) -> UUID:
     return state.state_details.flow_run_id
 
 
-def task_runs(run_id: UUID) -> dict[str, Any]:
+def task_runs(run_id: UUID, *expected: str) -> dict[str, Any]:
+    """The flow run's task runs by task name; waits until the `expected` ones are recorded
+    (the API records task runs from events, a moment after they end)."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
-    with get_client(sync_client=True) as client:
-        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id])))
-    return {r.name.rsplit("-", 1)[0]: r for r in runs}  # "load-raw-input-82f" -> "load-raw-input"
+    deadline = time.monotonic() + 60
+    while True:
+        with get_client(sync_client=True) as client:
+            runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id])))
+        found = {r.name.rsplit("-", 1)[0]: r for r in runs}  # "load-raw-input-82f" -> "load-raw-input"
+        if set(expected) <= set(found) or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)
 
 
 def artifacts(run_id: UUID) -> dict[str, Any]:
@@ -417,7 +424,7 @@ def test_data_error_fails_the_flow_at_once_with_the_steps_message(pipeline: Any,
     state = pipeline(bad, warehouse=str(tmp_path / "w.duckdb"), return_state=True)
     assert state.is_failed()
     assert f"The transactions file {bad} is missing the required column amount." in state.message
-    runs = task_runs(flow_run_id(state))
+    runs = task_runs(flow_run_id(state), "prepare-work-location", "load-raw-input")
     assert runs["load-raw-input"].run_count == 1  # a data error is not retried
     assert set(runs) == {"prepare-work-location", "load-raw-input"}  # and nothing after it ran
     assert not (tmp_path / "w.duckdb").exists()  # nothing was published
@@ -431,7 +438,8 @@ def test_failing_raw_validation_stops_the_flow_before_the_marts(pipeline: Any, t
     assert state.is_failed()
     assert "The raw input check failed (1 critical expectation)" in state.message
     assert "7 of 18 rows (38.9%), more than the 5.0% allowed" in state.message
-    runs = task_runs(flow_run_id(state))
+    runs = task_runs(flow_run_id(state), "prepare-work-location", "load-raw-input", "dbt-build-inputs",
+                     "validate-raw-input")
     assert set(runs) == {"prepare-work-location", "load-raw-input", "dbt-build-inputs", "validate-raw-input"}
     assert runs["validate-raw-input"].run_count == 1
     assert not (tmp_path / "w.duckdb").exists()  # nothing was published
