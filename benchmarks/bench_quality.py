@@ -29,7 +29,7 @@ def _measure(warehouse: Path, phase: str) -> None:
     """Child process: one check phase on the warehouse; print a JSON line of figures."""
     started = time.perf_counter()
     os.environ["GX_ANALYTICS_ENABLED"] = "false"
-    import great_expectations  # noqa: F401  (timed on its own)
+    import great_expectations  # noqa: F401 - timed on its own
 
     imported = time.perf_counter()
     from loyalty.quality.runner import run_phase

@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / "gx"
-        shutil.copytree(project, copy, ignore=shutil.ignore_patterns("uncommitted"))
+        shutil.copytree(project, copy, ignore=shutil.ignore_patterns("uncommitted", "assets"))
         sync(copy)
         changed = differences(project, copy)
     if changed:

@@ -29,7 +29,7 @@ def test_new_suite_gets_its_validation_definition_and_checkpoint_and_a_second_ru
     tmp_path: Path,
 ) -> None:
     project = tmp_path / "gx"
-    shutil.copytree(REPO / "gx", project, ignore=shutil.ignore_patterns("uncommitted"))
+    shutil.copytree(REPO / "gx", project, ignore=shutil.ignore_patterns("uncommitted", "assets"))
     suite = json.loads((project / "expectations" / "fct_transactions.json").read_text())
     suite["name"] = "new_mart"
     suite["id"] = None

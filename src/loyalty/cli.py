@@ -9,8 +9,9 @@ from typing import Any
 
 import click
 
+from loyalty.engines import TARGETS
 from loyalty.errors import LoyaltyError
-from loyalty.project import project_dir, warehouse_path
+from loyalty.project import project_dir
 
 DEMO_CUSTOMERS = 20_000
 
@@ -39,6 +40,44 @@ def _dbt_var(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
             raise click.BadParameter(f"{name.strip()!r} is not a var of dbt_project.yml.")
         parsed[name.strip()] = yaml.safe_load(raw) if raw.strip() else None
     return parsed
+
+
+def _csv_options(func):  # type: ignore[no-untyped-def]
+    """--csv-delimiter / --csv-encoding: checked, then handed to the loaders (loyalty.load.CsvOptions)."""
+    options = [
+        click.option("--csv-delimiter", "csv_delimiter", default=None, metavar="CHAR",
+                     help="Field delimiter of CSV input files: one character, or tab, comma, semicolon, "
+                          "pipe (default: comma)."),
+        click.option("--csv-encoding", "csv_encoding", default=None, metavar="ENCODING",
+                     help="Text encoding of CSV input files: utf-8 (default), utf-16 or latin-1. "
+                          "Parquet and JSON Lines files are not affected."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _use_csv_options(delimiter: str | None, encoding: str | None) -> None:
+    """Check the CSV options and pass them to the loaders of this process (environment variables)."""
+    import os
+
+    from loyalty.load import CSV_DELIMITER_ENV, CSV_ENCODING_ENV, CsvOptions
+
+    options = CsvOptions.parse(delimiter, encoding)
+    os.environ[CSV_DELIMITER_ENV] = options.delimiter
+    os.environ[CSV_ENCODING_ENV] = options.encoding
+
+
+def _warehouse_error(path: Path, exc: Exception) -> LoyaltyError:
+    """A DuckDB error on opening or reading a warehouse, as one sentence (exit code 2)."""
+    text = str(exc)
+    if "lock" in text.lower():
+        return LoyaltyError(f"The warehouse {path} is in use by another process (a run holds it): "
+                            "try again when the run has finished.")
+    if "not a valid DuckDB database" in text:
+        return LoyaltyError(f"{path} is not a DuckDB warehouse: give the file that `loyalty run` built.")
+    first = " ".join(text.strip().splitlines()[:1])[:300]
+    return LoyaltyError(f"Could not read the warehouse {path}: {first}")
 
 
 def _fail(exc: LoyaltyError) -> None:
@@ -89,35 +128,35 @@ def generate(n_customers: int, seed: int, start: dt.date, end: dt.date, bad_row_
 
 def _run_flow(config, lock_timeout: float):  # type: ignore[no-untyped-def]
     """Run the pipeline flow with progress lines; input files are checked before Prefect starts."""
-    from loyalty.load import resolve_files
+    from loyalty.load import check_inputs, check_warehouse_folder
     from loyalty.orchestration.runner import console_progress, run_flow
 
-    resolve_files(config.transactions, "transactions")
-    if config.customers:
-        resolve_files(config.customers, "customers")
+    check_inputs(config.transactions, config.customers)
+    check_warehouse_folder(config.warehouse)
     with console_progress():
         return run_flow(config, lock_timeout_seconds=lock_timeout)
 
 
-def _warehouse(target: str, warehouse: Path | None) -> Path:
-    """The warehouse of the target: a DuckDB file, or the folder of a Spark warehouse."""
-    if target == "spark":
-        from loyalty.spark.session import spark_warehouse_path
+def _closing_lines(summary: Any) -> list[str]:
+    """After the run's summary: what the Prefect artifact shows (active and churned customers,
+    this month's retention and churn, predicted CLV) and where the report is."""
+    from loyalty.orchestration.publish import headline_lines
+    from loyalty.report import report_path
 
-        path = spark_warehouse_path(warehouse)
-        if path.is_file():
-            raise LoyaltyError(f"The warehouse {path} is a file: the spark target needs a folder "
-                               "(a file is a DuckDB warehouse: use --target duckdb).")
-        return path
-    path = warehouse_path(warehouse)
-    if path.is_dir():
-        raise LoyaltyError(f"The warehouse {path} is a folder: the duckdb target needs a DuckDB file "
-                           "(a folder is a Spark warehouse: add --target spark).")
-    return path
+    report = report_path(summary.warehouse)
+    return headline_lines(summary) + ([f"Report: {report}"] if report.is_file() else [])
+
+
+def _warehouse(target: str, warehouse: Path | None) -> Path:
+    """The published warehouse of the target (resolved by its engine; LoyaltyError when the path
+    is of the other engine's kind)."""
+    from loyalty.engines import get_engine
+
+    return get_engine(target).warehouse_path(warehouse)
 
 
 TARGET_OPTION = click.option(
-    "--target", type=click.Choice(["duckdb", "spark"]), default="duckdb", show_default=True,
+    "--target", type=click.Choice(list(TARGETS)), default="duckdb", show_default=True,
     help="Engine: duckdb (one file, the default) or spark (local Spark through dbt-spark; "
          "needs Java 17 and the spark extra). The marts are the same on both.")
 
@@ -162,10 +201,11 @@ def _run_options(func):  # type: ignore[no-untyped-def]
               help="Stop before the marts are built when more than this share of the input rows dated up to "
                    "the as-of date is rejected (Great Expectations raw input check; rows after the as-of "
                    "date do not count). 0.05 = 5%. Default: the dbt var max_rejected_share (0.05).")
+@_csv_options
 @_run_options
 def run(transactions: str, customers: str | None, as_of: dt.date | None, calibration_end: dt.date | None,
         var_items: dict[str, Any], max_rejected_share: float | None, target: str, warehouse: Path | None,
-        full_refresh: bool, lock_timeout: float) -> None:
+        full_refresh: bool, lock_timeout: float, csv_delimiter: str | None, csv_encoding: str | None) -> None:
     """Load the input, build and test every model, and print the headline numbers.
 
     The run is a Prefect flow run (flows/pipeline.py): recorded on the Prefect server named by
@@ -176,13 +216,14 @@ def run(transactions: str, customers: str | None, as_of: dt.date | None, calibra
     if max_rejected_share is not None:
         var_items = {**var_items, "max_rejected_share": max_rejected_share}
     try:
+        _use_csv_options(csv_delimiter, csv_encoding)
         config = RunConfig(transactions=transactions, customers=customers, as_of=as_of,
-                           warehouse=_warehouse(target, warehouse), full_refresh=full_refresh, target=target,
+                           warehouse=warehouse, full_refresh=full_refresh, target=target,
                            variables=var_items, calibration_end=calibration_end)
         summary = _run_flow(config, lock_timeout)
     except LoyaltyError as exc:
         _fail(exc)
-    for line in summary.lines():
+    for line in summary.lines() + _closing_lines(summary):
         click.echo(line)
 
 
@@ -204,18 +245,15 @@ def demo(n_customers: int, seed: int, target: str, warehouse: Path | None, full_
     click.echo("Building the warehouse (dbt build with all tests) ...")
     try:
         config = RunConfig(transactions=str(result.transactions_path), customers=str(result.customers_path),
-                           warehouse=_warehouse(target, warehouse), full_refresh=full_refresh, target=target)
+                           warehouse=warehouse, full_refresh=full_refresh, target=target)
         summary = _run_flow(config, lock_timeout)
     except LoyaltyError as exc:
         _fail(exc)
-    for line in summary.lines():
+    for line in summary.lines() + _closing_lines(summary):
         click.echo(line)
-    if target == "spark":
-        click.echo(f"Export the marts as Parquet: loyalty export --target spark --warehouse {summary.warehouse} "
-                   "--out build/marts")
-    else:
-        click.echo(f"Query it from Python: duckdb.connect('{summary.warehouse}', read_only=True)"
-                   ".sql('select * from marts.dim_customers limit 5').show()")
+    click.echo(f"BI tools and notebooks open the published warehouse {summary.warehouse} (read-only).")
+    click.echo(f"Export the marts as Parquet: loyalty export --target {target} --warehouse {summary.warehouse} "
+               "--out build/marts")
 
 
 @main.command()
@@ -227,11 +265,18 @@ def demo(n_customers: int, seed: int, target: str, warehouse: Path | None, full_
               help="Warehouse to read, as for `loyalty run`: a DuckDB file, or with --target spark "
                    "the Spark warehouse folder.")
 def export(out: Path, target: str, warehouse: Path | None) -> None:
-    """Write every mart of the warehouse as Parquet (one <mart>.parquet per mart) for BI tools."""
-    from loyalty.spark.export import export_marts
+    """Write every mart of the published warehouse as Parquet (one <mart>.parquet per mart) for BI tools."""
+    import duckdb
+
+    from loyalty.engines import get_engine
 
     try:
-        result = export_marts(_warehouse(target, warehouse), out.resolve())
+        engine = get_engine(target)
+        path = engine.warehouse_path(warehouse)
+        try:
+            result = engine.export(path, out.resolve())
+        except duckdb.Error as exc:  # not a warehouse, or held by a run: say which, in one sentence
+            raise _warehouse_error(path, exc) from None
     except LoyaltyError as exc:
         _fail(exc)
     for mart, path in result.files.items():
@@ -257,25 +302,25 @@ def _dates(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
               help="Which days of the range are as-of dates: month ends, week ends (Sundays) or every day.")
 @click.option("--var", "var_items", multiple=True, callback=_dbt_var, metavar="NAME=VALUE",
               help="Set a dbt var for every run of the backfill (repeatable), as for `loyalty run`.")
+@_csv_options
 @_run_options
 def backfill(transactions: str, customers: str | None, as_of_dates: list[dt.date], start: dt.date | None,
              end: dt.date | None, every: str, var_items: dict[str, Any], target: str, warehouse: Path | None,
-             full_refresh: bool, lock_timeout: float) -> None:
+             full_refresh: bool, lock_timeout: float, csv_delimiter: str | None, csv_encoding: str | None) -> None:
     """Rebuild the warehouse as of a series of past dates, oldest first (one pipeline run per date).
 
     Each date's run is a full `loyalty run` with --as-of that date, so the snapshot history and
     the retention tables gain one state per date. The backfill holds the warehouse until the
     last date is done; --full-refresh applies to the first date only.
     """
-    from loyalty.load import resolve_files
+    from loyalty.load import check_inputs
     from loyalty.orchestration.backfill import backfill_dates
     from loyalty.orchestration.runner import console_progress, run_backfill
 
     try:
         dates = backfill_dates(as_of_dates or None, start, end, every)
-        resolve_files(transactions, "transactions")
-        if customers:
-            resolve_files(customers, "customers")
+        _use_csv_options(csv_delimiter, csv_encoding)
+        check_inputs(transactions, customers)
         click.echo(f"Backfilling {len(dates)} as-of date(s): {', '.join(map(str, dates))}")
         with console_progress():
             summaries = run_backfill(transactions=transactions, customers=customers, as_of_dates=dates,
@@ -287,8 +332,31 @@ def backfill(transactions: str, customers: str | None, as_of_dates: list[dt.date
     for summary in summaries:
         click.echo(f"as of {summary.as_of_date}: {summary.customers:,} customers, {summary.valid_rows:,} valid "
                    f"and {summary.rejected_rows:,} rejected rows")
-    for line in summaries[-1].lines():
+    for line in summaries[-1].lines() + _closing_lines(summaries[-1]):
         click.echo(line)
+
+
+@main.command()
+@TARGET_OPTION
+@click.option("--warehouse", type=click.Path(path_type=Path), default=None,
+              help="Warehouse to read, as for `loyalty run`: a DuckDB file (default: $LOYALTY_WAREHOUSE, else "
+                   "build/loyalty.duckdb), or with --target spark the Spark warehouse folder.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder to write report.html into (created if missing). Default: <warehouse>.report/ "
+                   "beside the warehouse.")
+def report(target: str, warehouse: Path | None, out: Path | None) -> None:
+    """Write the analysts' report: one HTML file of charts (retention, churn, segments, CLV) that opens
+    offline in any browser, with no server."""
+    from loyalty.report import write_report
+
+    try:
+        path = _warehouse(target, warehouse)
+        if not path.exists():
+            raise LoyaltyError(f"The warehouse {path} does not exist: build it with `loyalty run` first.")
+        written = write_report(path, out.resolve() if out else None, target=target)
+    except LoyaltyError as exc:
+        _fail(exc)
+    click.echo(f"Report: {written}")
 
 
 if __name__ == "__main__":
