@@ -10,6 +10,7 @@ import pytest
 from conftest import FIXTURES, connect, run_cli
 
 
+# (the type: ignore below: click decorators / callables typed loosely)
 def assert_one_sentence_error(proc, *fragments: str) -> None:  # type: ignore[no-untyped-def]
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr

@@ -58,6 +58,7 @@ JSONL_LINES = [
 AS_OF = "2024-06-30"
 
 
+# (the type: ignore below: click decorators / callables typed loosely)
 def assert_one_sentence(proc, code: int, *fragments: str) -> None:  # type: ignore[no-untyped-def]
     assert proc.returncode == code, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr

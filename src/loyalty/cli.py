@@ -42,7 +42,7 @@ def _dbt_var(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
     return parsed
 
 
-def _csv_options(func):  # type: ignore[no-untyped-def]
+def _csv_options(func):  # type: ignore[no-untyped-def]  # click decorators / callables typed loosely
     """--csv-delimiter / --csv-encoding: checked, then handed to the loaders (loyalty.load.CsvOptions)."""
     options = [
         click.option("--csv-delimiter", "csv_delimiter", default=None, metavar="CHAR",
@@ -126,6 +126,7 @@ def generate(n_customers: int, seed: int, start: dt.date, end: dt.date, bad_row_
     click.echo(f"Wrote {result.n_customers:,} customers to {result.customers_path}")
 
 
+# (the type: ignore below: click decorators / callables typed loosely)
 def _run_flow(config, lock_timeout: float):  # type: ignore[no-untyped-def]
     """Run the pipeline flow with progress lines; input files are checked before Prefect starts."""
     from loyalty.load import check_inputs, check_warehouse_folder
@@ -161,7 +162,7 @@ TARGET_OPTION = click.option(
          "needs Java 17 and the spark extra). The marts are the same on both.")
 
 
-def _run_options(func):  # type: ignore[no-untyped-def]
+def _run_options(func):  # type: ignore[no-untyped-def]  # click decorators / callables typed loosely
     options = [
         TARGET_OPTION,
         click.option("--warehouse", type=click.Path(path_type=Path), default=None,

@@ -317,6 +317,7 @@ def _stage_csv(
     # good row k is record k + (number of malformed lines before it); malformed line j with
     # record r has r - j good rows before it, so it precedes good row k when r - j < k
     # count(*) always returns a row
+    # (the type: ignore below: fetchone() is Optional; a count(*) always returns a row)
     (n_bad,) = con.execute(f"select count(*) from {stage}_bad").fetchone()  # type: ignore[misc]
     good_rows = f"select ordinal as record, {', '.join(names)}, cast(null as varchar) as raw_line from {stage}_good"
     if n_bad == 0:  # the usual case: no renumbering needed
@@ -402,6 +403,7 @@ def _load_table(
         listed = ", ".join(str(f) for f in files)
         raise InputError(f"Could not load the {what} input {listed}: {_first_line(exc)}") from None
     # count(*) always returns a row
+    # (the type: ignore below: fetchone() is Optional; a count(*) always returns a row)
     (count,) = con.execute(f"select count(*) from raw.{table}").fetchone()  # type: ignore[misc]
     return int(count)
 
