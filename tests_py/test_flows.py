@@ -27,10 +27,22 @@ from conftest import FIXTURES, REPO, connect, run_cli
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 from loyalty.errors import BuildError, InputError  # noqa: E402 - after PREFECT_SERVER_ANALYTICS_ENABLED is set
-from loyalty.orchestration.backfill import BackfillError, backfill_dates, period_ends  # noqa: E402 - after PREFECT_SERVER_ANALYTICS_ENABLED is set
-from loyalty.orchestration.lock import WarehouseBusyError, is_locked, read_holder, warehouse_lock  # noqa: E402 - after PREFECT_SERVER_ANALYTICS_ENABLED is set
+from loyalty.orchestration.backfill import (  # noqa: E402 - after PREFECT_SERVER_ANALYTICS_ENABLED is set
+    BackfillError,
+    backfill_dates,
+    period_ends,
+)
+from loyalty.orchestration.lock import (  # noqa: E402 - after PREFECT_SERVER_ANALYTICS_ENABLED is set
+    WarehouseBusyError,
+    is_locked,
+    read_holder,
+    warehouse_lock,
+)
 from loyalty.orchestration.retry import is_transient  # noqa: E402 - after PREFECT_SERVER_ANALYTICS_ENABLED is set
-from loyalty.orchestration.runner import flow_parameters, load_flow  # noqa: E402 - after PREFECT_SERVER_ANALYTICS_ENABLED is set
+from loyalty.orchestration.runner import (  # noqa: E402 - after PREFECT_SERVER_ANALYTICS_ENABLED is set
+    flow_parameters,
+    load_flow,
+)
 from loyalty.pipeline import RunConfig  # noqa: E402 - after PREFECT_SERVER_ANALYTICS_ENABLED is set
 
 TRANSACTIONS = str(FIXTURES / "transactions.csv")

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from browser import Chromium, chromium_path
 from conftest import REPO, RUN_OUTPUT, connect, run_cli
-
 from loyalty.engines import get_engine
 from loyalty.orchestration.dbt_nodes import node_lines, phase_summary
 from loyalty.orchestration.publish import headline_lines

@@ -27,8 +27,8 @@ import duckdb
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from conftest import REPO, connect, run_cli
 
+from conftest import REPO, connect, run_cli
 from loyalty.engines import get_engine
 
 PROJECT_FILES = ("dbt_project.yml", "profiles.yml")

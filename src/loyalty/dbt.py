@@ -107,7 +107,7 @@ def _test_meaning(node: dict[str, Any], failures: Any) -> str:
     kind = meta.get("name")
     kwargs = meta.get("kwargs") or {}
     column = kwargs.get("column_name") or node.get("column_name") or "?"
-    model = str((node.get("attached_node") or "?")).split(".")[-1]
+    model = str(node.get("attached_node") or "?").split(".")[-1]
     if kind == "not_null":
         return f"{model}.{column} must always have a value, but {count}rows have none"
     if kind == "unique":

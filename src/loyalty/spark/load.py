@@ -130,9 +130,8 @@ def _normalized(
     what: str,
     options: CsvOptions,
 ) -> DataFrame:
-    from pyspark.sql import functions as F
-
     import duckdb
+    from pyspark.sql import functions as F
 
     con = duckdb.connect()
     try:
