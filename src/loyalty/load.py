@@ -19,13 +19,13 @@ from pathlib import Path
 import duckdb
 
 from loyalty.errors import InputError
+from loyalty.incremental import ROW_ID_FILE_FACTOR, IncrementalLoad, load_transactions
 
 TRANSACTION_REQUIRED = ("transaction_id", "customer_id", "transacted_at", "amount")
 TRANSACTION_OPTIONAL = ("currency", "product_category", "channel", "quantity", "store_id")
 CUSTOMER_REQUIRED = ("customer_id",)
 CUSTOMER_OPTIONAL = ("signup_at", "country", "acquisition_channel", "email", "full_name")
 
-ROW_ID_FILE_FACTOR = 10**12
 SUPPORTED_SUFFIXES = (".csv", ".parquet")
 
 
@@ -36,6 +36,7 @@ class LoadResult:
     n_transaction_rows: int
     n_customer_rows: int
     rows_per_file: dict[str, int] = field(default_factory=dict)
+    incremental: IncrementalLoad | None = None  # what this run added (loyalty.incremental)
 
 
 def resolve_files(spec: str | Path, what: str) -> list[Path]:
@@ -152,8 +153,10 @@ def load_raw(
     warehouse: Path,
     transactions: str | Path,
     customers: str | Path | None = None,
+    full_refresh: bool = False,
 ) -> LoadResult:
-    """Replace raw.transactions (and raw.customers) in the DuckDB file with the given input."""
+    """Bring raw.transactions up to date with the input, loading only rows not loaded before
+    (loyalty.incremental; everything again with full_refresh), and replace raw.customers."""
     tx_files = resolve_files(transactions, "transactions")
     cust_files = resolve_files(customers, "customers") if customers else []
     warehouse.parent.mkdir(parents=True, exist_ok=True)
@@ -164,7 +167,17 @@ def load_raw(
         raise InputError(f"Could not open the warehouse {warehouse}: {reason}") from None
     try:
         con.execute("create schema if not exists raw")
-        n_tx = _load_table(con, "transactions", tx_files, TRANSACTION_REQUIRED, TRANSACTION_OPTIONAL, "transactions")
+        def select_for_file(file: Path, file_index: int) -> str:
+            return _select_for_file(con, file, file_index, TRANSACTION_REQUIRED, TRANSACTION_OPTIONAL,
+                                    "transactions")
+
+        try:
+            incremental = load_transactions(con, tx_files, select_for_file, full_refresh)
+        except duckdb.Error as exc:
+            reason = str(exc).strip().splitlines()[0]
+            names = ", ".join(str(f) for f in tx_files)
+            raise InputError(f"Could not load the transactions input {names}: {reason}") from None
+        n_tx = incremental.rows_total
         if n_tx == 0:
             names = ", ".join(str(f) for f in tx_files)
             raise InputError(f"The transactions input {names} contains no rows.")
@@ -178,4 +191,5 @@ def load_raw(
         )
     finally:
         con.close()
-    return LoadResult(tx_files, cust_files, n_tx, n_cust, {str(k): int(v) for k, v in per_file.items()})
+    return LoadResult(tx_files, cust_files, n_tx, n_cust, {str(k): int(v) for k, v in per_file.items()},
+                      incremental)

@@ -57,7 +57,7 @@ def load_step(config: RunConfig) -> LoadResult:
         from loyalty.spark.load import load_raw_spark
 
         return load_raw_spark(config.warehouse, config.transactions, config.customers)
-    return load_raw(config.warehouse, config.transactions, config.customers)
+    return load_raw(config.warehouse, config.transactions, config.customers, config.full_refresh)
 
 
 # dbt selection of each build phase. "inputs" ends with every raw row classified
