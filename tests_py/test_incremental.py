@@ -231,12 +231,15 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def _run_steps(config: RunConfig) -> Any:
-    """The pipeline's steps in the flow's order (flows/pipeline.py), without the checks."""
+    """The pipeline's steps in the flow's order (flows/pipeline.py), without the checks: prepare
+    the work file, load, each dbt build phase (the CLV fit before the last), publish."""
+    pipeline.prepare_step(config)
     loaded = pipeline.load_step(config)
     for phase in pipeline.BUILD_PHASES:
         if phase == "clv":
             pipeline.clv_step(config)
         pipeline.build_step(config, phase)
+    pipeline.publish_step(config)
     return loaded
 
 
