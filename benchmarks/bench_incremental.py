@@ -17,6 +17,7 @@ import argparse
 import datetime as dt
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -83,8 +84,10 @@ def main() -> None:
               f"in {time.perf_counter() - start:.1f} s")
     for path in export.glob("day_*.parquet"):
         path.unlink()
-    for path in root.glob("warehouse.duckdb*"):
-        if path.is_file():
+    for path in root.glob("warehouse.duckdb*"):  # the warehouse, its work file, dbt state, checks
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
             path.unlink()
 
     full_wall, full_log = _run(export, customers, warehouse)
