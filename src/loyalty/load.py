@@ -31,13 +31,13 @@ from pathlib import Path
 import duckdb
 
 from loyalty.errors import InputError
+from loyalty.incremental import ROW_ID_FILE_FACTOR, IncrementalLoad, load_transactions
 
 TRANSACTION_REQUIRED = ("transaction_id", "customer_id", "transacted_at", "amount")
 TRANSACTION_OPTIONAL = ("currency", "product_category", "channel", "quantity", "store_id")
 CUSTOMER_REQUIRED = ("customer_id",)
 CUSTOMER_OPTIONAL = ("signup_at", "country", "acquisition_channel", "email", "full_name")
 
-ROW_ID_FILE_FACTOR = 10**12
 CSV_SUFFIXES = (".csv",)
 PARQUET_SUFFIXES = (".parquet",)
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
@@ -103,6 +103,7 @@ class LoadResult:
     n_transaction_rows: int
     n_customer_rows: int
     rows_per_file: dict[str, int] = field(default_factory=dict)
+    incremental: IncrementalLoad | None = None  # what this run added (loyalty.incremental)
 
 
 def file_format(file: Path) -> str:
@@ -364,6 +365,41 @@ def _stage_jsonl(
     )
 
 
+def _file_select(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    file: Path,
+    index: int,
+    required: tuple[str, ...],
+    optional: tuple[str, ...],
+    what: str,
+    options: CsvOptions,
+) -> str:
+    """Stage one file (every line kept, malformed ones as raw_line) and return the query of its
+    raw rows: raw_row_id, source_file, source_row_number, the columns as text, raw_line, loaded_at."""
+    names = required + optional
+    columns = file_columns(con, file, what, required, options)
+    stage = f"_stage_{table}_{index}"
+    fmt = file_format(file)
+    try:
+        if fmt == "parquet":
+            _stage_parquet(con, file, stage, columns, names)
+        elif fmt == "jsonl":
+            _stage_jsonl(con, file, stage, columns, names)
+        else:
+            _stage_csv(con, file, stage, columns, names, options, what)
+    except duckdb.Error as exc:
+        raise InputError(f"Could not read the {what} file {file}: {_first_line(exc)}") from None
+    return (
+        f"select cast({index} as bigint) * {ROW_ID_FILE_FACTOR} + cast(record as bigint) as raw_row_id,"
+        f" {_quote(str(file))} as source_file, cast(record as bigint) as source_row_number,"
+        f" {', '.join(names)}, raw_line,"
+        # when the row was loaded (UTC, one value per load): `dbt source freshness` reads it
+        " cast(timezone('UTC', current_timestamp) as timestamp) as loaded_at"
+        f" from {stage}"
+    )
+
+
 def _load_table(
     con: duckdb.DuckDBPyConnection,
     table: str,
@@ -373,36 +409,17 @@ def _load_table(
     what: str,
     options: CsvOptions,
 ) -> int:
-    names = required + optional
-    selects = []
-    for index, file in enumerate(files, start=1):
-        columns = file_columns(con, file, what, required, options)
-        stage = f"_stage_{table}_{index}"
-        fmt = file_format(file)
-        try:
-            if fmt == "parquet":
-                _stage_parquet(con, file, stage, columns, names)
-            elif fmt == "jsonl":
-                _stage_jsonl(con, file, stage, columns, names)
-            else:
-                _stage_csv(con, file, stage, columns, names, options, what)
-        except duckdb.Error as exc:
-            raise InputError(f"Could not read the {what} file {file}: {_first_line(exc)}") from None
-        selects.append(
-            f"select cast({index} as bigint) * {ROW_ID_FILE_FACTOR} + cast(record as bigint) as raw_row_id,"
-            f" {_quote(str(file))} as source_file, cast(record as bigint) as source_row_number,"
-            f" {', '.join(names)}, raw_line,"
-            # when the row was loaded (UTC, one value per load): `dbt source freshness` reads it
-            " cast(timezone('UTC', current_timestamp) as timestamp) as loaded_at"
-            f" from {stage}"
-        )
+    """Replace raw.<table> with every row of the files (the customers file: always in full)."""
+    selects = [
+        _file_select(con, table, file, index, required, optional, what, options)
+        for index, file in enumerate(files, start=1)
+    ]
     sql = f"create or replace table raw.{table} as " + " union all ".join(selects)
     try:
         con.execute(sql)
     except duckdb.Error as exc:
         listed = ", ".join(str(f) for f in files)
         raise InputError(f"Could not load the {what} input {listed}: {_first_line(exc)}") from None
-    # count(*) always returns a row
     # (the type: ignore below: fetchone() is Optional; a count(*) always returns a row)
     (count,) = con.execute(f"select count(*) from raw.{table}").fetchone()  # type: ignore[misc]
     return int(count)
@@ -461,8 +478,10 @@ def load_raw(
     transactions: str | Path,
     customers: str | Path | None = None,
     options: CsvOptions | None = None,
+    full_refresh: bool = False,
 ) -> LoadResult:
-    """Replace raw.transactions (and raw.customers) in the DuckDB file with the given input."""
+    """Bring raw.transactions up to date with the input, loading only rows not loaded before
+    (loyalty.incremental; everything again with full_refresh), and replace raw.customers."""
     options = options or CsvOptions.from_env()
     tx_files = resolve_files(transactions, "transactions")
     cust_files = resolve_files(customers, "customers") if customers else []
@@ -471,8 +490,16 @@ def load_raw(
         # timestamps with time zone become UTC text with their offset (+00), on every machine
         con.execute("set TimeZone = 'UTC'")
         con.execute("create schema if not exists raw")
-        n_tx = _load_table(con, "transactions", tx_files, TRANSACTION_REQUIRED, TRANSACTION_OPTIONAL,
-                           "transactions", options)
+        def select_for_file(file: Path, file_index: int) -> str:
+            return _file_select(con, "transactions", file, file_index, TRANSACTION_REQUIRED,
+                                TRANSACTION_OPTIONAL, "transactions", options)
+
+        try:
+            incremental = load_transactions(con, tx_files, select_for_file, full_refresh)
+        except duckdb.Error as exc:
+            names = ", ".join(str(f) for f in tx_files)
+            raise InputError(f"Could not load the transactions input {names}: {_first_line(exc)}") from None
+        n_tx = incremental.rows_total
         if n_tx == 0:
             names = ", ".join(str(f) for f in tx_files)
             raise InputError(f"The transactions input {names} contains no rows.")
@@ -488,4 +515,5 @@ def load_raw(
         )
     finally:
         con.close()
-    return LoadResult(tx_files, cust_files, n_tx, n_cust, {str(k): int(v) for k, v in per_file.items()})
+    return LoadResult(tx_files, cust_files, n_tx, n_cust, {str(k): int(v) for k, v in per_file.items()},
+                      incremental)

@@ -67,7 +67,7 @@ def prepare_step(config: RunConfig) -> list[str]:
 
 
 def load_step(config: RunConfig) -> LoadResult:
-    return config.engine.load(config.work, config.transactions, config.customers)
+    return config.engine.load(config.work, config.transactions, config.customers, full_refresh=config.full_refresh)
 
 
 # dbt selection of each build phase. "inputs" ends with every raw row classified

@@ -1,11 +1,20 @@
 {#- Every raw row with its reject_reason (null when valid). See the reject_reason docs block.
     The first problem found wins, in the order of the case expressions below, which is the
-    reject_order of the reject_reasons seed (the one list of reasons). -#}
+    reject_order of the reject_reasons seed (the one list of reasons).
+    Incremental (README "Incremental daily runs"): a run reclassifies only the rows of
+    macro rows_to_reclassify and replaces them by raw_row_id. -#}
+{{ config(
+    materialized=incremental_materialization(),
+    incremental_strategy='delete+insert',
+    unique_key='raw_row_id',
+    on_schema_change='fail',
+) }}
 with
 
 transactions as (
 
     select * from {{ ref('stg_raw__transactions') }}
+    where {{ rows_to_reclassify(ref('stg_raw__transactions'), ref('int_as_of_date')) }}
 
 ),
 

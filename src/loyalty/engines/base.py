@@ -82,8 +82,9 @@ class Engine(ABC):
 
     # ---- the steps' engine work (all on W)
     @abstractmethod
-    def load(self, work: Path, transactions: str, customers: str | None) -> LoadResult:
-        """Replace raw.transactions (and raw.customers) with the input files, as text."""
+    def load(self, work: Path, transactions: str, customers: str | None, full_refresh: bool = False) -> LoadResult:
+        """Bring raw.transactions up to the input files (as text; only what was not loaded before
+        where the engine can, everything again with full_refresh) and replace raw.customers."""
 
     @abstractmethod
     def run_dbt(self, work: Path, args: list[str], variables: dict[str, Any] | None = None) -> DbtResult:

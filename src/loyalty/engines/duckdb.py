@@ -149,10 +149,10 @@ class DuckDBEngine(Engine):
 
     # ---- the steps' engine work
 
-    def load(self, work: Path, transactions: str, customers: str | None) -> LoadResult:
+    def load(self, work: Path, transactions: str, customers: str | None, full_refresh: bool = False) -> LoadResult:
         from loyalty.load import load_raw
 
-        return load_raw(work, transactions, customers)
+        return load_raw(work, transactions, customers, full_refresh=full_refresh)  # incremental: loyalty.incremental
 
     def run_dbt(self, work: Path, args: list[str], variables: dict[str, Any] | None = None) -> DbtResult:
         from loyalty.dbt import run_dbt

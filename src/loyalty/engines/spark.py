@@ -103,7 +103,8 @@ class SparkEngine(Engine):
 
     # ---- the steps' engine work
 
-    def load(self, work: Path, transactions: str, customers: str | None) -> LoadResult:
+    def load(self, work: Path, transactions: str, customers: str | None, full_refresh: bool = False) -> LoadResult:
+        # always every file: the Spark target rebuilds in full (README "Incremental daily runs")
         from loyalty.spark.load import load_raw_spark
 
         return load_raw_spark(work, transactions, customers)

@@ -118,6 +118,8 @@ def load_raw_input(config: RunConfig) -> LoadResult:
     get_run_logger().info("Loaded %s transaction rows from %d file(s) and %s customer rows.",
                           f"{result.n_transaction_rows:,}", len(result.transaction_files),
                           f"{result.n_customer_rows:,}")
+    if result.incremental is not None:  # DuckDB: what this run added (loyalty.incremental)
+        get_run_logger().info(result.incremental.describe())
     return result
 
 

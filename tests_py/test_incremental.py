@@ -1,0 +1,339 @@
+"""Incremental daily runs (loyalty.incremental and the incremental dbt models).
+
+The loader tests are fast (no dbt): they pin what a run loads from a growing export. The slow
+test runs a history and three daily increments of a generated export (new daily files, one
+CSV file that grows by appended rows, late rows, early rows, a duplicate across days that
+flips an earlier winner) with the pipeline's own steps, then builds the same final input from
+scratch, and compares every mart row for row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import shutil
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from conftest import FIXTURES, run_cli
+
+from loyalty import pipeline
+from loyalty.generate import generate
+from loyalty.incremental import ChangedInputError
+from loyalty.dbt import run_dbt
+from loyalty.load import load_raw
+from loyalty.pipeline import RunConfig
+
+CSV_HEADER = FIXTURES.joinpath("transactions.csv").read_text().splitlines()[0]
+
+
+def _write(path: Path, lines: list[str], header: bool = True) -> None:
+    with path.open("a") as handle:
+        if header:
+            handle.write(CSV_HEADER + "\n")
+        handle.writelines(line + "\n" for line in lines)
+
+
+def _row(tid: str, when: str, amount: str = "10.00", customer: str = "c1") -> str:
+    return f"{tid},{customer},{when},{amount},EUR,books,online,1,,"
+
+
+def _raw(warehouse: Path) -> list[tuple[Any, ...]]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(
+            "select raw_row_id, source_file, source_row_number, transaction_id from raw.transactions order by 1"
+        ).fetchall()
+
+
+def test_new_file_keeps_ids_of_loaded_files_even_when_it_sorts_first(tmp_path: Path) -> None:
+    export, warehouse = tmp_path / "export", tmp_path / "w.duckdb"
+    export.mkdir()
+    _write(export / "b.csv", [_row("t1", "2024-01-01"), _row("t2", "2024-01-02")])
+    first = load_raw(warehouse, export)
+    assert first.incremental is not None and first.incremental.from_scratch
+    _write(export / "a.csv", [_row("t3", "2024-01-03")])  # sorts before b.csv, arrives later
+    second = load_raw(warehouse, export)
+    assert second.incremental is not None and not second.incremental.from_scratch
+    assert second.incremental.rows_added == 1
+    a, b = str((export / "a.csv").resolve()), str((export / "b.csv").resolve())
+    assert _raw(warehouse) == [
+        (10**12 + 1, b, 1, "t1"),
+        (10**12 + 2, b, 2, "t2"),
+        (2 * 10**12 + 1, a, 1, "t3"),
+    ]
+
+
+def test_grown_csv_loads_only_appended_rows_with_continuing_row_numbers(tmp_path: Path) -> None:
+    export, warehouse = tmp_path / "export", tmp_path / "w.duckdb"
+    export.mkdir()
+    stream = export / "stream.csv"
+    _write(stream, [_row("t1", "2024-01-01")])
+    load_raw(warehouse, export)
+    _write(stream, [_row("t2", "2024-01-02"), _row("t1", "2024-01-01")], header=False)
+    grown = load_raw(warehouse, export)
+    assert grown.incremental is not None
+    assert [f.status for f in grown.incremental.files] == ["grown"]
+    assert grown.incremental.rows_added == 2
+    unchanged = load_raw(warehouse, export)  # nothing new: nothing loaded twice
+    assert unchanged.incremental is not None and unchanged.incremental.rows_added == 0
+    assert [(r[0], r[3]) for r in _raw(warehouse)] == [(10**12 + 1, "t1"), (10**12 + 2, "t2"), (10**12 + 3, "t1")]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("select file_index, rows_loaded, size_bytes from raw._loaded_files").fetchall() == [
+            (1, 3, stream.stat().st_size)
+        ]
+
+
+@pytest.mark.parametrize("edit", ["rewritten", "truncated", "same_size_edit"])
+def test_changed_file_is_refused_in_one_sentence_and_loads_nothing(tmp_path: Path, edit: str) -> None:
+    export, warehouse = tmp_path / "export", tmp_path / "w.duckdb"
+    export.mkdir()
+    day = export / "day1.csv"
+    _write(day, [_row("t1", "2024-01-01"), _row("t2", "2024-01-02")])
+    load_raw(warehouse, export)
+    before = _raw(warehouse)
+    text = day.read_text()
+    if edit == "rewritten":
+        day.write_text(text.replace("t1,", "t9,") + _row("t3", "2024-01-03") + "\n")
+    elif edit == "truncated":
+        day.write_text("\n".join(text.splitlines()[:2]) + "\n")
+    else:
+        day.write_text(text.replace("10.00", "11.00"))
+    _write(export / "day2.csv", [_row("t4", "2024-01-04")])
+    with pytest.raises(ChangedInputError) as failure:
+        load_raw(warehouse, export)
+    message = str(failure.value)
+    assert message.startswith(f"The transactions file {day.resolve()} changed since it was loaded (2 rows, ")
+    assert message.endswith("rerun with --full-refresh to reload the whole input.")
+    assert message.count(". ") == 0 and failure.value.exit_code == 3
+    assert _raw(warehouse) == before  # neither the changed file nor the new day2.csv was loaded
+    refreshed = load_raw(warehouse, export, full_refresh=True)
+    assert refreshed.incremental is not None and refreshed.incremental.from_scratch
+    assert refreshed.incremental.reason == "--full-refresh"
+
+
+def test_csv_whose_last_line_had_no_line_break_cannot_grow(tmp_path: Path) -> None:
+    export, warehouse = tmp_path / "export", tmp_path / "w.duckdb"
+    export.mkdir()
+    day = export / "day.csv"
+    day.write_text(CSV_HEADER + "\n" + _row("t1", "2024-01-01"))  # no final line break
+    load_raw(warehouse, export)
+    day.write_text(day.read_text() + "5\n" + _row("t2", "2024-01-02") + "\n")  # the amount of t1 became 10.005
+    with pytest.raises(ChangedInputError):
+        load_raw(warehouse, export)
+
+
+def test_a_different_export_is_loaded_from_scratch_and_drops_incremental_models(tmp_path: Path) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    _write(first, [_row("t1", "2024-01-01")])
+    _write(second, [_row("t2", "2024-01-02")])
+    load_raw(warehouse, first)
+    with duckdb.connect(str(warehouse)) as con:  # stands for dbt's incremental model
+        con.execute("create schema intermediate")
+        con.execute("create table intermediate.int_transactions_validated as select 1 as raw_row_id")
+    result = load_raw(warehouse, second)
+    assert result.incremental is not None and result.incremental.from_scratch
+    assert result.incremental.reason == f"{first.resolve()}, loaded before, is no longer in the input"
+    assert [r[3] for r in _raw(warehouse)] == ["t2"]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        tables = con.execute("select table_name from information_schema.tables where table_schema = 'intermediate'")
+        assert tables.fetchall() == []
+
+
+# ---------------------------------------------------------------------------------------------
+# N daily increments against one full build
+
+DAYS = [dt.date(2024, 6, 26) + dt.timedelta(days=i) for i in range(4)]  # day 0 = the history
+FLOAT_REL_TOL = 1e-9
+# columns that name the run itself, not the data
+RUN_COLUMNS = {"rpt_clv_model_fits": {"run_id", "fitted_at"}}
+
+
+def _daily_export(root: Path) -> list[list[tuple[Path, list[int], bool]]]:
+    """Per day: (file, numbers of the generated rows to append to it, whether it is new)."""
+    generated = generate(1500, root / "gen" / "t.csv", seed=5, start=dt.date(2024, 3, 1), end=DAYS[-1],
+                         bad_row_rate=0.03, progress=False)
+    rows = duckdb.sql(
+        f"""select n, try_cast(try_cast(transacted_at as timestamp) as date) as day
+            from (select *, row_number() over () as n
+                  from read_csv('{generated.transactions_path}', all_varchar = true, header = true))
+            order by n"""
+    ).fetchall()
+    stream, day_files = root / "export" / "0_stream.csv", [root / "export" / f"{d}.csv" for d in DAYS]
+    per_day: list[list[int]] = [[] for _ in DAYS]
+    per_stream: list[list[int]] = [[] for _ in DAYS]
+    for n, day in rows:
+        # the history (and every row without a date) arrives on day 0; a later row arrives on its
+        # own day, one in 7 a day late (a late row) and one in 9 a day early (after the as-of date)
+        if day is None or day <= DAYS[0]:
+            arrival = 0
+        elif day > DAYS[-1]:
+            arrival = len(DAYS) - 1
+        else:
+            arrival = DAYS.index(day)
+            if n % 7 == 0 and arrival < len(DAYS) - 1:
+                arrival += 1
+            elif n % 9 == 0 and arrival > 1:
+                arrival -= 1
+        (per_stream if n % 4 == 0 else per_day)[arrival].append(n)
+    # duplicates across days: day 2 repeats a history row (rejected as the later copy); on day 3 the
+    # stream (file index 1) gets a copy of a row of day 1's file, so that the day-1 row, valid on
+    # days 1 and 2, becomes the duplicate on day 3 - as in a full build, where the stream copy has
+    # the lower raw_row_id
+    per_day[2].append(per_day[0][10])
+    per_stream[3].append(per_day[1][0])
+    plan: list[list[tuple[Path, list[int], bool]]] = []
+    for i in range(len(DAYS)):
+        assert per_stream[i] and per_day[i], f"day {i} has no rows for the stream or its own file"
+        plan.append([(stream, per_stream[i], i == 0), (day_files[i], per_day[i], True)])
+    return plan
+
+
+def _append_rows(source: Path, target: Path, numbers: list[int], new_file: bool) -> None:
+    """Append the generated rows (by row number, in the given order) to a CSV file, as an export would."""
+    part = target.with_suffix(".part")
+    order = ", ".join(f"({position}, {n})" for position, n in enumerate(numbers))
+    duckdb.sql(
+        f"""copy (select t.* exclude (n) from (select *, row_number() over () as n
+                   from read_csv('{source}', all_varchar = true, header = true)) as t
+                 inner join (values {order}) as wanted(position, n) on t.n = wanted.n
+                 order by wanted.position)
+            to '{part}' (format csv, header {str(new_file).lower()})"""
+    )
+    with target.open("ab") as handle:
+        handle.write(part.read_bytes())
+    part.unlink()
+
+
+def _marts(warehouse: Path) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
+    out = {}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        names = [r[0] for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts' order by 1").fetchall()]
+        for name in names:
+            where = ""
+            if name == "rpt_clv_model_fits":  # one row per model per run: the latest run only
+                where = " where run_id = (select max_by(run_id, fitted_at) from marts.rpt_clv_model_fits)"
+            cursor = con.execute(f"select * from marts.{name}{where}")
+            columns = [d[0] for d in cursor.description]
+            keep = [i for i, c in enumerate(columns) if c not in RUN_COLUMNS.get(name, set())]
+            rows = [tuple(r[i] for i in keep) for r in cursor.fetchall()]
+            out[name] = ([columns[i] for i in keep],
+                         sorted(rows, key=lambda row: tuple((v is None, str(v)) for v in row)))
+    return out
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=FLOAT_REL_TOL, abs_tol=1e-12)
+    return bool(a == b)
+
+
+def _run_steps(config: RunConfig) -> Any:
+    """The pipeline's steps in the flow's order (flows/pipeline.py), without the checks: prepare
+    the work file, load, each dbt build phase (the CLV fit before the last), publish."""
+    pipeline.prepare_step(config)
+    loaded = pipeline.load_step(config)
+    for phase in pipeline.BUILD_PHASES:
+        if phase == "clv":
+            pipeline.clv_step(config)
+        pipeline.build_step(config, phase)
+    pipeline.publish_step(config)
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def daily_and_full(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    root = tmp_path_factory.mktemp("incremental")
+    (root / "export").mkdir()
+    loads = []
+    source = root / "gen" / "t.csv"
+    for i, files in enumerate(_daily_export(root)):
+        for path, numbers, new_file in files:
+            _append_rows(source, path, numbers, new_file)
+        config = RunConfig(transactions=str(root / "export"), as_of=DAYS[i], warehouse=root / "daily.duckdb")
+        loads.append(_run_steps(config).incremental)
+    full = RunConfig(transactions=str(root / "export"), as_of=DAYS[-1], warehouse=root / "full.duckdb")
+    _run_steps(full)
+    return {"root": root, "loads": loads, "daily": _marts(root / "daily.duckdb"), "full": _marts(full.warehouse)}
+
+
+@pytest.mark.slow
+def test_each_day_loads_only_its_new_rows(daily_and_full: dict[str, Any]) -> None:
+    loads = daily_and_full["loads"]
+    assert [load.from_scratch for load in loads] == [True, False, False, False]
+    assert [[f.status for f in load.files] for load in loads[1:]] == [
+        ["grown", "unchanged", "new"],
+        ["grown", "unchanged", "unchanged", "new"],
+        ["grown", "unchanged", "unchanged", "unchanged", "new"],
+    ]
+    assert sum(load.rows_added for load in loads) == loads[-1].rows_total
+
+
+@pytest.mark.slow
+def test_daily_increments_give_the_same_marts_as_a_full_build(daily_and_full: dict[str, Any]) -> None:
+    daily, full = daily_and_full["daily"], daily_and_full["full"]
+    assert sorted(daily) == sorted(full)
+    mismatches = {}
+    for mart, (columns, rows) in full.items():
+        assert daily[mart][0] == columns, mart
+        assert len(daily[mart][1]) == len(rows), mart
+        for a, b in zip(daily[mart][1], rows, strict=True):
+            diff = {c: (x, y) for c, x, y in zip(columns, a, b, strict=True) if not _same(x, y)}
+            if diff:
+                mismatches[mart] = diff
+                break
+    assert mismatches == {}
+    reasons = {r[columns_index] for r in full["rejected_transactions"][1]
+               for columns_index in [full["rejected_transactions"][0].index("reject_reason")]}
+    assert {"duplicate_transaction_id", "after_as_of"} <= reasons  # the test exercised both
+
+
+@pytest.mark.slow
+def test_cli_reports_a_changed_file_with_exit_code_3(daily_and_full: dict[str, Any]) -> None:
+    root = daily_and_full["root"]
+    changed = root / "changed"
+    shutil.copytree(root / "export", changed)
+    warehouse = root / "changed.duckdb"
+    shutil.copy(root / "daily.duckdb", warehouse)
+    with duckdb.connect(str(warehouse)) as con:  # the manifest names the files of the copied folder
+        con.execute("update raw._loaded_files set path = replace(path, ?, ?)",
+                    [str((root / "export").resolve()), str(changed.resolve())])
+    day = changed / f"{DAYS[1]}.csv"
+    day.write_text(day.read_text().replace("EUR", "USD", 1))
+    proc = run_cli("run", "--transactions", str(changed), "--warehouse", str(warehouse), check=False)
+    assert proc.returncode == 3
+    error_lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1
+    assert error_lines[0].startswith(f"error: The transactions file {day.resolve()} changed since it was loaded (")
+    assert error_lines[0].endswith("rerun with --full-refresh to reload the whole input.")
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_daily_classification_equals_a_full_classification(tmp_path: Path) -> None:
+    """The one incremental model against a full build, on the same daily export (everything
+    downstream of it is rebuilt from it on every run). Cheaper than the test above: the inputs
+    phase only, with every reject reason checked row by row."""
+    (tmp_path / "export").mkdir()
+    source = tmp_path / "gen" / "t.csv"
+    plan = _daily_export(tmp_path)
+    daily: list[Any] = []
+    for i, files in enumerate(plan):
+        for path, numbers, new_file in files:
+            _append_rows(source, path, numbers, new_file)
+        load_raw(tmp_path / "daily.duckdb", tmp_path / "export")
+        run_dbt(["run", "--select", "+int_transactions_validated"], tmp_path / "daily.duckdb",
+                variables={"as_of_date": DAYS[i].isoformat()})
+    load_raw(tmp_path / "full.duckdb", tmp_path / "export")
+    run_dbt(["run", "--select", "+int_transactions_validated"], tmp_path / "full.duckdb",
+            variables={"as_of_date": DAYS[-1].isoformat()})
+    query = "select * from intermediate.int_transactions_validated order by raw_row_id"
+    for name in ("daily", "full"):
+        with duckdb.connect(str(tmp_path / f"{name}.duckdb"), read_only=True) as con:
+            daily.append(con.execute(query).fetchall())
+    assert daily[0] == daily[1]
+    reasons = {row[-1] for row in daily[1]}
+    assert {None, "duplicate_transaction_id", "after_as_of"} <= reasons
