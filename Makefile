@@ -14,7 +14,7 @@ export UV_PYTHON_DOWNLOADS := never
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: setup demo test test-fast lint dbt-test pytest bench clean browser
+.PHONY: setup demo test test-fast test-soak lint dbt-test pytest bench clean browser
 
 setup: $(VENV)/.installed $(DOCS_ASSETS)/.installed
 
@@ -42,7 +42,7 @@ demo: setup
 test: setup lint dbt-test pytest
 
 test-fast: setup lint browser
-	$(BIN)/pytest -m "not spark and not slow"
+	$(BIN)/pytest -m "not spark and not slow and not soak"
 
 lint: setup
 	LOYALTY_WAREHOUSE=build/lint/lint.duckdb DBT_TARGET_PATH=build/lint/target $(BIN)/sqlfluff lint models snapshots tests/*.sql
@@ -60,7 +60,11 @@ dbt-test: setup
 	    --var max_rejected_share=0.5
 
 pytest: setup browser
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not soak" --durations=25
+
+# the exhaustive kill test: every step and random moments (~15 real runs; not in `make test`)
+test-soak: setup
+	$(BIN)/pytest -m soak
 
 bench: setup
 	$(BIN)/python benchmarks/bench_run.py --transactions 1000000

@@ -328,7 +328,7 @@ def test_a_run_killed_after_the_marts_phase_or_before_publish_leaves_the_last_go
     kill_and_rerun(published, inputs, references, ["dbt-build-marts", "validate-marts"], random_kills=0)
 
 
-@pytest.mark.slow
+@pytest.mark.soak
 def test_a_run_killed_at_every_step_and_at_random_moments_leaves_one_runs_marts(
     published: Path, inputs: dict[str, Path], references: dict[str, Any]
 ) -> None:
