@@ -23,6 +23,8 @@ SPREAD = (-0.5, -0.15, 0.15, 0.5)
 COLUMNS = [
     "customer_id", "p_alive_bg_nbd", "p_alive_pareto_nbd", "p_alive", "churn_probability",
     "expected_purchases_90d", "expected_purchases_365d", "expected_avg_order_value", "predicted_clv_365d",
+    "p_purchase_30d", "p_purchase_90d", "median_days_to_next_purchase_365d",
+    "predicted_clv_365d_p10", "predicted_clv_365d_p90",
 ]
 
 
