@@ -25,6 +25,10 @@ from . import sbg
 from .result import FitResult
 
 PERIODS = ("week", "month", "year")
+SURVIVAL_COLUMNS = [
+    "cohort_start", "period_number", "n_subscribers", "n_observable", "n_active", "observed_survival",
+    "observed_retention", "projected_survival", "projected_retention",
+]
 
 
 def _check_period(period: str) -> None:
@@ -112,7 +116,7 @@ def survival_by_cohort(lifetimes: pd.DataFrame, fit: FitResult) -> pd.DataFrame:
                 "projected_survival": float(sbg.survival(a, b, t)) if ok else np.nan,
                 "projected_retention": float(sbg.retention_rate(a, b, t)) if ok and t > 0 else np.nan,
             })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=SURVIVAL_COLUMNS)
 
 
 def subscriber_scores(lifetimes: pd.DataFrame, fit: FitResult, discount_rate_per_period: float) -> pd.DataFrame:
