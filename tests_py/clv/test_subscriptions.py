@@ -4,6 +4,7 @@ on small examples worked by hand."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -88,3 +89,37 @@ def test_fit_on_lifetimes_rebuilt_from_the_published_regular_cohort() -> None:
 def test_rate_per_period() -> None:
     assert subscriptions.rate_per_period(0.10, "year") == pytest.approx(0.10)
     assert (1 + subscriptions.rate_per_period(0.10, "month")) ** 12 == pytest.approx(1.10)
+
+
+def test_loader_rejects_each_bad_row_with_its_reason(tmp_path: Path) -> None:
+    from loyalty.load_subscriptions import read_subscriptions
+
+    path = tmp_path / "subs.csv"
+    path.write_text(
+        "customer_id,started_at,ended_at,plan\n"
+        "a,2024-01-01,,gold\n"
+        ",2024-01-01,,gold\n"
+        "b,2024-13-01,,gold\n"
+        "c,2024-01-01,31/01/2024,gold\n"
+        "d,2024-02-01,2024-01-01,gold\n"
+        "e,2024-06-01,,gold\n"
+        "f,2024-01-05T10:00:00,2024-03-05,\n"
+    )
+    valid, rejected = read_subscriptions(str(path), dt.date(2024, 5, 1))
+    assert valid["customer_id"].tolist() == ["a", "f"]
+    assert valid["started_at"].tolist() == [pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-05")]
+    assert rejected["rejection_reason"].tolist() == [
+        "missing_customer_id", "invalid_started_at", "invalid_ended_at", "ended_before_started",
+        "started_after_as_of"]
+    assert rejected["row_number"].tolist() == [2, 3, 4, 5, 6]
+    assert len(valid) + len(rejected) == 7
+
+
+def test_loader_names_a_missing_column_in_one_sentence(tmp_path: Path) -> None:
+    from loyalty.errors import InputError
+    from loyalty.load_subscriptions import read_subscriptions
+
+    path = tmp_path / "subs.csv"
+    path.write_text("customer_id,started_at\na,2024-01-01\n")
+    with pytest.raises(InputError, match=r"lacks the required column\(s\) ended_at\.$"):
+        read_subscriptions(str(path), dt.date(2024, 5, 1))
