@@ -16,7 +16,7 @@ from prefect import flow
 from loyalty.orchestration import tasks as step
 from loyalty.orchestration.backfill import backfill_dates
 from loyalty.orchestration.naming import backfill_run_name, pipeline_run_name
-from loyalty.pipeline import RunConfig, Summary
+from loyalty.pipeline import Summary
 
 DEFAULT_LOCK_TIMEOUT_SECONDS = 1800.0
 
@@ -33,7 +33,8 @@ def loyalty_pipeline(
     calibration_end: dt.date | None = None,
     lock_timeout_seconds: float = DEFAULT_LOCK_TIMEOUT_SECONDS,
 ) -> Summary:
-    """Load raw input, build and test the warehouse, validate it and publish its headline numbers.
+    """Load raw input, build, test and validate the warehouse in its work location, publish it
+    all at once, and publish its headline numbers.
 
     Args:
         transactions: transactions file, folder or glob (CSV or Parquet).
@@ -46,10 +47,11 @@ def loyalty_pipeline(
         calibration_end: CLV holdout check calibrates up to this date (default: as-of - clv_holdout_days).
         lock_timeout_seconds: how long to wait for another run on the same warehouse to finish.
     """
-    config = RunConfig(transactions=transactions, customers=customers, as_of=as_of,
-                       warehouse=step.warehouse_for(target, warehouse), full_refresh=full_refresh, target=target,
-                       variables=dict(variables or {}), calibration_end=calibration_end)
+    config = step.run_config(transactions=transactions, customers=customers, as_of=as_of, warehouse=warehouse,
+                             full_refresh=full_refresh, target=target, variables=dict(variables or {}),
+                             calibration_end=calibration_end)
     with step.hold_warehouse(config, lock_timeout_seconds):
+        step.prepare_work(config)  # every step until publish writes the work location only
         step.load_raw_input(config)
         step.build_inputs(config)
         step.validate_raw_input(config)
@@ -57,6 +59,7 @@ def loyalty_pipeline(
         step.fit_clv(config)
         step.build_clv_marts(config)
         step.validate_marts(config)
+        step.publish(config)  # all at once: analysts see the last good run until here
         summary = step.summarize_marts(config)
         step.publish_run_summary(config, summary)
     return summary
@@ -79,8 +82,7 @@ def loyalty_backfill(
     """Run the pipeline for each as-of date in order (a list, or every month/week/day end from
     start to end), holding the warehouse for the whole series; full_refresh applies to the first."""
     dates = backfill_dates(as_of_dates, start, end, every)
-    config = RunConfig(transactions=transactions, customers=customers,
-                       warehouse=step.warehouse_for(target, warehouse), target=target)
+    config = step.run_config(transactions=transactions, customers=customers, warehouse=warehouse, target=target)
     with step.hold_warehouse(config, lock_timeout_seconds):
         return [
             loyalty_pipeline(transactions, customers, as_of=as_of, warehouse=str(config.warehouse),
