@@ -25,11 +25,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from loyalty.clv.tables import MODEL_FITS_NAMES, MODEL_PARAMS
+from loyalty.clv.result import FitResult
+from loyalty.clv.tables import MODEL_FITS_COLUMNS, MODEL_FITS_NAMES, MODEL_PARAMS
 from loyalty.errors import LoyaltyError
 from loyalty.project import dbt_vars
-
-from loyalty.clv.result import FitResult
 
 if TYPE_CHECKING:
     from loyalty.pipeline import RunConfig
@@ -262,7 +261,7 @@ def clv_step(config: RunConfig, calibration_end: dt.date | None = None) -> ClvRe
 
     fit_rows = _fit_rows(fits, "scoring", chosen, run_id, inputs.as_of, inputs.as_of, fitted_at) + holdout_fit_rows
     _write_outputs(config, scores, fit_rows, holdout_frame)
-    subscriptions = subscription_step(config)  # None unless --subscriptions was given
+    subscriptions = subscription_step(config, inputs.as_of, run_id)  # None unless --subscriptions was given
     return ClvReport(run_id, inputs.as_of, chosen, reason, len(scores), fits, holdout_totals, cal_end, caught,
                      subscriptions)
 
@@ -285,7 +284,7 @@ class SubscriptionReport:
                 f"  sbg ({self.fit.time_unit}s): {params}; LL {self.fit.log_likelihood:.1f}; {state}"]
 
 
-def subscription_step(config: RunConfig) -> SubscriptionReport | None:
+def subscription_step(config: RunConfig, as_of: dt.date | None, run_id: str) -> SubscriptionReport | None:
     """When the dbt var subscriptions_path is set (`loyalty run --subscriptions PATH`): read and
     check the subscriptions, fit the sBG model, and write clv.subscription_survival,
     clv.subscriber_scores and clv.rejected_subscriptions (replaced) and the fit to
@@ -303,12 +302,8 @@ def subscription_step(config: RunConfig) -> SubscriptionReport | None:
     if period not in SUBSCRIPTION_PERIODS:
         raise ClvConfigError(f"The dbt var clv_subscription_period must be week, month or year, not {period!r}.")
     settings = ClvSettings.from_vars(variables)
-    con = duckdb.connect(str(config.warehouse), read_only=True)
-    try:
-        row = con.execute(AS_OF_SQL).fetchone()
-    finally:
-        con.close()
-    as_of = row[0] if row and row[0] is not None else dt.date.today()
+    if as_of is None:
+        raise ClvConfigError("The subscriptions need an as-of date, and the run has no valid transaction to give one.")
     valid, rejected = read_subscriptions(str(path), as_of)
     lifetimes = subs.subscription_lifetimes(valid, as_of, period)
     if len(lifetimes):
@@ -317,15 +312,17 @@ def subscription_step(config: RunConfig) -> SubscriptionReport | None:
         from loyalty.clv.sbg import fit_sbg
 
         fit = fit_sbg([], [], period=period)
-    survival = subs.survival_by_cohort(lifetimes, fit) if len(lifetimes) else pd.DataFrame()
+    survival = subs.survival_by_cohort(lifetimes, fit)
     scores = subs.subscriber_scores(lifetimes, fit, subs.rate_per_period(settings.annual_discount_rate, period))
     plans = valid["plan"].to_numpy()
     scores.insert(1, "plan", plans[~lifetimes["is_churned"].to_numpy()] if len(lifetimes) else [])
     scores.insert(2, "started_at", valid["started_at"].to_numpy()[~lifetimes["is_churned"].to_numpy()]
                   if len(lifetimes) else [])
     fitted_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
-    fit_row = _fit_rows([fit], "subscriptions", "", fitted_at.isoformat(), as_of, None, fitted_at)
-    con = duckdb.connect(str(config.warehouse))
+    fit_row = _fit_rows([fit], "subscriptions", "", run_id, as_of, None, fitted_at)
+    import duckdb  # DuckDB only (checked above); the Spark engine has no subscription tables yet
+
+    con = duckdb.connect(str(config.work))
     try:
         con.execute("create schema if not exists clv")
         for name, frame in (("subscription_survival", survival), ("subscriber_scores", scores),
