@@ -202,11 +202,17 @@ def _run_options(func):  # type: ignore[no-untyped-def]  # click decorators / ca
               help="Stop before the marts are built when more than this share of the input rows dated up to "
                    "the as-of date is rejected (Great Expectations raw input check; rows after the as-of "
                    "date do not count). 0.05 = 5%. Default: the dbt var max_rejected_share (0.05).")
+@click.option("--subscriptions", default=None,
+              help="Optional subscriptions file (CSV/Parquet path or glob) with customer_id, started_at, "
+                   "ended_at (empty = active) and optional plan: fits the sBG retention model "
+                   "(rpt_subscription_survival, rpt_subscriber_lifetimes). Period: dbt var "
+                   "clv_subscription_period (default month). DuckDB only.")
 @_csv_options
 @_run_options
 def run(transactions: str, customers: str | None, as_of: dt.date | None, calibration_end: dt.date | None,
-        var_items: dict[str, Any], max_rejected_share: float | None, target: str, warehouse: Path | None,
-        full_refresh: bool, lock_timeout: float, csv_delimiter: str | None, csv_encoding: str | None) -> None:
+        var_items: dict[str, Any], max_rejected_share: float | None, subscriptions: str | None, target: str,
+        warehouse: Path | None, full_refresh: bool, lock_timeout: float, csv_delimiter: str | None,
+        csv_encoding: str | None) -> None:
     """Load the input, build and test every model, and print the headline numbers.
 
     The run is a Prefect flow run (flows/pipeline.py): recorded on the Prefect server named by
@@ -216,8 +222,14 @@ def run(transactions: str, customers: str | None, as_of: dt.date | None, calibra
 
     if max_rejected_share is not None:
         var_items = {**var_items, "max_rejected_share": max_rejected_share}
+    if subscriptions is not None:  # read by the CLV step; enables the subscription marts
+        var_items = {**var_items, "subscriptions_path": subscriptions}
     try:
         _use_csv_options(csv_delimiter, csv_encoding)
+        if subscriptions is not None:
+            from loyalty.load import resolve_files
+
+            resolve_files(subscriptions, "subscriptions")
         config = RunConfig(transactions=transactions, customers=customers, as_of=as_of,
                            warehouse=warehouse, full_refresh=full_refresh, target=target,
                            variables=var_items, calibration_end=calibration_end)

@@ -25,18 +25,20 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from loyalty.clv.tables import MODEL_FITS_NAMES, MODEL_PARAMS
+from loyalty.clv.result import FitResult
+from loyalty.clv.tables import MODEL_FITS_COLUMNS, MODEL_FITS_NAMES, MODEL_PARAMS
 from loyalty.errors import LoyaltyError
 from loyalty.project import dbt_vars
 
 if TYPE_CHECKING:
-    from loyalty.clv import FitResult
     from loyalty.pipeline import RunConfig
 
 TRANSACTION_MODELS = ("bg_nbd", "pareto_nbd")
 SCORE_COLUMNS = (
     "customer_id", "p_alive_bg_nbd", "p_alive_pareto_nbd", "p_alive", "churn_probability",
     "expected_purchases_90d", "expected_purchases_365d", "expected_avg_order_value", "predicted_clv_365d",
+    "p_purchase_30d", "p_purchase_90d", "median_days_to_next_purchase_365d",
+    "predicted_clv_365d_p10", "predicted_clv_365d_p90",
 )
 
 
@@ -88,6 +90,7 @@ class ClvReport:
     holdout_totals: pd.DataFrame | None = None
     calibration_end: dt.date | None = None
     warnings: list[str] = field(default_factory=list)
+    subscriptions: SubscriptionReport | None = None
 
     def lines(self) -> list[str]:
         out = [f"CLV: churn model {self.churn_model} ({self.churn_model_reason})"]
@@ -95,6 +98,8 @@ class ClvReport:
             params = ", ".join(f"{k}={v:.4g}" for k, v in fit.params.items())
             state = "converged" if fit.converged else f"NOT USED: {fit.message}"
             out.append(f"  {fit.model_name}: {params}; LL {fit.log_likelihood:.1f}; {state}")
+        if self.subscriptions is not None:
+            out += self.subscriptions.lines()
         return out
 
 
@@ -256,4 +261,77 @@ def clv_step(config: RunConfig, calibration_end: dt.date | None = None) -> ClvRe
 
     fit_rows = _fit_rows(fits, "scoring", chosen, run_id, inputs.as_of, inputs.as_of, fitted_at) + holdout_fit_rows
     _write_outputs(config, scores, fit_rows, holdout_frame)
-    return ClvReport(run_id, inputs.as_of, chosen, reason, len(scores), fits, holdout_totals, cal_end, caught)
+    subscriptions = subscription_step(config, inputs.as_of, run_id)  # None unless --subscriptions was given
+    return ClvReport(run_id, inputs.as_of, chosen, reason, len(scores), fits, holdout_totals, cal_end, caught,
+                     subscriptions)
+
+
+# --------------------------------------------------------------------------- subscriptions (sBG)
+SUBSCRIPTION_PERIODS = ("week", "month", "year")
+
+
+@dataclass
+class SubscriptionReport:
+    n_rows: int
+    n_valid: int
+    n_rejected: int
+    fit: FitResult
+
+    def lines(self) -> list[str]:
+        params = ", ".join(f"{k}={v:.4g}" for k, v in self.fit.params.items())
+        state = "converged" if self.fit.converged else f"NOT USED: {self.fit.message}"
+        return [f"Subscriptions: {self.n_rows:,} rows, {self.n_valid:,} valid, {self.n_rejected:,} rejected",
+                f"  sbg ({self.fit.time_unit}s): {params}; LL {self.fit.log_likelihood:.1f}; {state}"]
+
+
+def subscription_step(config: RunConfig, as_of: dt.date | None, run_id: str) -> SubscriptionReport | None:
+    """When the dbt var subscriptions_path is set (`loyalty run --subscriptions PATH`): read and
+    check the subscriptions, fit the sBG model, and write clv.subscription_survival,
+    clv.subscriber_scores and clv.rejected_subscriptions (replaced) and the fit to
+    clv.model_fits (model_name 'sbg'). DuckDB only; see the README."""
+    from loyalty.clv import subscriptions as subs
+    from loyalty.load_subscriptions import read_subscriptions
+
+    variables = dbt_vars(config.dbt_vars())
+    path = variables.get("subscriptions_path")
+    if not path:
+        return None
+    if config.target != "duckdb":
+        raise ClvConfigError("The subscriptions input (--subscriptions) is supported with --target duckdb only.")
+    period = str(variables.get("clv_subscription_period", "month"))
+    if period not in SUBSCRIPTION_PERIODS:
+        raise ClvConfigError(f"The dbt var clv_subscription_period must be week, month or year, not {period!r}.")
+    settings = ClvSettings.from_vars(variables)
+    if as_of is None:
+        raise ClvConfigError("The subscriptions need an as-of date, and the run has no valid transaction to give one.")
+    valid, rejected = read_subscriptions(str(path), as_of)
+    lifetimes = subs.subscription_lifetimes(valid, as_of, period)
+    if len(lifetimes):
+        fit = subs.fit_lifetimes(lifetimes, period)
+    else:
+        from loyalty.clv.sbg import fit_sbg
+
+        fit = fit_sbg([], [], period=period)
+    survival = subs.survival_by_cohort(lifetimes, fit)
+    scores = subs.subscriber_scores(lifetimes, fit, subs.rate_per_period(settings.annual_discount_rate, period))
+    plans = valid["plan"].to_numpy()
+    scores.insert(1, "plan", plans[~lifetimes["is_churned"].to_numpy()] if len(lifetimes) else [])
+    scores.insert(2, "started_at", valid["started_at"].to_numpy()[~lifetimes["is_churned"].to_numpy()]
+                  if len(lifetimes) else [])
+    fitted_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    fit_row = _fit_rows([fit], "subscriptions", "", run_id, as_of, None, fitted_at)
+    import duckdb  # DuckDB only (checked above); the Spark engine has no subscription tables yet
+
+    con = duckdb.connect(str(config.work))
+    try:
+        con.execute("create schema if not exists clv")
+        for name, frame in (("subscription_survival", survival), ("subscriber_scores", scores),
+                            ("rejected_subscriptions", rejected)):
+            con.register(f"{name}_frame", frame)
+            con.execute(f"create or replace table clv.{name} as select * from {name}_frame")
+        con.execute(f"create table if not exists clv.model_fits ({MODEL_FITS_COLUMNS})")
+        con.register("sbg_fit_frame", pd.DataFrame(fit_row, columns=MODEL_FITS_NAMES))
+        con.execute("insert into clv.model_fits by name select * from sbg_fit_frame")
+    finally:
+        con.close()
+    return SubscriptionReport(len(valid) + len(rejected), len(valid), len(rejected), fit)

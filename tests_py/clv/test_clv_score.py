@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from loyalty.clv import predictions
 from loyalty.clv import BetaGeoModel, ClvWarning, ParetoNBDModel, score_customers
 from loyalty.clv.score import clv_steps, discounted_clv
 
@@ -23,6 +24,8 @@ SPREAD = (-0.5, -0.15, 0.15, 0.5)
 COLUMNS = [
     "customer_id", "p_alive_bg_nbd", "p_alive_pareto_nbd", "p_alive", "churn_probability",
     "expected_purchases_90d", "expected_purchases_365d", "expected_avg_order_value", "predicted_clv_365d",
+    "p_purchase_30d", "p_purchase_90d", "median_days_to_next_purchase_365d",
+    "predicted_clv_365d_p10", "predicted_clv_365d_p90",
 ]
 
 
@@ -52,8 +55,15 @@ def test_scores_have_one_row_per_customer_and_consistent_columns() -> None:
     np.testing.assert_allclose(scores["churn_probability"], 1 - scores["p_alive"])
     one_time = summary["frequency"].to_numpy() == 0
     assert (scores.loc[one_time, "p_alive_bg_nbd"] == 1.0).all()
-    assert scores[COLUMNS[1:]].notna().all().all()
+    always = [c for c in COLUMNS[1:] if c != "median_days_to_next_purchase_365d"]
+    assert scores[always].notna().all().all()
     assert (scores["expected_purchases_365d"] > scores["expected_purchases_90d"]).all()
+    # the median waiting time is null exactly when a purchase within 365 days is less likely than not
+    within_year = predictions.p_purchase_within(
+        BetaGeoModel.from_params(fits[0].params, "weeks"), 365 / 7, summary["frequency"].to_numpy(dtype=float),
+        summary["recency_days"].to_numpy() / 7, summary["tenure_days"].to_numpy() / 7)
+    np.testing.assert_array_equal(scores["median_days_to_next_purchase_365d"].isna(), within_year < 0.5)
+    assert (scores["p_purchase_90d"] >= scores["p_purchase_30d"]).all()
 
 
 def test_scores_match_the_fitted_models_and_the_clv_formula() -> None:

@@ -18,6 +18,11 @@ renamed as (
         cast(churn_probability as double) as churn_probability,
         cast(expected_avg_order_value as double) as expected_avg_order_value,
         cast(predicted_clv_365d as double) as predicted_clv_365d,
+        cast(predicted_clv_365d_p10 as double) as predicted_clv_365d_p10,
+        cast(predicted_clv_365d_p90 as double) as predicted_clv_365d_p90,
+        cast(p_purchase_30d as double) as p_purchase_30d,
+        cast(p_purchase_90d as double) as p_purchase_90d,
+        cast(median_days_to_next_purchase_365d as integer) as median_days_to_next_purchase_365d,
         cast(churn_model as {{ dbt.type_string() }}) as churn_model
 
     from source

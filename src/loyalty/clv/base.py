@@ -14,7 +14,7 @@ from typing import ClassVar, Self
 import numpy as np
 
 from .compress import Compressed, compress_rows
-from .optimize import Objective, maximise_likelihood
+from .optimize import Objective, hessian_central, maximise_likelihood
 from .result import MIN_CUSTOMERS, FitResult, check_time_unit
 
 
@@ -244,6 +244,19 @@ class TransactionModel(ABC):
             warnings.warn(f"{self.model_name} fit did not converge ({self.result.message}); "
                           "its predictions are NaN", ConvergenceWarning, stacklevel=3)
         return self
+
+    def covariance_log(self, rows: SummaryRows) -> np.ndarray | None:
+        """Asymptotic covariance of the log-parameters at the fitted optimum: the inverse of
+        the central-difference Hessian of the total negative log-likelihood on ``rows`` (the
+        rows the model was fitted on). None when the fit is not usable or the Hessian is not
+        positive definite."""
+        if self.result is None or not self.result.converged:
+            return None
+        theta = np.log([self.result.params[k] for k in self.param_names])
+        hessian = hessian_central(self._objective(rows), theta) * float(rows.w.sum())
+        if not np.all(np.isfinite(hessian)) or not np.all(np.linalg.eigvalsh(hessian) > 0):
+            return None
+        return np.linalg.inv(hessian)
 
     def _failed(self, n_customers: int, message: str) -> FitResult:
         return FitResult(

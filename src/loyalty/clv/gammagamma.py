@@ -27,7 +27,7 @@ from scipy import special
 
 from .base import ConvergenceWarning, NotUsableWarning, TooFewCustomersWarning, as_float_array
 from .compress import factorize
-from .optimize import maximise_likelihood
+from .optimize import hessian_central, maximise_likelihood
 from .result import MIN_REPEAT_BUYERS, FitResult
 from .special import dot
 
@@ -148,10 +148,14 @@ class GammaGammaModel:
         starts = [np.log([p, q, mean_m * (q - 1) / p]) for p, q in ((1.0, 2.0), (5.0, 3.0), (0.5, 5.0))]
         out = maximise_likelihood(build, wu, starts, self.param_names, max_iter=max_iter)
         params = {k: float(v) for k, v in zip(self.param_names, np.exp(out.theta), strict=True)}
+        covariance = None
+        if out.converged:  # asymptotic covariance of the log-parameters, for the CLV interval
+            hessian = hessian_central(build(None, None), out.theta) * float(wu.sum())
+            covariance = np.linalg.inv(hessian) if np.all(np.linalg.eigvalsh(hessian) > 0) else None
         self.result = FitResult(
             self.model_name, params, "n/a", float(-out.mean_nll * wu.sum()), n_used, out.converged,
             ("converged: " if out.converged else "NOT converged: ") + out.message + f"; {note}",
-            out.n_evaluations,
+            out.n_evaluations, covariance,
         )
         if not out.converged:
             warnings.warn(f"gamma_gamma fit did not converge ({self.result.message}); its predictions are NaN",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 #: Fewer customers than this and a transaction model (BG/NBD, Pareto/NBD) is not fitted.
 MIN_CUSTOMERS = 30
 #: Fewer repeat buyers with positive spend than this and the Gamma-Gamma model is not fitted.
@@ -44,6 +46,9 @@ class FitResult:
     converged: bool
     message: str
     n_evaluations: int = field(default=0, compare=False)
+    #: Asymptotic covariance of the log-parameters (inverse Hessian of the total negative
+    #: log-likelihood, in ``params`` order), when the model computed it; used for intervals.
+    covariance_log: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def in_time_unit(self, time_unit: str) -> FitResult:
         """The same fit expressed in another time unit (alpha, beta rescaled).
@@ -69,4 +74,5 @@ class FitResult:
             converged=self.converged,
             message=self.message + f" (rescaled from {self.time_unit})",
             n_evaluations=self.n_evaluations,
+            covariance_log=self.covariance_log,  # log(factor * alpha) only shifts: same covariance
         )

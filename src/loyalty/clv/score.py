@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from . import predictions
 from .base import ClvWarning, SummaryRows, TransactionModel, summary_rows
 from .bgnbd import BetaGeoModel
 from .compress import Compressed
@@ -208,6 +209,7 @@ def compute_scores(
     horizons_days = [90.0, 365.0] + [step_days * m for m in range(1, n_steps + 1)]
     step_rate = (1.0 + annual_discount_rate) ** (step_days / 365.0) - 1.0
     chosen_model = transaction_models[chosen]
+    coefficients: np.ndarray | None = None  # of the expected purchases by each horizon, in the CLV
     if chosen_model.result is not None and chosen_model.result.converged:
         factors = chosen_model.expectation_factors([h / scale for h in horizons_days], ux, utx, uT)
         assert factors is not None
@@ -222,6 +224,7 @@ def compute_scores(
         purchases_90d = purchases_365d = discounted_purchases = nan
     avg_value = gg.expected_avg_value(frequency, monetary) if usable("gamma_gamma", gg.result) else nan
     clv = discounted_purchases * avg_value * margin
+    actionable = _actionable_predictions(prepared, chosen_model, gg, clv, horizons_days[2:], coefficients)
 
     if unusable:
         warnings.warn("score_customers: NaN scores for model(s) that are not usable: " + "; ".join(unusable),
@@ -237,7 +240,71 @@ def compute_scores(
             "expected_purchases_365d": purchases_365d,
             "expected_avg_order_value": avg_value,
             f"predicted_clv_{int(horizon_days)}d": clv,
+            **actionable.columns(int(horizon_days)),
         },
         index=summary.index,
     )
     return scores
+
+
+@dataclass
+class ActionablePredictions:
+    """The scores of :mod:`loyalty.clv.predictions`, per customer (NaN where not usable)."""
+
+    p_purchase_30d: np.ndarray
+    p_purchase_90d: np.ndarray
+    median_days_to_next_purchase_365d: np.ndarray
+    clv_p10: np.ndarray
+    clv_p90: np.ndarray
+
+    def columns(self, horizon_days: int) -> dict[str, np.ndarray]:
+        return {
+            "p_purchase_30d": self.p_purchase_30d,
+            "p_purchase_90d": self.p_purchase_90d,
+            "median_days_to_next_purchase_365d": self.median_days_to_next_purchase_365d,
+            f"predicted_clv_{horizon_days}d_p10": self.clv_p10,
+            f"predicted_clv_{horizon_days}d_p90": self.clv_p90,
+        }
+
+
+def _actionable_predictions(
+    prepared: PreparedSummary,
+    model: TransactionModel,
+    gg: GammaGammaModel,
+    clv: np.ndarray,
+    step_horizons_days: list[float],
+    coefficients: np.ndarray | None,
+) -> ActionablePredictions:
+    """P(purchase within 30 / 90 days), median days to the next purchase and the CLV
+    interval (see :mod:`loyalty.clv.predictions`), computed on the unique (x, t_x, T) rows."""
+    n = len(prepared.summary)
+    nan = np.full(n, np.nan)
+    if coefficients is None:
+        return ActionablePredictions(nan, nan, nan, nan, nan)
+    scale = TIME_UNITS[prepared.time_unit]
+    comp, inverse = prepared.compressed, prepared.compressed.inverse
+    ux = comp.columns[0].astype(float)
+    utx = comp.columns[1] / scale
+    uT = comp.columns[2] / scale
+    alive_u = model.p_alive(ux, utx, uT)
+    p30 = predictions.p_purchase_within(model, 30.0 / scale, ux, utx, uT, alive_u)[inverse]
+    p90 = predictions.p_purchase_within(model, 90.0 / scale, ux, utx, uT, alive_u)[inverse]
+    median_days = predictions.median_days_to_next_purchase(
+        model, ux, utx, uT, days_per_unit=scale, horizon_days=365, p_alive=alive_u)[inverse]
+    low = high = nan
+    covariance = model.covariance_log(prepared.rows)
+    gg_cov = gg.result.covariance_log if gg.result is not None else None
+    if covariance is not None and gg_cov is not None and gg.result is not None and gg.result.converged:
+        model_cls = type(model)
+        horizons = [h / scale for h in step_horizons_days]
+
+        def discounted(params: dict[str, float]) -> np.ndarray:
+            factors = model_cls.from_params(params, model.time_unit).expectation_factors(horizons, ux, utx, uT)
+            assert factors is not None
+            return factors.combine(coefficients[2:])
+
+        log_var = predictions.log_variance(discounted, model.params, covariance)[inverse]
+        log_var = log_var + predictions.gamma_gamma_log_variance(
+            gg.result.params, gg_cov, prepared.frequency, prepared.monetary)
+        low, high = predictions.clv_interval(clv, log_var)
+    return ActionablePredictions(p30, p90, median_days, low, high)

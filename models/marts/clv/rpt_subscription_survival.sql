@@ -1,0 +1,17 @@
+{{ config(enabled=var('subscriptions_path', none) is not none) }}
+
+with
+
+survival as (
+
+    select * from {{ ref('stg_clv__subscription_survival') }}
+
+),
+
+final as (
+
+    select * from survival
+
+)
+
+select * from final
