@@ -95,6 +95,9 @@ def _run_flow(config, lock_timeout: float):  # type: ignore[no-untyped-def]
     resolve_files(config.transactions, "transactions")
     if config.customers:
         resolve_files(config.customers, "customers")
+    from loyalty.load_extra import check_extra_inputs
+
+    check_extra_inputs(getattr(config, "surveys", None), getattr(config, "balances", None))
     with console_progress():
         return run_flow(config, lock_timeout_seconds=lock_timeout)
 
@@ -162,10 +165,18 @@ def _run_options(func):  # type: ignore[no-untyped-def]
               help="Stop before the marts are built when more than this share of the input rows dated up to "
                    "the as-of date is rejected (Great Expectations raw input check; rows after the as-of "
                    "date do not count). 0.05 = 5%. Default: the dbt var max_rejected_share (0.05).")
+@click.option("--surveys", default=None,
+              help="Optional survey responses (CSV/Parquet path, folder or glob): response_id, customer_id, "
+                   "responded_at and any of nps_score (0-10), csat_score (1-5) and attr_<name> scores of the "
+                   "satisfaction index (attributes and scales in seeds/csi_weights.csv). Bad rows go to "
+                   "rejected_survey_responses.")
+@click.option("--balances", default=None,
+              help="Optional balances (CSV/Parquet path, folder or glob): customer_id, balance_date, balance "
+                   "and optional product. Bad rows go to rejected_balances.")
 @_run_options
 def run(transactions: str, customers: str | None, as_of: dt.date | None, calibration_end: dt.date | None,
-        var_items: dict[str, Any], max_rejected_share: float | None, target: str, warehouse: Path | None,
-        full_refresh: bool, lock_timeout: float) -> None:
+        var_items: dict[str, Any], max_rejected_share: float | None, surveys: str | None, balances: str | None,
+        target: str, warehouse: Path | None, full_refresh: bool, lock_timeout: float) -> None:
     """Load the input, build and test every model, and print the headline numbers.
 
     The run is a Prefect flow run (flows/pipeline.py): recorded on the Prefect server named by
@@ -178,7 +189,8 @@ def run(transactions: str, customers: str | None, as_of: dt.date | None, calibra
     try:
         config = RunConfig(transactions=transactions, customers=customers, as_of=as_of,
                            warehouse=_warehouse(target, warehouse), full_refresh=full_refresh, target=target,
-                           variables=var_items, calibration_end=calibration_end)
+                           variables=var_items, calibration_end=calibration_end,
+                           surveys=surveys, balances=balances)
         summary = _run_flow(config, lock_timeout)
     except LoyaltyError as exc:
         _fail(exc)

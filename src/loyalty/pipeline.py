@@ -38,6 +38,9 @@ class RunConfig:
     variables: dict[str, Any] = field(default_factory=dict)
     # CLV holdout check: calibrate up to this date (default: as-of date - var clv_holdout_days)
     calibration_end: dt.date | None = None
+    # optional survey and balance inputs (loyalty.load_extra); their raw tables are empty without them
+    surveys: str | None = None
+    balances: str | None = None
 
     def dbt_vars(self) -> dict[str, Any]:
         return {**self.variables, "as_of_date": self.as_of.isoformat() if self.as_of else None}
@@ -56,8 +59,16 @@ def load_step(config: RunConfig) -> LoadResult:
     if config.target == "spark":  # Spark reads the files itself (same raw layout and row ids)
         from loyalty.spark.load import load_raw_spark
 
-        return load_raw_spark(config.warehouse, config.transactions, config.customers)
-    return load_raw(config.warehouse, config.transactions, config.customers)
+        from loyalty.spark.load_extra import load_extra_raw_spark
+
+        result = load_raw_spark(config.warehouse, config.transactions, config.customers)
+        load_extra_raw_spark(config.warehouse, config.surveys, config.balances)
+        return result
+    from loyalty.load_extra import load_extra_raw
+
+    result = load_raw(config.warehouse, config.transactions, config.customers)
+    load_extra_raw(config.warehouse, config.surveys, config.balances)
+    return result
 
 
 # dbt selection of each build phase. "inputs" ends with every raw row classified

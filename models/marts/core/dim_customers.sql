@@ -39,6 +39,13 @@ clv_scores as (
 
 ),
 
+latest_surveys as (
+
+    -- the customer's latest NPS and CSAT answers (docs block latest_survey)
+    select * from {{ ref('int_customers_latest_survey') }}
+
+),
+
 final as (
 
     select
@@ -84,7 +91,12 @@ final as (
         rfm_scores.rfm_monetary_score,
         value_tiers.revenue_last_12_months,
         churn_scores.is_churned,
-        lifecycle_stages.last_reactivation_date
+        lifecycle_stages.last_reactivation_date,
+        latest_surveys.latest_nps_class,
+        latest_surveys.latest_nps_score,
+        latest_surveys.latest_csat_score,
+        latest_surveys.latest_nps_date,
+        latest_surveys.latest_csat_date
 
     from customers
     inner join churn_scores
@@ -97,6 +109,8 @@ final as (
         on customers.customer_id = value_tiers.customer_id
     left join clv_scores
         on customers.customer_id = clv_scores.customer_id
+    left join latest_surveys
+        on customers.customer_id = latest_surveys.customer_id
 
 )
 
