@@ -70,8 +70,14 @@ def main() -> None:
               help="Transactions file to write; .parquet or .csv picks the format. The customers "
                    "file is written beside it as <name>_customers.<ext>.")
 @click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
+@click.option("--surveys", "surveys_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write survey responses (.csv/.parquet) of about 30% of the customers, whose NPS, "
+                   "CSAT and attribute scores follow what each customer does after answering.")
+@click.option("--balances", "balances_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write month-end balances (.csv/.parquet) of about 40% of the customers, falling "
+                   "once a customer has stopped buying.")
 def generate(n_customers: int, seed: int, start: dt.date, end: dt.date, bad_row_rate: float,
-             out: Path, no_progress: bool) -> None:
+             out: Path, no_progress: bool, surveys_out: Path | None, balances_out: Path | None) -> None:
     """Write deterministic synthetic transactions and customers (streamed in chunks)."""
     from loyalty.generate import generate as run_generate
 
@@ -85,6 +91,24 @@ def generate(n_customers: int, seed: int, start: dt.date, end: dt.date, bad_row_
     click.echo(f"Wrote {result.n_transactions:,} transactions ({result.n_bad_rows:,} malformed) "
                f"to {result.transactions_path}")
     click.echo(f"Wrote {result.n_customers:,} customers to {result.customers_path}")
+    _generate_extra(result.transactions_path, surveys_out, balances_out, end=end, seed=seed,
+                    bad_row_rate=bad_row_rate)
+
+
+def _generate_extra(transactions: Path, surveys_out: Path | None, balances_out: Path | None, *, end: dt.date,
+                    seed: int, bad_row_rate: float) -> None:
+    """The optional survey and balance files of `loyalty generate` (loyalty.generate_extra)."""
+    from loyalty.generate_extra import generate_balances, generate_surveys
+
+    for out, write, what in ((surveys_out, generate_surveys, "survey responses"),
+                             (balances_out, generate_balances, "balance statements")):
+        if out is None:
+            continue
+        try:
+            extra = write(transactions, out, end=end, seed=seed, bad_row_rate=bad_row_rate)
+        except ValueError as exc:
+            _fail(LoyaltyError(str(exc)))
+        click.echo(f"Wrote {extra.n_rows:,} {what} ({extra.n_bad_rows:,} malformed) to {extra.path}")
 
 
 def _run_flow(config, lock_timeout: float):  # type: ignore[no-untyped-def]
