@@ -123,7 +123,11 @@ def generate_surveys(transactions: Path, out: Path, *, end: dt.date, seed: int =
     finally:
         con.close()
     n = len(responses)
-    satisfaction = 4.5 + 1.6 * np.minimum(responses["next_purchase_days"].to_numpy(), 3) + rng.normal(0, 1.5, n)
+    # purchase days per 365 days over the part of the next year that the history covers
+    observable = np.clip((np.datetime64(end) - responses["response_date"].to_numpy().astype("datetime64[D]"))
+                         .astype(int), 30, 365)
+    next_rate = responses["next_purchase_days"].to_numpy() * 365.0 / observable
+    satisfaction = 5.0 + 1.6 * np.minimum(next_rate, 3) + rng.normal(0, 1.5, n)
     nps = np.clip(np.rint(satisfaction), 0, 10).astype(int)
     csat = np.clip(np.rint(1 + satisfaction / 2.5 + rng.normal(0, 0.5, n)), 1, 5).astype(int)
     seconds = rng.integers(8 * 3600, 20 * 3600, n)

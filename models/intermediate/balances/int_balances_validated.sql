@@ -19,6 +19,7 @@ checked as (
 
     select
         *,
+        coalesce(product, 'unspecified') as product_or_unspecified,
         case
             when customer_id is null then 'missing_customer_id'
             when balance_date_raw is null then 'missing_balance_date'
@@ -53,7 +54,7 @@ final as (
         ranked.source_file,
         ranked.source_row_number,
         ranked.customer_id,
-        coalesce(ranked.product, 'unspecified') as product,
+        ranked.product_or_unspecified as product,
         ranked.product as product_raw,
         ranked.balance_date_raw,
         ranked.balance_raw,

@@ -27,16 +27,16 @@ current_assets as (
 
     select
         customers.customer_id,
+        latest_month.current_balance_month,
         coalesce(assets_monthly.total_assets, 0) as total_assets,
-        coalesce(assets_monthly.n_products_held, 0) as n_products_held,
-        latest_month.current_balance_month
+        coalesce(assets_monthly.n_products_held, 0) as n_products_held
 
     from customers
     cross join latest_month
     left join assets_monthly
         on
             customers.customer_id = assets_monthly.customer_id
-            and assets_monthly.balance_month = latest_month.current_balance_month
+            and latest_month.current_balance_month = assets_monthly.balance_month
 
 ),
 

@@ -58,8 +58,8 @@ purchase_days_after as (
     inner join purchase_days
         on
             windows.customer_id = purchase_days.customer_id
-            and purchase_days.purchase_date > windows.response_date
-            and purchase_days.purchase_date <= windows.window_end_date
+            and windows.response_date < purchase_days.purchase_date
+            and windows.window_end_date >= purchase_days.purchase_date
     group by windows.response_id
 
 ),
@@ -74,8 +74,8 @@ revenue_after as (
     inner join transactions
         on
             windows.customer_id = transactions.customer_id
-            and transactions.transaction_date > windows.response_date
-            and transactions.transaction_date <= windows.window_end_date
+            and windows.response_date < transactions.transaction_date
+            and windows.window_end_date >= transactions.transaction_date
     group by windows.response_id
 
 ),

@@ -42,7 +42,7 @@ csi as (
 
     from attribute_scores
     inner join csi_weights
-        on attribute_scores.attribute = csi_weights.attribute
+        on attribute_scores.attribute_name = csi_weights.attribute
     where attribute_scores.score is not null
     group by attribute_scores.raw_row_id
 

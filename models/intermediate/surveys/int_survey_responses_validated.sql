@@ -50,7 +50,7 @@ attribute_checks as (
 
     from attribute_scores
     inner join csi_weights
-        on attribute_scores.attribute = csi_weights.attribute
+        on attribute_scores.attribute_name = csi_weights.attribute
     group by attribute_scores.raw_row_id
 
 ),

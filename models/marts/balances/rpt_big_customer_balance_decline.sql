@@ -8,22 +8,30 @@ balance_windows as (
 
 ),
 
+latest_window as (
+
+    select max(window_end_month) as window_end_month
+    from balance_windows
+
+),
+
 final as (
 
     select
-        customer_id,
-        assets_start,
-        assets_end,
-        assets_change_pct,
-        asset_rank,
-        window_start_month,
-        window_end_month
+        balance_windows.customer_id,
+        balance_windows.assets_start,
+        balance_windows.assets_end,
+        balance_windows.assets_change_pct,
+        balance_windows.asset_rank,
+        balance_windows.window_start_month,
+        balance_windows.window_end_month
 
     from balance_windows
+    inner join latest_window
+        on balance_windows.window_end_month = latest_window.window_end_month
     where
-        window_end_month = (select max(window_end_month) from balance_windows)
-        and is_big_customer
-        and has_sharp_decline
+        balance_windows.is_big_customer
+        and balance_windows.has_sharp_decline
 
 )
 

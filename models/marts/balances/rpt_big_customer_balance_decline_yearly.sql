@@ -24,18 +24,29 @@ aggregated as (
 
 ),
 
+shares as (
+
+    select
+        *,
+        cast(0.315 as double) as literature_decline_share,
+        cast(big_customers_with_decline as double) / nullif(big_customers, 0) as decline_share
+
+    from aggregated
+
+),
+
 final as (
 
     select
         customers_with_assets,
         big_customers,
         big_customers_with_decline,
-        cast(big_customers_with_decline as double) / nullif(big_customers, 0) as decline_share,
-        cast(0.315 as double) as literature_decline_share,
+        decline_share,
+        literature_decline_share,
         window_start_month,
         window_end_month
 
-    from aggregated
+    from shares
 
 )
 

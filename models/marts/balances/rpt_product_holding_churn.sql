@@ -29,18 +29,27 @@ holding_groups as (
 
 ),
 
+latest_month as (
+
+    select max(window_end_month) as window_end_month
+    from balance_windows
+
+),
+
 latest_window as (
 
     select
-        customer_id,
-        assets_start,
-        is_churned_end,
-        window_start_month,
-        window_end_month,
-        case when n_products_start >= 4 then 4 else n_products_start end as min_products
+        balance_windows.customer_id,
+        balance_windows.assets_start,
+        balance_windows.is_churned_end,
+        balance_windows.window_start_month,
+        balance_windows.window_end_month,
+        case when balance_windows.n_products_start >= 4 then 4 else balance_windows.n_products_start end
+            as min_products
 
     from balance_windows
-    where window_end_month = (select max(window_end_month) from balance_windows)
+    inner join latest_month
+        on balance_windows.window_end_month = latest_month.window_end_month
 
 ),
 

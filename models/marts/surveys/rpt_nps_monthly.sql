@@ -32,9 +32,21 @@ scored as (
     select
         *,
         cast(100.0 * (promoters - detractors) / nullif(nps_responses, 0) as double) as nps,
-        cast({{ nps_margin_of_error('promoters', 'detractors', 'nps_responses') }} as double) as nps_margin_of_error
+        cast({{ nps_margin_of_error('promoters', 'detractors', 'nps_responses') }} as double) as nps_margin_of_error,
+        cast(satisfied_responses as double) / nullif(csat_responses, 0) as csat
 
     from monthly
+
+),
+
+bounded as (
+
+    select
+        *,
+        nps - nps_margin_of_error as nps_lower_95,
+        nps + nps_margin_of_error as nps_upper_95
+
+    from scored
 
 ),
 
@@ -48,16 +60,16 @@ final as (
         detractors,
         nps,
         nps_margin_of_error,
-        nps - nps_margin_of_error as nps_lower_95,
-        nps + nps_margin_of_error as nps_upper_95,
+        nps_lower_95,
+        nps_upper_95,
         csat_responses,
         satisfied_responses,
-        cast(satisfied_responses as double) / nullif(csat_responses, 0) as csat,
+        csat,
         csi_responses,
         csi,
         response_month
 
-    from scored
+    from bounded
 
 )
 

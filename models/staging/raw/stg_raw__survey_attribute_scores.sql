@@ -10,7 +10,7 @@ renamed as (
 
     select
         raw_row_id,
-        lower(attribute) as attribute,
+        lower(attribute) as attribute_name,
         score as score_raw,
         {{ parse_integer('score') }} as score
 
