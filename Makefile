@@ -31,6 +31,9 @@ test: setup lint dbt-test pytest
 
 lint: setup
 	LOYALTY_WAREHOUSE=build/lint/lint.duckdb DBT_TARGET_PATH=build/lint/target $(BIN)/sqlfluff lint models tests/*.sql
+	# the semantic layer: MetricFlow reads target/semantic_manifest.json (README, "Metrics")
+	LOYALTY_WAREHOUSE=build/lint/lint.duckdb LOYALTY_TARGET=analyst $(BIN)/dbt parse --profiles-dir . --quiet
+	LOYALTY_WAREHOUSE=build/lint/lint.duckdb LOYALTY_TARGET=analyst $(BIN)/mf validate-configs --skip-dw
 
 dbt-test: setup
 	rm -f $(TEST_WAREHOUSE)

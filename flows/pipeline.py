@@ -16,7 +16,7 @@ from prefect import flow
 from loyalty.orchestration import tasks as step
 from loyalty.orchestration.backfill import backfill_dates
 from loyalty.orchestration.naming import backfill_run_name, pipeline_run_name
-from loyalty.pipeline import RunConfig, Summary
+from loyalty.pipeline import Summary
 
 DEFAULT_LOCK_TIMEOUT_SECONDS = 1800.0
 
@@ -35,7 +35,8 @@ def loyalty_pipeline(
     surveys: str | None = None,
     balances: str | None = None,
 ) -> Summary:
-    """Load raw input, build and test the warehouse, validate it and publish its headline numbers.
+    """Load raw input, build, test and validate the warehouse in its work location, publish it
+    all at once, and publish its headline numbers.
 
     Args:
         transactions: transactions file, folder or glob (CSV or Parquet).
@@ -50,11 +51,11 @@ def loyalty_pipeline(
         surveys: optional survey responses file, folder or glob (NPS, CSAT, CSI attributes).
         balances: optional balances file, folder or glob (customer_id, balance_date, product, balance).
     """
-    config = RunConfig(transactions=transactions, customers=customers, as_of=as_of,
-                       warehouse=step.warehouse_for(target, warehouse), full_refresh=full_refresh, target=target,
-                       variables=dict(variables or {}), calibration_end=calibration_end)
-    config.surveys, config.balances = surveys, balances
+    config = step.run_config(transactions=transactions, customers=customers, as_of=as_of, warehouse=warehouse,
+                             full_refresh=full_refresh, target=target, variables=dict(variables or {}),
+                             calibration_end=calibration_end, surveys=surveys, balances=balances)
     with step.hold_warehouse(config, lock_timeout_seconds):
+        step.prepare_work(config)  # every step until publish writes the work location only
         step.load_raw_input(config)
         step.build_inputs(config)
         step.validate_raw_input(config)
@@ -62,6 +63,7 @@ def loyalty_pipeline(
         step.fit_clv(config)
         step.build_clv_marts(config)
         step.validate_marts(config)
+        step.publish(config)  # all at once: analysts see the last good run until here
         summary = step.summarize_marts(config)
         step.publish_run_summary(config, summary)
     return summary
@@ -84,8 +86,7 @@ def loyalty_backfill(
     """Run the pipeline for each as-of date in order (a list, or every month/week/day end from
     start to end), holding the warehouse for the whole series; full_refresh applies to the first."""
     dates = backfill_dates(as_of_dates, start, end, every)
-    config = RunConfig(transactions=transactions, customers=customers,
-                       warehouse=step.warehouse_for(target, warehouse), target=target)
+    config = step.run_config(transactions=transactions, customers=customers, warehouse=warehouse, target=target)
     with step.hold_warehouse(config, lock_timeout_seconds):
         return [
             loyalty_pipeline(transactions, customers, as_of=as_of, warehouse=str(config.warehouse),

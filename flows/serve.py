@@ -18,6 +18,8 @@ from pathlib import Path
 from prefect import serve
 from prefect.schedules import Cron
 
+from loyalty.engines import TARGETS
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pipeline import loyalty_backfill, loyalty_pipeline  # noqa: E402
 
@@ -31,8 +33,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="Transactions file, folder or glob read by every scheduled run.")
     parser.add_argument("--customers", default=None, help="Customers file, folder or glob (optional).")
     parser.add_argument("--warehouse", default=None,
-                        help="Warehouse to build (default: $LOYALTY_WAREHOUSE, else build/loyalty.duckdb).")
-    parser.add_argument("--target", default="duckdb", choices=["duckdb", "spark"], help="dbt target.")
+                        help="Published warehouse, what analysts open (default: $LOYALTY_WAREHOUSE, else build/loyalty.duckdb).")
+    parser.add_argument("--target", default="duckdb", choices=list(TARGETS), help="dbt target (engine).")
     parser.add_argument("--cron", default=DAILY_CRON,
                         help=f"When the pipeline runs (cron syntax; default {DAILY_CRON!r}: daily at 06:00).")
     parser.add_argument("--timezone", default="UTC", help="Time zone of the cron schedule (default UTC).")

@@ -10,14 +10,14 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from loyalty.dbt import state_dir
+from loyalty.engines import get_engine
 from loyalty.pipeline import BUILD_PHASES
 
 RUN_KINDS = ("model", "test", "snapshot", "seed", "unit_test")
 
 
 def test_build_phases_run_every_node_exactly_once(fixture_warehouse: Path) -> None:
-    target = state_dir(fixture_warehouse) / "target"
+    target = get_engine("duckdb").state_dir(fixture_warehouse) / "target"
     manifest = json.loads((target / "manifest.json").read_text())
     expected = {
         uid

@@ -93,12 +93,13 @@ def test_dim_customers_carries_probabilities_and_clv(cdnow_warehouse: Path) -> N
 
 
 def test_each_run_appends_its_fits_to_the_history(cdnow_warehouse: Path, tmp_path: Path) -> None:
-    copy = tmp_path / "copy.duckdb"
-    shutil.copy(cdnow_warehouse, copy)
-    with connect(copy) as con:
+    config = RunConfig(transactions="unused", warehouse=tmp_path / "copy.duckdb", variables={"churn_model": "bg_nbd"})
+    config.work.parent.mkdir()
+    shutil.copy(cdnow_warehouse, config.work)  # the step reads and writes the run's work file
+    with connect(config.work) as con:
         before = con.execute("select count(*), count(distinct run_id) from clv.model_fits").fetchone()
-    report = clv_step(RunConfig(transactions="unused", warehouse=copy, variables={"churn_model": "bg_nbd"}))
-    with connect(copy) as con:
+    report = clv_step(config)
+    with connect(config.work) as con:
         after = con.execute("select count(*), count(distinct run_id) from clv.model_fits").fetchone()
         used = con.execute("select distinct churn_model from clv.customer_scores").fetchall()
     assert before == (5, 1)

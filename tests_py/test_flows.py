@@ -143,16 +143,55 @@ def pipeline(prefect_api: str) -> Any:
     return load_flow("loyalty_pipeline")
 
 
+READER = """
+import duckdb, sys
+path = sys.argv[1]
+con = duckdb.connect(path, read_only=True)
+for line in sys.stdin:
+    if line.strip() == "reconnect":
+        con.close()
+        con = duckdb.connect(path, read_only=True)
+    row = con.execute("select count(*), min(customer_id) from marts.dim_customers").fetchone()
+    print(f"{row[0]} {row[1]}", flush=True)
+"""
+
+
+class Reader:
+    """An analyst's tool in another process: a read-only DuckDB connection held open on a file."""
+
+    def __init__(self, warehouse: Path) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-c", READER, str(warehouse)], text=True,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def ask(self, command: str = "count") -> str:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        return self.proc.stdout.readline().strip()
+
+    def close(self) -> int:
+        self.proc.communicate(timeout=WAIT_LIMIT_S)
+        return self.proc.returncode
+
+
 @pytest.fixture(scope="module")
 def retried_run(pipeline: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """A run that starts while another process holds a DuckDB write connection on the warehouse.
+    """A run on a published warehouse that an analyst holds open read-only, while another
+    process holds a DuckDB write connection on the run's work file.
 
-    The holder lets go when the flow logs that it will retry, so the first attempt of the
-    first step fails on the lock and the retry succeeds; the rest of the run is a normal run.
+    A first run publishes c1's and c2's rows. Then a reader opens the published file and
+    keeps it open, another process opens the work file for writing, and the second run
+    starts: its first write fails on the work file's lock and is retried; the holder lets go
+    when the flow logs that it will retry. The reader never blocks the run.
     """
     tmp = tmp_path_factory.mktemp("retried")
     warehouse = tmp / "w.duckdb"
-    holder = HeldBy(HOLD_DUCKDB, warehouse, tmp)
+    first = pipeline(write_csv(tmp / "first.csv", fixture_lines()[:7]), warehouse=str(warehouse),
+                     return_state=True)
+    assert first.is_completed(), first.message
+    reader = Reader(warehouse)
+    seen = {"before": reader.ask()}
+    holder = HeldBy(HOLD_DUCKDB, warehouse.parent / "w.duckdb.work" / "warehouse.duckdb", tmp)
     retry_logs: list[str] = []
 
     class ReleaseOnRetry(logging.Handler):
@@ -169,7 +208,11 @@ def retried_run(pipeline: Any, tmp_path_factory: pytest.TempPathFactory) -> dict
     finally:
         logging.getLogger("prefect.task_runs").removeHandler(handler)
         holder_exit = holder.wait()
-    return {"state": state, "warehouse": warehouse, "retry_logs": retry_logs, "holder_exit": holder_exit}
+        seen["held"] = reader.ask()
+        seen["reconnected"] = reader.ask("reconnect")
+        reader_exit = reader.close()
+    return {"state": state, "warehouse": warehouse, "retry_logs": retry_logs, "holder_exit": holder_exit,
+            "seen": seen, "reader_exit": reader_exit}
 
 
 # ---------------------------------------------------------------- pure parts (no Prefect)
@@ -300,15 +343,27 @@ def test_every_run_config_field_is_a_flow_parameter() -> None:
 # ---------------------------------------------------------------- flow runs
 
 
-def test_locked_warehouse_is_retried_then_the_run_completes(retried_run: dict[str, Any]) -> None:
+def test_locked_work_file_is_retried_then_the_run_completes(retried_run: dict[str, Any]) -> None:
     state = retried_run["state"]
     assert state.is_completed(), state.message
     runs = task_runs(flow_run_id(state))
-    assert runs["load-raw-input"].run_count == 2  # failed on the lock once, then succeeded
+    assert runs["load-raw-input"].run_count == 2  # failed on the work file's lock once, then succeeded
+    assert runs["prepare-work-location"].run_count == 1 and runs["publish-warehouse"].run_count == 1
     assert runs["dbt-build-marts"].run_count == 1
     assert len(retried_run["retry_logs"]) == 1
     assert "Could not set lock on file" in retried_run["retry_logs"][0]
     assert retried_run["holder_exit"] == 0
+
+
+def test_a_reader_holding_the_published_file_does_not_block_the_run_and_sees_one_version(
+    retried_run: dict[str, Any],
+) -> None:
+    assert retried_run["state"].is_completed()
+    seen = retried_run["seen"]
+    # the first run published c1 and c2; the reader keeps that version while it stays
+    # connected, across the second run's publish, and sees c1, c2, c4, c5 once it reconnects
+    assert (seen["before"], seen["held"], seen["reconnected"]) == ("2 c1", "2 c1", "4 c1")
+    assert retried_run["reader_exit"] == 0
 
 
 def test_successful_run_builds_the_marts_and_returns_their_summary(retried_run: dict[str, Any]) -> None:
@@ -337,11 +392,11 @@ def test_run_publishes_headline_markdown_and_cohort_table(retried_run: dict[str,
     segments = markdown.data.split("**Top segments** (`dim_customers.rfm_segment`)")[1].split("**Where")[0]
     assert sum(int(line.split("|")[2]) for line in segments.splitlines() if line.startswith("| ")
                and not line.startswith(("| Segment", "| ---"))) == 4
-    assert f"- Warehouse: `{retried_run['warehouse']}`" in markdown.data
-    assert f"- Data Docs (Great Expectations): `{retried_run['warehouse']}.gx/" in markdown.data
+    assert f"- Warehouse: `{retried_run['warehouse']}` (DuckDB; marts in schema `marts`)" in markdown.data
+    work = f"{retried_run['warehouse']}.work/warehouse.duckdb"  # the runs' state lives beside the work file
+    assert f"- Data Docs (Great Expectations): `{work}.gx/" in markdown.data
     for phase in ("inputs", "marts", "clv"):
-        assert f"- dbt results, {phase} phase: `{retried_run['warehouse']}.dbt/target/run_results_{phase}.json`" \
-            in markdown.data
+        assert f"- dbt results, {phase} phase: `{work}.dbt/target/run_results_{phase}.json`" in markdown.data
     table = found["loyalty-cohort-retention"]
     assert table.type == "table"
     import json
@@ -365,7 +420,8 @@ def test_data_error_fails_the_flow_at_once_with_the_steps_message(pipeline: Any,
     assert f"The transactions file {bad} is missing the required column amount." in state.message
     runs = task_runs(flow_run_id(state))
     assert runs["load-raw-input"].run_count == 1  # a data error is not retried
-    assert set(runs) == {"load-raw-input"}  # and nothing after it ran
+    assert set(runs) == {"prepare-work-location", "load-raw-input"}  # and nothing after it ran
+    assert not (tmp_path / "w.duckdb").exists()  # nothing was published
     with pytest.raises(InputError, match="missing the required column amount"):
         state.result()
 
@@ -377,9 +433,10 @@ def test_failing_raw_validation_stops_the_flow_before_the_marts(pipeline: Any, t
     assert "The raw input check failed (1 critical expectation)" in state.message
     assert "7 of 18 rows (38.9%), more than the 5.0% allowed" in state.message
     runs = task_runs(flow_run_id(state))
-    assert set(runs) == {"load-raw-input", "dbt-build-inputs", "validate-raw-input"}
+    assert set(runs) == {"prepare-work-location", "load-raw-input", "dbt-build-inputs", "validate-raw-input"}
     assert runs["validate-raw-input"].run_count == 1
-    with connect(tmp_path / "w.duckdb") as con:
+    assert not (tmp_path / "w.duckdb").exists()  # nothing was published
+    with connect(tmp_path / "w.duckdb.work" / "warehouse.duckdb") as con:
         marts = con.execute("select count(*) from information_schema.tables where table_schema = 'marts'").fetchone()
     assert marts == (0,)
 

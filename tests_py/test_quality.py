@@ -18,6 +18,7 @@ from loyalty.pipeline import (
     RunConfig,
     build_step,
     load_step,
+    prepare_step,
     validate_marts_step,
     validate_raw_step,
 )
@@ -46,9 +47,17 @@ def _sql(warehouse: Path, *statements: str) -> list[tuple]:
         con.close()
 
 
+def _work(warehouse: Path) -> Path:
+    """The work file of a published warehouse: what a run's steps, and so the checks, read."""
+    return RunConfig(transactions="unused", warehouse=warehouse).work
+
+
 def _copy(warehouse: Path, target_dir: Path) -> Path:
+    """A copy of the warehouse, published and as its runs' work file (the copy the tests corrupt)."""
     copy = target_dir / "copy.duckdb"
     shutil.copy(warehouse, copy)
+    _work(copy).parent.mkdir(parents=True)
+    shutil.copy(warehouse, _work(copy))
     return copy
 
 
@@ -80,7 +89,7 @@ def test_clean_run_passes_both_checkpoints_and_builds_data_docs(clean_build):
     assert ("mart_revenue_reconciliation", "expect_column_pair_values_to_be_equal",
             ("mart_value", "raw_value")) in evaluated
     docs = marts_report.data_docs
-    assert docs == warehouse.parent / "cdnow.duckdb.gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    assert docs == _work(warehouse).with_name("warehouse.duckdb.gx") / "uncommitted" / "data_docs" / "local_site" / "index.html"
     assert docs.is_file()
     pages = list((docs.parent / "validations").rglob("*.html"))
     assert {p.parts[len(docs.parent.parts) + 1] for p in pages} >= {"raw_transactions", "dim_customers"}
@@ -118,22 +127,24 @@ def test_too_many_bad_rows_fail_before_the_marts_and_keep_the_previous_marts(cle
     before = _sql(warehouse, MARTS_FINGERPRINT)
     bad = generate(60, tmp_path / "bad.csv", seed=3, bad_row_rate=0.25, progress=False)
     config = RunConfig(transactions=str(bad.transactions_path), warehouse=warehouse)
+    prepare_step(config)
     load_step(config)
     build_step(config, "inputs")
     with pytest.raises(QualityError) as failed:
         validate_raw_step(config)
     assert "The raw input check failed" in str(failed.value)
     assert "more than the 5.0% allowed" in str(failed.value)
-    # the new input is in the input layer, the marts are still those of the clean run
-    (raw_rows,) = _sql(warehouse, "select count(*) from intermediate.int_transactions_validated")[0]
+    # the new input is in the work file's input layer, the marts are still those of the clean run
+    (raw_rows,) = _sql(config.work, "select count(*) from intermediate.int_transactions_validated")[0]
     assert raw_rows == bad.n_transactions
+    assert _sql(config.work, MARTS_FINGERPRINT) == before
     assert _sql(warehouse, MARTS_FINGERPRINT) == before
 
 
 def test_retention_rate_above_one_fails_the_marts_checkpoint(clean_build, tmp_path):
     warehouse = _copy(clean_build[0], tmp_path)
     (cohort,) = _sql(warehouse, "select min(cohort_month) from marts.rpt_cohort_retention_monthly")[0]
-    _sql(warehouse, "update marts.rpt_cohort_retention_monthly set retention_rate = 1.5 "
+    _sql(_work(warehouse), "update marts.rpt_cohort_retention_monthly set retention_rate = 1.5 "
                     f"where cohort_month = date '{cohort}' and months_since_first_purchase = 1")
     with pytest.raises(QualityError) as failed:
         validate_marts_step(RunConfig(transactions="unused", warehouse=warehouse))
@@ -142,7 +153,7 @@ def test_retention_rate_above_one_fails_the_marts_checkpoint(clean_build, tmp_pa
                               "retention_rate is in [0, 1] [expect_column_values_to_be_between(retention_rate)]: "
                               "1 of ")
     assert f"e.g. (retention_rate=1.5, cohort_month={cohort}, months_since_first_purchase=1)" in message
-    assert str(warehouse.parent / "copy.duckdb.gx" / "uncommitted" / "data_docs") in message
+    assert f"{_work(warehouse)}.gx/uncommitted/data_docs" in message
     report = failed.value.report
     assert [c.suite for c in report.failures] == ["rpt_cohort_retention_monthly"]
 
@@ -150,7 +161,7 @@ def test_retention_rate_above_one_fails_the_marts_checkpoint(clean_build, tmp_pa
 def test_month_zero_retention_and_revenue_reconciliation_are_checked(clean_build, tmp_path):
     warehouse = _copy(clean_build[0], tmp_path)
     (cohort,) = _sql(warehouse, "select min(cohort_month) from marts.rpt_cohort_retention_monthly")[0]
-    _sql(warehouse,
+    _sql(_work(warehouse),
          "update marts.rpt_cohort_retention_monthly set retention_rate = 0.5 "
          f"where cohort_month = date '{cohort}' and months_since_first_purchase = 0",
          "update marts.fct_transactions set amount = amount + 1 "
@@ -170,7 +181,7 @@ def test_warnings_are_reported_and_do_not_fail_the_run(clean_build, tmp_path):
     # 3% of the raw rows lose their customer_id (warning at 1%); the classification
     # (int_transactions_validated) is not rebuilt, so the rejected share stays low.
     # CDNOW has no customers file: no customer's country is known (warning at 10%).
-    _sql(warehouse, "update raw.transactions set customer_id = null where raw_row_id % 33 = 0")
+    _sql(_work(warehouse), "update raw.transactions set customer_id = null where raw_row_id % 33 = 0")
     config = RunConfig(transactions="unused", warehouse=warehouse)
     raw = validate_raw_step(config)
     marts = validate_marts_step(config)
@@ -182,7 +193,7 @@ def test_warnings_are_reported_and_do_not_fail_the_run(clean_build, tmp_path):
 
 def test_expectations_on_columns_and_tables_not_built_yet_are_skipped(clean_build, tmp_path):
     warehouse = _copy(clean_build[0], tmp_path)
-    _sql(warehouse, "alter table marts.dim_customers drop column p_alive",
+    _sql(_work(warehouse), "alter table marts.dim_customers drop column p_alive",
          "drop table marts.rpt_retention_rate_monthly")
     report = validate_marts_step(RunConfig(transactions="unused", warehouse=warehouse))
     assert report.success
@@ -191,7 +202,7 @@ def test_expectations_on_columns_and_tables_not_built_yet_are_skipped(clean_buil
     assert ("rpt_retention_rate_monthly", ("retention_rate",)) in skipped
     assert ("dim_customers", ("churn_probability",)) not in skipped  # still there: still checked
     # a column that every run must have is not optional: its absence fails
-    _sql(warehouse, "alter table marts.dim_customers drop column frequency")
+    _sql(_work(warehouse), "alter table marts.dim_customers drop column frequency")
     with pytest.raises(QualityError, match=r"marts.dim_customers: frequency >= 0 .*could not be evaluated"):
         validate_marts_step(RunConfig(transactions="unused", warehouse=warehouse))
 

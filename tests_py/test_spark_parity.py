@@ -6,7 +6,7 @@ generated CSV with 5% malformed rows, and a generated Parquet file with typed ti
 and float columns; customers come from CSV and Parquet. Spark reads the CSV in ~2 KB
 splits so that its row numbering across splits is checked against DuckDB's too.
 
-Both warehouses are built by the pipeline's own steps (load, then each dbt build phase),
+Both warehouses are built by the pipeline's own steps (prepare, load, each dbt build phase, publish),
 exported with `loyalty export`'s code, and compared file by file: the same marts, the
 same columns and Parquet types, the same rows (floats within 1e-9 relative). Then both
 rebuild the snapshot's parents as of a later date and snapshot again, so that the Spark snapshot
@@ -15,6 +15,7 @@ on plain tables (macros/snapshot_spark.sql) must close and add versions as dbt's
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import shutil
 from pathlib import Path
@@ -30,13 +31,10 @@ from conftest import FIXTURES, REPO, run_cli
 
 from loyalty import pipeline
 from loyalty.generate import generate
+from loyalty.generate_extra import generate_balances, generate_surveys
 from loyalty.pipeline import RunConfig
-from loyalty.dbt import run_dbt
 from loyalty.errors import InputError
-from loyalty.spark.dbt import run_dbt_in_session
-from loyalty.spark.export import export_marts
 from loyalty.spark.load import load_raw_spark
-from loyalty.spark.query import connect_read_only
 from loyalty.spark.session import get_session, spark_conf, stop_session
 
 FLOAT_REL_TOL = 1e-9
@@ -73,15 +71,20 @@ def parity_input(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return tx, cust
 
 
-def _run_steps(config: RunConfig) -> Any:
-    """The pipeline's steps in the flow's order (flows/pipeline.py): load, each dbt build phase,
-    and the CLV fit before the phase that joins its scores. (The Great Expectations checks
-    do not change the marts and the publishing step is Prefect's: neither is run here.)"""
+def _run_steps(config: RunConfig, after_prepare: Any = None) -> Any:
+    """The pipeline's steps in the flow's order (flows/pipeline.py): prepare, load, each dbt build
+    phase, the CLV fit before the phase that joins its scores, and publish. (The Great
+    Expectations checks do not change the marts and the run summary artifacts are Prefect's:
+    neither is run here.)"""
+    pipeline.prepare_step(config)
+    if after_prepare is not None:
+        after_prepare()
     loaded = pipeline.load_step(config)
     for phase in pipeline.BUILD_PHASES:
         if phase == "clv":
             pipeline.clv_step(config)
         pipeline.build_step(config, phase)
+    pipeline.publish_step(config)
     return loaded
 
 
@@ -89,11 +92,8 @@ def _snapshot_later(config: RunConfig) -> list[tuple[Any, ...]]:
     """Rebuild the snapshot's parents as of LATER_AS_OF, snapshot again, read the history."""
     variables = {**config.dbt_vars(), "as_of_date": LATER_AS_OF}
     for args in (["run", "--select", f"+{SNAPSHOT.split('.')[1]}"], ["snapshot"]):
-        if config.target == "spark":
-            run_dbt_in_session(args, config.warehouse, variables=variables)
-        else:
-            run_dbt(args, config.warehouse, variables=variables, target=config.target)
-    con = connect_read_only(config.warehouse)
+        config.engine.run_dbt(config.work, args, variables=variables)
+    con = config.engine.connect_read_only(config.work)
     try:
         rows = con.execute(f"select * from {SNAPSHOT}").fetchall()
     finally:
@@ -105,17 +105,27 @@ def _snapshot_later(config: RunConfig) -> list[tuple[Any, ...]]:
 def built(parity_input: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tx, cust = parity_input
     root = tmp_path_factory.mktemp("parity")
-    duck = RunConfig(transactions=str(tx), customers=str(cust), warehouse=root / "duck.duckdb", target="duckdb")
-    spark = RunConfig(transactions=str(tx), customers=str(cust), warehouse=root / "spark", target="spark")
+    # surveys and balances of the generated customers (5% malformed rows), as CSV and Parquet
+    surveys = generate_surveys(tx / "b_generated.csv", root / "surveys.csv", end=dt.date(2025, 12, 31), seed=11,
+                               bad_row_rate=0.05).path
+    balances = generate_balances(tx / "b_generated.csv", root / "balances.parquet", end=dt.date(2025, 12, 31),
+                                 seed=11, bad_row_rate=0.05).path
+    extra = {"surveys": str(surveys), "balances": str(balances)}
+    duck = RunConfig(transactions=str(tx), customers=str(cust), warehouse=root / "duck.duckdb", target="duckdb",
+                     **extra)
+    spark = RunConfig(transactions=str(tx), customers=str(cust), warehouse=root / "spark", target="spark", **extra)
     loads = {"duckdb": _run_steps(duck)}
-    get_session(spark.warehouse).conf.set("spark.sql.files.maxPartitionBytes", str(CSV_SPLIT_BYTES))
+
+    def small_splits() -> None:
+        get_session(spark.warehouse).conf.set("spark.sql.files.maxPartitionBytes", str(CSV_SPLIT_BYTES))
+
     try:
-        loads["spark"] = _run_steps(spark)
+        loads["spark"] = _run_steps(spark, after_prepare=small_splits)
         exports = {
-            "duckdb": export_marts(duck.warehouse, root / "export_duckdb"),
-            "spark": export_marts(spark.warehouse, root / "export_spark"),
+            "duckdb": duck.engine.export(duck.warehouse, root / "export_duckdb"),
+            "spark": spark.engine.export(spark.warehouse, root / "export_spark"),
         }
-        summaries = {"duckdb": pipeline.summarize(duck.warehouse), "spark": pipeline.summarize(spark.warehouse)}
+        summaries = {"duckdb": pipeline.summarize_step(duck), "spark": pipeline.summarize_step(spark)}
         snapshots = {"duckdb": _snapshot_later(duck), "spark": _snapshot_later(spark)}
         bad_input = root / "no_amount.csv"
         bad_input.write_text("transaction_id,customer_id,transacted_at\nt1,c1,2024-01-01\n")

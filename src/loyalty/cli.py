@@ -9,8 +9,9 @@ from typing import Any
 
 import click
 
+from loyalty.engines import TARGETS
 from loyalty.errors import LoyaltyError
-from loyalty.project import project_dir, warehouse_path
+from loyalty.project import project_dir
 
 DEMO_CUSTOMERS = 20_000
 
@@ -127,24 +128,15 @@ def _run_flow(config, lock_timeout: float):  # type: ignore[no-untyped-def]
 
 
 def _warehouse(target: str, warehouse: Path | None) -> Path:
-    """The warehouse of the target: a DuckDB file, or the folder of a Spark warehouse."""
-    if target == "spark":
-        from loyalty.spark.session import spark_warehouse_path
+    """The published warehouse of the target (resolved by its engine; LoyaltyError when the path
+    is of the other engine's kind)."""
+    from loyalty.engines import get_engine
 
-        path = spark_warehouse_path(warehouse)
-        if path.is_file():
-            raise LoyaltyError(f"The warehouse {path} is a file: the spark target needs a folder "
-                               "(a file is a DuckDB warehouse: use --target duckdb).")
-        return path
-    path = warehouse_path(warehouse)
-    if path.is_dir():
-        raise LoyaltyError(f"The warehouse {path} is a folder: the duckdb target needs a DuckDB file "
-                           "(a folder is a Spark warehouse: add --target spark).")
-    return path
+    return get_engine(target).warehouse_path(warehouse)
 
 
 TARGET_OPTION = click.option(
-    "--target", type=click.Choice(["duckdb", "spark"]), default="duckdb", show_default=True,
+    "--target", type=click.Choice(list(TARGETS)), default="duckdb", show_default=True,
     help="Engine: duckdb (one file, the default) or spark (local Spark through dbt-spark; "
          "needs Java 17 and the spark extra). The marts are the same on both.")
 
@@ -212,7 +204,7 @@ def run(transactions: str, customers: str | None, as_of: dt.date | None, calibra
         var_items = {**var_items, "max_rejected_share": max_rejected_share}
     try:
         config = RunConfig(transactions=transactions, customers=customers, as_of=as_of,
-                           warehouse=_warehouse(target, warehouse), full_refresh=full_refresh, target=target,
+                           warehouse=warehouse, full_refresh=full_refresh, target=target,
                            variables=var_items, calibration_end=calibration_end,
                            surveys=surveys, balances=balances)
         summary = _run_flow(config, lock_timeout)
@@ -240,18 +232,15 @@ def demo(n_customers: int, seed: int, target: str, warehouse: Path | None, full_
     click.echo("Building the warehouse (dbt build with all tests) ...")
     try:
         config = RunConfig(transactions=str(result.transactions_path), customers=str(result.customers_path),
-                           warehouse=_warehouse(target, warehouse), full_refresh=full_refresh, target=target)
+                           warehouse=warehouse, full_refresh=full_refresh, target=target)
         summary = _run_flow(config, lock_timeout)
     except LoyaltyError as exc:
         _fail(exc)
     for line in summary.lines():
         click.echo(line)
-    if target == "spark":
-        click.echo(f"Export the marts as Parquet: loyalty export --target spark --warehouse {summary.warehouse} "
-                   "--out build/marts")
-    else:
-        click.echo(f"Query it from Python: duckdb.connect('{summary.warehouse}', read_only=True)"
-                   ".sql('select * from marts.dim_customers limit 5').show()")
+    click.echo(f"BI tools and notebooks open the published warehouse {summary.warehouse} (read-only).")
+    click.echo(f"Export the marts as Parquet: loyalty export --target {target} --warehouse {summary.warehouse} "
+               "--out build/marts")
 
 
 @main.command()
@@ -263,11 +252,12 @@ def demo(n_customers: int, seed: int, target: str, warehouse: Path | None, full_
               help="Warehouse to read, as for `loyalty run`: a DuckDB file, or with --target spark "
                    "the Spark warehouse folder.")
 def export(out: Path, target: str, warehouse: Path | None) -> None:
-    """Write every mart of the warehouse as Parquet (one <mart>.parquet per mart) for BI tools."""
-    from loyalty.spark.export import export_marts
+    """Write every mart of the published warehouse as Parquet (one <mart>.parquet per mart) for BI tools."""
+    from loyalty.engines import get_engine
 
     try:
-        result = export_marts(_warehouse(target, warehouse), out.resolve())
+        engine = get_engine(target)
+        result = engine.export(engine.warehouse_path(warehouse), out.resolve())
     except LoyaltyError as exc:
         _fail(exc)
     for mart, path in result.files.items():

@@ -10,8 +10,8 @@ Writes  clv.customer_scores      one row per customer, replaced each run
 
 The settings are dbt vars (dbt_project.yml, overridable with `loyalty run --var`), so that
 dbt and this step read the same values: clv_time_unit, clv_margin, clv_annual_discount_rate,
-churn_model, clv_holdout_days. The reading and writing are kept in `_read_inputs` and
-`_write_outputs` so that another engine only has to supply those two.
+churn_model, clv_holdout_days. The reads and writes go through the run's engine (loyalty.engines:
+read_clv_inputs, write_clv_outputs); the tables' contract is loyalty.clv.tables.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 
+from loyalty.clv.tables import MODEL_FITS_NAMES, MODEL_PARAMS
 from loyalty.errors import LoyaltyError
 from loyalty.project import dbt_vars
 
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from loyalty.clv import FitResult
     from loyalty.pipeline import RunConfig
 
-MODEL_PARAMS = ("r", "alpha", "a", "b", "s", "beta", "p", "q", "gamma")
 TRANSACTION_MODELS = ("bg_nbd", "pareto_nbd")
 SCORE_COLUMNS = (
     "customer_id", "p_alive_bg_nbd", "p_alive_pareto_nbd", "p_alive", "churn_probability",
@@ -106,43 +105,9 @@ class _Inputs:
     as_of: dt.date | None
 
 
-# What the step reads, the same SQL on every engine (loyalty.spark.clv_io runs it on Spark).
-SUMMARY_SQL = """
-    select customer_id, frequency, recency_days, tenure_days,
-           cast(monetary_value as double) as monetary_value
-    from intermediate.int_customers_summarized
-    order by customer_id
-"""
-PURCHASE_DAYS_SQL = """
-    select customer_id, purchase_date as transaction_date, cast(purchase_amount as double) as amount
-    from intermediate.int_customer_purchase_days
-    order by customer_id, purchase_date
-"""
-AS_OF_SQL = "select max(as_of_date) as as_of_date from intermediate.int_as_of_date"
-
-# The appended history table clv.model_fits, in a column-definition syntax both engines accept.
-MODEL_FITS_COLUMNS = (
-    "run_id string, model_name string, fit_purpose string, time_unit string, message string, "
-    + ", ".join(f"param_{p} double" for p in MODEL_PARAMS)
-    + ", log_likelihood double, n_customers bigint, converged boolean, is_selected boolean, "
-    "as_of_date date, calibration_end_date date, fitted_at timestamp"
-)
-MODEL_FITS_NAMES = [part.split()[0] for part in MODEL_FITS_COLUMNS.split(", ")]
-
-
 def _read_inputs(config: RunConfig) -> _Inputs:
-    if config.target == "spark":  # the same reads from the Spark warehouse (loyalty.spark.clv_io)
-        from loyalty.spark.clv_io import read_clv_inputs
-
-        return _Inputs(*read_clv_inputs(config.warehouse))
-    con = duckdb.connect(str(config.warehouse), read_only=True)
-    try:
-        summary = con.execute(SUMMARY_SQL).df()
-        days = con.execute(PURCHASE_DAYS_SQL).df()
-        row = con.execute(AS_OF_SQL).fetchone()
-    finally:
-        con.close()
-    return _Inputs(summary, days, row[0] if row else None)
+    inputs = config.engine.read_clv_inputs(config.work)
+    return _Inputs(inputs.summary, inputs.purchase_days, inputs.as_of)
 
 
 def _fit_rows(fits: list[FitResult], purpose: str, selected: str, run_id: str, as_of: dt.date | None,
@@ -220,27 +185,7 @@ EMPTY_HOLDOUT = pd.DataFrame({
 def _write_outputs(config: RunConfig, scores: pd.DataFrame, fit_rows: list[dict[str, Any]],
                    holdout: pd.DataFrame) -> None:
     fits = pd.DataFrame(fit_rows, columns=MODEL_FITS_NAMES)
-    if config.target == "spark":  # the same tables in the Spark warehouse (loyalty.spark.clv_io)
-        from loyalty.spark.clv_io import write_clv_outputs
-
-        write_clv_outputs(config.warehouse, scores, fits, holdout)
-        return
-    con = duckdb.connect(str(config.warehouse))
-    try:
-        con.execute("create schema if not exists clv")
-        con.register("scores_frame", scores)
-        con.execute("create or replace table clv.customer_scores as select * from scores_frame")
-        con.register("holdout_frame", holdout)
-        con.execute(
-            "create or replace table clv.holdout_validation as select * replace ("
-            " cast(calibration_end_date as date) as calibration_end_date,"
-            " cast(holdout_end_date as date) as holdout_end_date) from holdout_frame"
-        )
-        con.execute(f"create table if not exists clv.model_fits ({MODEL_FITS_COLUMNS})")
-        con.register("fits_frame", fits)
-        con.execute("insert into clv.model_fits by name select * from fits_frame")
-    finally:
-        con.close()
+    config.engine.write_clv_outputs(config.work, scores, fits, holdout)
 
 
 def _choose_model(settings: ClvSettings, holdout_totals: pd.DataFrame | None) -> tuple[str, str]:

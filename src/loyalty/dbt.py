@@ -1,9 +1,9 @@
 """Run dbt as a subprocess against the committed project and profile.
 
 dbt runs in its own process (not dbtRunner) because dbt-duckdb keeps the DuckDB file open
-for the life of the process, which would stop later steps from reading the warehouse
-(../shared/TOOLCHAIN.md). Each warehouse gets its own dbt target/log folder beside it, so
-that two runs on different warehouses never share dbt's state.
+for the life of the process, which would stop later steps from reading the warehouse.
+Each warehouse (a run's work file, loyalty.engines) gets its own dbt target/log folder
+beside it, so that two runs on different warehouses never share dbt's state.
 """
 
 from __future__ import annotations
@@ -68,21 +68,21 @@ def run_dbt(
     results_path.unlink(missing_ok=True)  # a failure before any node must not quote an older run
     proc = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
     output = proc.stdout + proc.stderr
-    results = _run_results(results_path)
+    results = read_run_results(results_path)
     result = DbtResult(command, proc.returncode, output, results)
     if check and proc.returncode != 0:
-        raise BuildError(_failure_sentence(args[0] if args else "dbt", result))
+        raise BuildError(failure_sentence(args[0] if args else "dbt", result))
     return result
 
 
-def _run_results(path: Path) -> list[dict[str, Any]]:
+def read_run_results(path: Path) -> list[dict[str, Any]]:
     try:
         return list(json.loads(path.read_text())["results"])
     except (OSError, ValueError, KeyError):
         return []
 
 
-def _failure_sentence(verb: str, result: DbtResult) -> str:
+def failure_sentence(verb: str, result: DbtResult) -> str:
     failed = [r for r in result.results if r.get("status") in ("error", "fail", "runtime error")]
     if failed:
         parts = []

@@ -112,6 +112,8 @@ def _select_for_file(
         + f"{_quote(str(file))} as source_file, "
         + f"cast({row_number} as bigint) as source_row_number, "
         + ", ".join(parts)
+        # when the row was loaded (UTC, one value per load): `dbt source freshness` reads it
+        + ", cast(timezone('UTC', current_timestamp) as timestamp) as loaded_at"
         + f" from {_reader(file)}"
     )
 
@@ -143,7 +145,8 @@ def _empty_customers(con: duckdb.DuckDBPyConnection) -> None:
     cols = ", ".join(f"cast(null as varchar) as {c}" for c in CUSTOMER_REQUIRED + CUSTOMER_OPTIONAL)
     con.execute(
         "create or replace table raw.customers as select cast(null as bigint) as raw_row_id, "
-        f"cast(null as varchar) as source_file, cast(null as bigint) as source_row_number, {cols} "
+        f"cast(null as varchar) as source_file, cast(null as bigint) as source_row_number, {cols}, "
+        "cast(timezone('UTC', current_timestamp) as timestamp) as loaded_at "
         "where false"
     )
 

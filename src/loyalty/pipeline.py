@@ -1,11 +1,13 @@
 """The steps of a warehouse run, as plain functions (the Prefect flow calls these).
 
-load raw input -> dbt build of the input layer (staging, as-of date, validated rows)
--> dbt build of the marts (models, data tests, unit tests) -> summary of the marts.
+prepare the work location -> load raw input -> dbt build of the input layer (staging, as-of
+date, validated rows) -> raw checks -> dbt build of the marts (models, data tests, unit
+tests) -> CLV fits -> dbt build of the CLV marts -> mart checks -> publish -> summary.
 
-The build is split in phases so that checks on the input (Great Expectations) and the
-CLV fit can run between them, and so that a run whose input fails leaves the marts of
-the previous good run untouched.
+Every step before `publish_step` writes only the run's work location (config.work); the
+published warehouse (config.warehouse) changes all at once in `publish_step`, after every
+build phase and check has passed (write, audit, publish: loyalty.engines). A run that fails
+or is killed before that leaves the published marts as the last good run left them.
 """
 
 from __future__ import annotations
@@ -16,10 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from loyalty.dbt import run_dbt, state_dir
-from loyalty.errors import InputError
-from loyalty.load import LoadResult, load_raw
-from loyalty.project import warehouse_path
+from loyalty.engines import Engine, get_engine
+from loyalty.load import LoadResult
+from loyalty.summary import Summary, summarize
 
 if TYPE_CHECKING:
     from loyalty.clv_step import ClvReport
@@ -31,7 +32,9 @@ class RunConfig:
     transactions: str
     customers: str | None = None
     as_of: dt.date | None = None
-    warehouse: Path = field(default_factory=warehouse_path)
+    # the published warehouse; None = the engine's default ($LOYALTY_WAREHOUSE, else build/...),
+    # resolved in __post_init__, so that it is always a Path after construction
+    warehouse: Path = None  # type: ignore[assignment]
     full_refresh: bool = False
     target: str = "duckdb"
     # dbt vars set for this run (`loyalty run --var name=value`), on top of dbt_project.yml
@@ -42,32 +45,33 @@ class RunConfig:
     surveys: str | None = None
     balances: str | None = None
 
+    def __post_init__(self) -> None:
+        # the engine and the warehouse path are resolved here, once (LoyaltyError when the path
+        # is of the other engine's kind)
+        self.warehouse = self.engine.warehouse_path(self.warehouse)
+
+    @property
+    def engine(self) -> Engine:
+        return get_engine(self.target)
+
+    @property
+    def work(self) -> Path:
+        """Where this run writes (the published warehouse changes only in publish_step)."""
+        return self.engine.work_path(self.warehouse)
+
     def dbt_vars(self) -> dict[str, Any]:
         return {**self.variables, "as_of_date": self.as_of.isoformat() if self.as_of else None}
 
 
-def parse_as_of(text: str | None) -> dt.date | None:
-    if text is None or text == "":
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise InputError(f"The as-of date {text!r} is not a date in the form YYYY-MM-DD.") from None
+def prepare_step(config: RunConfig) -> list[str]:
+    """Before the first write, under the run lock: clean up after killed runs, restore the work
+    location from the published warehouse when the last run did not publish, mark it dirty."""
+    return config.engine.prepare(config.warehouse)
 
 
 def load_step(config: RunConfig) -> LoadResult:
-    if config.target == "spark":  # Spark reads the files itself (same raw layout and row ids)
-        from loyalty.spark.load import load_raw_spark
-
-        from loyalty.spark.load_extra import load_extra_raw_spark
-
-        result = load_raw_spark(config.warehouse, config.transactions, config.customers)
-        load_extra_raw_spark(config.warehouse, config.surveys, config.balances)
-        return result
-    from loyalty.load_extra import load_extra_raw
-
-    result = load_raw(config.warehouse, config.transactions, config.customers)
-    load_extra_raw(config.warehouse, config.surveys, config.balances)
+    result = config.engine.load(config.work, config.transactions, config.customers)
+    config.engine.load_extra(config.work, config.surveys, config.balances)  # empty tables when not given
     return result
 
 
@@ -87,16 +91,12 @@ def build_step(config: RunConfig, phase: str) -> None:
     args = ["build", *BUILD_PHASES[phase], "--indirect-selection", "buildable"]
     if config.full_refresh:
         args.append("--full-refresh")
-    if config.target == "spark":  # in this process: the Spark warehouse admits one process
-        from loyalty.spark.dbt import run_dbt_in_session
-
-        run_dbt_in_session(args, config.warehouse, variables=config.dbt_vars())
-        return
-    run_dbt(args, config.warehouse, variables=config.dbt_vars(), target=config.target)
+    config.engine.run_dbt(config.work, args, variables=config.dbt_vars())
     # keep each phase's results: tests_py/test_build_phases.py checks that the phases together
     # run every model, snapshot, seed, data test and unit test of the project
-    results = state_dir(config.warehouse) / "target"
-    shutil.copyfile(results / "run_results.json", results / f"run_results_{phase}.json")
+    results = config.engine.state_dir(config.warehouse) / "target"
+    if (results / "run_results.json").is_file():
+        shutil.copyfile(results / "run_results.json", results / f"run_results_{phase}.json")
 
 
 def clv_step(config: RunConfig) -> ClvReport:
@@ -113,110 +113,25 @@ def validate_raw_step(config: RunConfig) -> QualityReport:
     e.g. more than the dbt var max_rejected_share of the rows dated up to the as-of date are
     rejected. Warnings are in the report (loyalty.quality)."""
     from loyalty.project import dbt_vars
-    from loyalty.quality import QualityReport, validate_raw
 
-    if config.target != "duckdb":
-        return QualityReport(phase="raw", not_run="the checks read a DuckDB warehouse")
     limit = float(dbt_vars(config.dbt_vars())["max_rejected_share"])
-    return validate_raw(config.warehouse, max_rejected_share=limit)
+    return config.engine.check_raw(config.work, max_rejected_share=limit)
 
 
 def validate_marts_step(config: RunConfig) -> QualityReport:
     """Great Expectations on every mart that exists, after the last build phase: raises
     QualityError when a critical expectation fails (loyalty.quality)."""
-    from loyalty.quality import QualityReport, validate_marts
-
-    if config.target != "duckdb":
-        return QualityReport(phase="marts", not_run="the checks read a DuckDB warehouse")
-    return validate_marts(config.warehouse)
+    return config.engine.check_marts(config.work)
 
 
-@dataclass
-class Summary:
-    warehouse: Path
-    as_of_date: dt.date | None
-    raw_rows: int
-    valid_rows: int
-    rejected_rows: int
-    rejected_by_reason: dict[str, int]
-    customers: int
-    repeat_customers: int
-    total_revenue: float
-    cohorts: int
-    month1_retention: float | None
-    marts: list[str]
-    engine: str = "DuckDB"
-    data_docs: Path | None = None  # Great Expectations Data Docs of this warehouse, once built
-
-    def lines(self) -> list[str]:
-        rejected = ", ".join(f"{k} {v:,}" for k, v in self.rejected_by_reason.items()) or "none"
-        retention = "n/a" if self.month1_retention is None else f"{self.month1_retention:.1%}"
-        share = self.repeat_customers / self.customers if self.customers else 0.0
-        return [
-            f"Warehouse: {self.warehouse} ({self.engine}; marts in schema `marts`)",
-            f"Marts: {', '.join(self.marts)}",
-            f"As-of date: {self.as_of_date}",
-            f"Input rows: {self.raw_rows:,} = {self.valid_rows:,} valid + {self.rejected_rows:,} rejected ({rejected})",
-            f"Customers: {self.customers:,}, of whom repeat buyers {self.repeat_customers:,} ({share:.1%})",
-            f"Net revenue: {self.total_revenue:,.2f}",
-            f"Cohorts: {self.cohorts}; average month-1 retention: {retention}",
-        ] + ([f"Data Docs (Great Expectations): {self.data_docs}"] if self.data_docs else [])
+def publish_step(config: RunConfig) -> None:
+    """Make the work location the published warehouse, all at once (loyalty.engines); from here
+    on readers that connect see this run's marts, readers already connected the last run's."""
+    config.engine.publish(config.warehouse)
 
 
-def summarize(warehouse: Path) -> Summary:
-    """Headline numbers of the marts of a DuckDB file or a Spark warehouse folder."""
-    from loyalty.spark.query import connect_read_only, is_spark_warehouse
-
-    con = connect_read_only(warehouse)
-    try:
-        def one(sql: str) -> Any:
-            row = con.execute(sql).fetchone()
-            return row[0] if row else None
-
-        by_reason = dict(
-            con.execute(
-                "select reject_reason, count(*) from marts.rejected_transactions group by 1 order by 2 desc, 1"
-            ).fetchall()
-        )
-        marts = [
-            r[0]
-            for r in con.execute(
-                "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
-            ).fetchall()
-        ]
-        return Summary(
-            warehouse=warehouse,
-            as_of_date=one("select max(as_of_date) from intermediate.int_as_of_date"),
-            raw_rows=int(one("select count(*) from raw.transactions")),
-            valid_rows=int(one("select count(*) from marts.fct_transactions")),
-            rejected_rows=int(one("select count(*) from marts.rejected_transactions")),
-            rejected_by_reason={str(k): int(v) for k, v in by_reason.items()},
-            customers=int(one("select count(*) from marts.dim_customers")),
-            repeat_customers=int(one("select count(*) from marts.dim_customers where frequency > 0")),
-            total_revenue=float(one("select coalesce(sum(total_revenue), 0) from marts.dim_customers")),
-            cohorts=int(one("select count(distinct cohort_month) from marts.rpt_cohort_retention_monthly")),
-            month1_retention=one(
-                "select avg(retention_rate) from marts.rpt_cohort_retention_monthly "
-                "where months_since_first_purchase = 1"
-            ),
-            marts=marts,
-            engine="Spark" if is_spark_warehouse(warehouse) else "DuckDB",
-            data_docs=_data_docs(warehouse),
-        )
-    finally:
-        con.close()
 
 
-def _data_docs(warehouse: Path) -> Path | None:
-    from loyalty.quality.project import data_docs_index
-
-    index = data_docs_index(warehouse)
-    return index if index.is_file() else None
-
-
-def run_pipeline(config: RunConfig) -> Summary:
-    """Run every step as the Prefect flow `loyalty_pipeline` (flows/pipeline.py), the one place
-    that orders the steps; add a new step there, not here."""
-    from loyalty.orchestration.runner import run_flow
-
-    return run_flow(config)
+def summarize_step(config: RunConfig) -> Summary:
+    """Headline numbers of the published warehouse (read-only, after publish_step)."""
+    return summarize(config.engine, config.warehouse)

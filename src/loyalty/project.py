@@ -1,4 +1,4 @@
-"""Where things are: the dbt project, the default warehouse file, the shared data."""
+"""Where things are: the dbt project and its vars (the warehouse paths are the engines', loyalty.engines)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-DEFAULT_WAREHOUSE = Path("build") / "loyalty.duckdb"
+MARTS_SCHEMA = "marts"  # the schema of the tables analysts read
 
 
 def project_dir() -> Path:
@@ -19,16 +19,6 @@ def project_dir() -> Path:
         if (parent / "dbt_project.yml").is_file():
             return parent
     raise FileNotFoundError("Could not find dbt_project.yml above the loyalty package; set LOYALTY_PROJECT_DIR.")
-
-
-def warehouse_path(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """The DuckDB file: the explicit argument, else $LOYALTY_WAREHOUSE, else build/loyalty.duckdb."""
-    if explicit:
-        return Path(explicit).resolve()
-    env = os.environ.get("LOYALTY_WAREHOUSE")
-    if env:
-        return Path(env).resolve()
-    return (project_dir() / DEFAULT_WAREHOUSE).resolve()
 
 
 def dbt_vars(overrides: dict[str, Any] | None = None) -> dict[str, Any]:

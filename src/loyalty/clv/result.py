@@ -25,11 +25,6 @@ def check_time_unit(time_unit: str) -> str:
     return time_unit
 
 
-def days_to_unit(days: object, time_unit: str) -> object:
-    """Convert durations in days to ``time_unit`` (weeks = days / 7)."""
-    return days / TIME_UNITS[check_time_unit(time_unit)]  # type: ignore[operator]
-
-
 @dataclass
 class FitResult:
     """Outcome of one maximum-likelihood fit.

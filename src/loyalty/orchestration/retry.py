@@ -1,7 +1,9 @@
 """Which failures are worth retrying.
 
-Only one kind is: the DuckDB file is locked by another process (an analyst's notebook, a
-`dbt docs generate`, a script holding a write connection). DuckDB then refuses to open the
+Only one kind is: a DuckDB file a step opens is locked by another process. A run opens
+only its private work file (loyalty.engines), never the published warehouse, so analysts'
+tools reading the published file never cause this; a process that opened the work file
+itself (a script, a `dbt` command pointed at it) does. DuckDB then refuses to open the
 file at once ("Could not set lock on file ..."); trying again a little later succeeds once
 that process lets go. The error reaches us in several wrappings: as an InputError from the
 loader, a BuildError quoting dbt's output, a duckdb.IOException from a direct connection,

@@ -1,7 +1,10 @@
 """The Prefect tasks of a warehouse run: each wraps one step of `loyalty.pipeline`.
 
-Every step that touches the warehouse file retries with backoff when, and only when, the
-file is locked by another process (see retry.py); any other failure (bad input, a failed
+The steps write the run's work location, never the published warehouse that analysts read
+(loyalty.engines); `publish-warehouse` swaps it in at the end. Every step retries with
+backoff when, and only when, a DuckDB file it opens is locked by another process (see
+retry.py: a run never opens the published file for writing, so a reader of it never
+causes this; a process holding the work file would); any other failure (bad input, a failed
 dbt test, a failed expectation) ends the step at once with the step's own sentence.
 Results are never cached: each step has side effects and must run every time.
 """
@@ -10,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
@@ -28,8 +30,6 @@ from loyalty.orchestration.publish import (
     SUMMARY_ARTIFACT_KEY,
     cohort_table,
     headline_markdown,
-    read_headline,
-    summary_markdown,
 )
 from loyalty.orchestration.retry import (
     TRANSIENT_RETRY_DELAYS,
@@ -39,7 +39,6 @@ from loyalty.orchestration.retry import (
     retry_on_transient,
 )
 from loyalty.pipeline import RunConfig, Summary
-from loyalty.project import warehouse_path
 
 T = TypeVar("T")
 
@@ -74,14 +73,13 @@ def _step(fn: Callable[[], T]) -> T:
         raise
 
 
-def warehouse_for(target: str, warehouse: str | None) -> Path:
-    """The warehouse of a run: the given path, else $LOYALTY_WAREHOUSE, else the target's default
-    (build/loyalty.duckdb, or the folder build/loyalty-spark for the spark target)."""
-    if target == "spark":
-        from loyalty.spark.session import spark_warehouse_path
-
-        return spark_warehouse_path(warehouse)
-    return warehouse_path(warehouse)
+def run_config(**parameters: Any) -> RunConfig:
+    """The RunConfig of a flow run's parameters (the engine and warehouse are resolved there, once)."""
+    try:
+        return RunConfig(**parameters)
+    except LoyaltyError as exc:
+        exc.__context__ = exc.__cause__ = None
+        raise exc.with_traceback(None) from None
 
 
 @contextmanager
@@ -100,6 +98,14 @@ def hold_warehouse(config: RunConfig, timeout_seconds: float) -> Iterator[float]
         if waited >= 1:
             logger.info("Got the warehouse lock after waiting %.1f s.", waited)
         yield waited
+
+
+@task(name="prepare-work-location", **WAREHOUSE_STEP)
+def prepare_work(config: RunConfig) -> None:
+    """Clean up after killed runs, restore the work location if the last run did not publish,
+    mark it dirty (loyalty.engines)."""
+    for line in _step(lambda: pipeline.prepare_step(config)):
+        get_run_logger().warning(line)
 
 
 @task(name="load-raw-input", **WAREHOUSE_STEP)
@@ -163,10 +169,17 @@ def _quality(fn: Callable[[], Any]) -> Any:
     return report
 
 
+@task(name="publish-warehouse", **WAREHOUSE_STEP)
+def publish(config: RunConfig) -> None:
+    """Replace the published warehouse with the checked work location, all at once."""
+    _step(lambda: pipeline.publish_step(config))
+    get_run_logger().info("Published %s.", config.warehouse)
+
+
 @task(name="summarize-marts", **WAREHOUSE_STEP)
 def summarize_marts(config: RunConfig) -> Summary:
-    """Read the headline numbers of the built marts."""
-    return _step(lambda: pipeline.summarize(config.warehouse))
+    """Read the headline numbers of the published warehouse."""
+    return _step(lambda: pipeline.summarize_step(config))
 
 
 @task(name="publish-run-summary", **WAREHOUSE_STEP)
@@ -175,30 +188,18 @@ def publish_run_summary(config: RunConfig, summary: Summary, links: dict[str, st
     from prefect.runtime import flow_run
 
     label = f"{config.warehouse.name} as of {summary.as_of_date}"
-    target_dir = _dbt_state(config.warehouse) / "target"
+    target_dir = config.engine.state_dir(config.warehouse) / "target"
     all_links = {f"dbt results, {phase} phase": str(target_dir / f"run_results_{phase}.json")
                  for phase in pipeline.BUILD_PHASES if (target_dir / f"run_results_{phase}.json").is_file()}
-    data_docs = getattr(summary, "data_docs", None)
-    if data_docs:
-        all_links["Data Docs (Great Expectations)"] = str(data_docs)
+    if summary.data_docs:
+        all_links["Data Docs (Great Expectations)"] = str(summary.data_docs)
     all_links.update(links or {})
-    if config.target != "duckdb":  # the catalog queries below read a DuckDB file
-        markdown = summary_markdown(summary, run_label=label, links=all_links)
-    else:
-        headline = _step(lambda: read_headline(config.warehouse))
-        markdown = headline_markdown(headline, warehouse=config.warehouse, run_label=label, links=all_links)
+    markdown = headline_markdown(summary, run_label=label, links=all_links)
     ids = [str(create_markdown_artifact(markdown=markdown, key=SUMMARY_ARTIFACT_KEY,
                                         description=f"Headline numbers of {label}"))]
-    table = _step(lambda: cohort_table(config.warehouse)) if config.target == "duckdb" else []
+    table = cohort_table(summary)
     if table:
         ids.append(str(create_table_artifact(table=table, key=COHORT_ARTIFACT_KEY,
                                              description=f"Retention (%) of the latest cohorts, {label}")))
     get_run_logger().info("Published the run summary of %s (flow run %s).", label, flow_run.name)
     return ids
-
-
-def _dbt_state(warehouse: Path) -> Path:
-    from loyalty.dbt import state_dir
-
-    return state_dir(warehouse)
-

@@ -1,7 +1,7 @@
-"""The CLV step's reads and writes on a Spark warehouse (loyalty.clv_step supplies the fits).
+"""The CLV step's reads and writes on a Spark warehouse (loyalty.engines.spark calls these).
 
 Reads the same three tables with the same columns and pandas types as the DuckDB path
-(loyalty.clv_step._read_inputs) and writes the same three `clv.*` tables with the same
+(loyalty.engines.duckdb) and writes the same three `clv.*` tables with the same
 column types, as plain parquet tables: customer_scores and holdout_validation replaced,
 model_fits appended (its history). The pandas <-> Spark hand-over goes through Arrow.
 """
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from loyalty.clv_step import AS_OF_SQL, MODEL_FITS_COLUMNS, MODEL_FITS_NAMES, PURCHASE_DAYS_SQL, SUMMARY_SQL
+from loyalty.clv.tables import AS_OF_SQL, MODEL_FITS_COLUMNS, MODEL_FITS_NAMES, PURCHASE_DAYS_SQL, SUMMARY_SQL
 from loyalty.spark.session import get_session
 
 if TYPE_CHECKING:

@@ -1,6 +1,6 @@
 """Run dbt in this process against the Spark session of the warehouse folder.
 
-The DuckDB target runs dbt as a subprocess (loyalty.dbt). The Spark target cannot: the
+The DuckDB engine runs dbt as a subprocess (loyalty.dbt). The Spark target cannot: the
 embedded metastore of a warehouse folder admits one process, and this process already
 holds it (the loader wrote the raw tables). dbt-spark's `session` method takes the
 running session (SparkSession.builder.getOrCreate), so dbt runs here through dbtRunner,
@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from loyalty.dbt import DbtResult, _failure_sentence, _run_results, dbt_env, state_dir
+from loyalty.dbt import DbtResult, dbt_env, failure_sentence, read_run_results, state_dir
 from loyalty.errors import BuildError
 from loyalty.project import project_dir
 from loyalty.spark.session import get_session
@@ -62,8 +62,8 @@ def run_dbt_in_session(
     text = output.getvalue()
     if outcome.exception is not None:
         text += f"\nerror: {outcome.exception}"
-    results = _run_results(state_dir(warehouse) / "target" / "run_results.json")
+    results = read_run_results(state_dir(warehouse) / "target" / "run_results.json")
     result = DbtResult(["dbt", *command], 0 if outcome.success else 1, text, results)
     if check and not outcome.success:
-        raise BuildError(_failure_sentence(args[0] if args else "dbt", result))
+        raise BuildError(failure_sentence(args[0] if args else "dbt", result))
     return result

@@ -1,64 +1,24 @@
-"""`loyalty export`: every mart of a warehouse as one Parquet file, `<out>/<mart>.parquet`.
+"""`loyalty export` on a Spark warehouse: every mart as one Parquet file, `<out>/<mart>.parquet`.
 
-The same file layout and column types from either engine (BI tools that read Parquet use
-it, and so does the engine parity test): DuckDB writes with COPY; Spark writes one file
-per mart from a single partition (no collect to the driver) and the part file is moved to
-its name. A mart's files are written beside the target first and moved into place, so an
-interrupted export never leaves a half-written `<mart>.parquet`.
+The same file layout and column types as the DuckDB engine's export (BI tools that read
+Parquet use it, and so does the engine parity test): Spark writes one file per mart from a
+single partition (no collect to the driver) and the part file is moved to its name. A
+mart's files are written beside the target first and moved into place, so an interrupted
+export never leaves a half-written `<mart>.parquet`. (loyalty.engines.spark calls this.)
 """
 
 from __future__ import annotations
 
 import shutil
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from loyalty.errors import LoyaltyError
-from loyalty.spark.query import connect_read_only, is_spark_warehouse
+from loyalty.project import MARTS_SCHEMA
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
-
-MARTS_SCHEMA = "marts"
-
-
-@dataclass
-class ExportResult:
-    out: Path
-    files: dict[str, Path]
-    rows: dict[str, int]
-
-
-def mart_names(warehouse: Path) -> list[str]:
-    con = connect_read_only(warehouse)
-    try:
-        rows = con.execute(
-            "select table_name from information_schema.tables "
-            f"where table_schema = '{MARTS_SCHEMA}' and table_type = 'BASE TABLE' order by 1"
-        ).fetchall()
-    finally:
-        con.close()
-    return [str(r[0]) for r in rows]
-
-
-def _export_duckdb(warehouse: Path, marts: list[str], out: Path) -> dict[str, int]:
-    import duckdb
-
-    rows: dict[str, int] = {}
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        for mart in marts:
-            tmp = out / f".{mart}.{uuid.uuid4().hex}.parquet"
-            path = str(tmp).replace("'", "''")
-            con.execute(f"copy (select * from {MARTS_SCHEMA}.{mart}) to '{path}' (format parquet)")
-            tmp.replace(out / f"{mart}.parquet")
-            (count,) = con.execute(f"select count(*) from {MARTS_SCHEMA}.{mart}").fetchone()  # type: ignore[misc]
-            rows[mart] = int(count)
-    finally:
-        con.close()
-    return rows
 
 
 def _wall_clock_timestamps(df: DataFrame) -> DataFrame:
@@ -77,7 +37,7 @@ def _wall_clock_timestamps(df: DataFrame) -> DataFrame:
     )
 
 
-def _export_spark(warehouse: Path, marts: list[str], out: Path) -> dict[str, int]:
+def export_spark(warehouse: Path, marts: list[str], out: Path) -> dict[str, int]:
     from loyalty.spark.session import get_session
 
     spark = get_session(warehouse)
@@ -95,21 +55,3 @@ def _export_spark(warehouse: Path, marts: list[str], out: Path) -> dict[str, int
             shutil.rmtree(tmp, ignore_errors=True)
         rows[mart] = int(table.count())
     return rows
-
-
-def export_marts(warehouse: Path, out: Path) -> ExportResult:
-    """Write every table of the `marts` schema as `<out>/<mart>.parquet`; return files and row counts."""
-    if not warehouse.exists():
-        raise LoyaltyError(f"The warehouse {warehouse} does not exist: build it with `loyalty run` first.")
-    marts = mart_names(warehouse)
-    if not marts:
-        raise LoyaltyError(f"The warehouse {warehouse} has no marts: build it with `loyalty run` first.")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise LoyaltyError(f"Could not create the export folder {out}: {exc.strerror}.") from None
-    if is_spark_warehouse(warehouse):
-        rows = _export_spark(warehouse, marts, out)
-    else:
-        rows = _export_duckdb(warehouse, marts, out)
-    return ExportResult(out, {m: out / f"{m}.parquet" for m in marts}, rows)

@@ -111,6 +111,7 @@ def _normalized(
         F.lit(str(file)).alias("source_file"),
         F.col("_row").cast("bigint").alias("source_row_number"),
         *parts,
+        F.current_timestamp().alias("loaded_at"),  # one value per load (UTC session): source freshness
     )
 
 
@@ -141,7 +142,7 @@ def _load_table(
 
 def _empty_customers(spark: SparkSession) -> None:
     cols = ", ".join(f"{c} string" for c in CUSTOMER_REQUIRED + CUSTOMER_OPTIONAL)
-    schema = f"raw_row_id bigint, source_file string, source_row_number bigint, {cols}"
+    schema = f"raw_row_id bigint, source_file string, source_row_number bigint, {cols}, loaded_at timestamp"
     spark.createDataFrame([], schema).write.mode("overwrite").format("parquet").saveAsTable("raw.customers")
 
 

@@ -1,9 +1,7 @@
-"""Read a warehouse with one API whatever its engine: a DuckDB file or a Spark folder.
+"""Read a Spark warehouse folder with the part of DuckDB's connection API the project uses.
 
-`connect_read_only(warehouse)` returns DuckDB's own read-only connection for a DuckDB file
-and, for a Spark warehouse folder, a `SparkConnection` with the part of DuckDB's connection
-API that the read side of the project uses: `execute(sql, params)` with `?` placeholders,
-`fetchone()`, `fetchall()`, `df()` (pandas), `sql(sql).to_arrow_table()`, `close()`. On
+`SparkConnection(warehouse)` (loyalty.engines.spark's `connect_read_only`) offers
+`execute(sql, params)` with `?` placeholders, `fetchone()`, `fetchall()`, `df()` (pandas), `sql(sql).to_arrow_table()`, `close()`. On
 Spark, `information_schema.tables` and `information_schema.columns` (which Spark's session
 catalog does not have) are served from Spark's catalog with DuckDB's column names, and
 DuckDB's double-quoted identifiers become Spark's backticks (Spark would read "x" as a
@@ -24,20 +22,6 @@ from typing import Any
 from loyalty.spark.session import get_session
 
 _INFO_SCHEMA = re.compile(r"\binformation_schema\.(tables|columns)\b", re.IGNORECASE)
-
-
-def is_spark_warehouse(warehouse: Path) -> bool:
-    """A Spark warehouse is a folder (tables + metastore); a DuckDB warehouse is a file."""
-    return warehouse.is_dir()
-
-
-def connect_read_only(warehouse: Path) -> Any:
-    """A read-only connection to the warehouse: duckdb's for a file, SparkConnection for a folder."""
-    if is_spark_warehouse(warehouse):
-        return SparkConnection(warehouse)
-    import duckdb
-
-    return duckdb.connect(str(warehouse), read_only=True)
 
 
 def _literal(value: Any) -> str:
@@ -122,7 +106,6 @@ class SparkConnection:
         self.spark = get_session(warehouse)
         self._rows: list[tuple[Any, ...]] = []
         self._last: Any = None
-        self._catalog_views = False
 
     def _register_catalog_views(self) -> None:
         tables: list[tuple[str, str, str]] = []
@@ -141,7 +124,6 @@ class SparkConnection:
         self.spark.createDataFrame(
             columns, "table_schema string, table_name string, column_name string, ordinal_position int, data_type string"
         ).createOrReplaceTempView("loyalty_information_schema_columns")
-        self._catalog_views = True
 
     def _frame(self, sql: str, params: list[Any] | tuple[Any, ...] | None = None) -> Any:
         text = backtick_identifiers(bind(sql, params))

@@ -26,12 +26,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from loyalty.errors import LoyaltyError
-from loyalty.project import project_dir
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-DEFAULT_SPARK_WAREHOUSE = Path("build") / "loyalty-spark"
 LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
 
 _lock = threading.Lock()
@@ -40,16 +38,6 @@ _current: tuple[Path, SparkSession] | None = None
 
 class SparkUnavailableError(LoyaltyError):
     """pyspark or Java is missing, or the warehouse folder is held by another process."""
-
-
-def spark_warehouse_path(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """The Spark warehouse folder: the argument, else $LOYALTY_WAREHOUSE, else build/loyalty-spark."""
-    if explicit:
-        return Path(explicit).resolve()
-    env = os.environ.get("LOYALTY_WAREHOUSE")
-    if env:
-        return Path(env).resolve()
-    return (project_dir() / DEFAULT_SPARK_WAREHOUSE).resolve()
 
 
 def spark_conf(warehouse: Path) -> dict[str, str]:

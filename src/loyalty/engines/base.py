@@ -1,0 +1,190 @@
+"""What differs between the engines a warehouse can be built on, behind one interface.
+
+A run works on two locations of one warehouse:
+
+    P  the published warehouse (`--warehouse`): what analysts and BI tools open, read-only.
+       A run never writes it except through `publish`, once every build phase and every
+       check has passed.
+    W  the run's private work location beside it (`work_path(P)`): every write of a run
+       (load, dbt, CLV scores) goes there; dbt's and Great Expectations' state live beside
+       it. W persists between runs.
+
+`prepare(P)` runs first, under the run lock: it removes what a killed run left behind,
+restores W from P when the last run on W did not publish (W is marked dirty before the
+first write and clean after publish), and marks W dirty. The rest of the run uses `work`.
+
+One implementation per engine (loyalty.engines.duckdb, loyalty.engines.spark), chosen
+once from the dbt target by `loyalty.engines.get_engine`; no other module asks which
+engine it runs on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from loyalty.errors import LoyaltyError
+from loyalty.project import MARTS_SCHEMA
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from loyalty.dbt import DbtResult
+    from loyalty.load import LoadResult
+    from loyalty.load_extra import ExtraLoadResult
+    from loyalty.quality import QualityReport
+
+@dataclass
+class ExportResult:
+    out: Path
+    files: dict[str, Path]
+    rows: dict[str, int]
+
+
+@dataclass
+class ClvInputs:
+    """What the CLV step reads (the SQL is loyalty.clv.tables')."""
+
+    summary: pd.DataFrame
+    purchase_days: pd.DataFrame
+    as_of: dt.date | None
+
+
+class Engine(ABC):
+    """One warehouse engine: DuckDB (a file) or Spark (a folder with its metastore)."""
+
+    target: str  # the dbt target (profiles.yml output)
+    label: str  # for people: "DuckDB", "Spark"
+
+    # ---- where things are
+    @abstractmethod
+    def warehouse_path(self, explicit: str | os.PathLike[str] | None = None) -> Path:
+        """The published warehouse P: the argument, else $LOYALTY_WAREHOUSE, else the default;
+        raises LoyaltyError when the path is of the other engine's kind."""
+
+    @abstractmethod
+    def work_path(self, warehouse: Path) -> Path:
+        """The run's work location W of the published warehouse P."""
+
+    # ---- write, audit, publish
+    @abstractmethod
+    def prepare(self, warehouse: Path) -> list[str]:
+        """Before a run's first write (under the run lock): clean up after killed runs,
+        restore W from P when W is dirty, mark W dirty. Returns what it did, for the log."""
+
+    @abstractmethod
+    def publish(self, warehouse: Path) -> None:
+        """Make W's state the published P, all at once; mark W clean."""
+
+    # ---- the steps' engine work (all on W)
+    @abstractmethod
+    def load(self, work: Path, transactions: str, customers: str | None) -> LoadResult:
+        """Replace raw.transactions (and raw.customers) with the input files, as text."""
+
+    @abstractmethod
+    def load_extra(self, work: Path, surveys: str | None, balances: str | None) -> ExtraLoadResult:
+        """Replace raw.survey_responses, raw.survey_attribute_scores and raw.balances (empty when not given)."""
+
+    @abstractmethod
+    def run_dbt(self, work: Path, args: list[str], variables: dict[str, Any] | None = None) -> DbtResult:
+        """`dbt <args>` on this engine's target; raises BuildError naming the failed nodes."""
+
+    @abstractmethod
+    def read_clv_inputs(self, work: Path) -> ClvInputs:
+        """The CLV step's inputs (loyalty.clv.tables' SQL), with DuckDB's pandas types."""
+
+    @abstractmethod
+    def write_clv_outputs(self, work: Path, scores: pd.DataFrame, fits: pd.DataFrame,
+                          holdout: pd.DataFrame) -> None:
+        """Replace clv.customer_scores and clv.holdout_validation, append to clv.model_fits."""
+
+    @abstractmethod
+    def check_raw(self, work: Path, max_rejected_share: float) -> QualityReport:
+        """The checks on the classified raw input (W); raises QualityError on a critical failure."""
+
+    @abstractmethod
+    def check_marts(self, work: Path) -> QualityReport:
+        """The checks on every mart (W); raises QualityError on a critical failure."""
+
+    # ---- reading
+    @abstractmethod
+    def connect_read_only(self, location: Path) -> Any:
+        """A read-only connection with DuckDB's API (execute/fetchone/fetchall/df/close)."""
+
+    @abstractmethod
+    def export(self, warehouse: Path, out: Path) -> ExportResult:
+        """Every mart of the published warehouse as `<out>/<mart>.parquet`."""
+
+    def data_docs(self, warehouse: Path) -> Path | None:
+        """The Data Docs index of this warehouse's checks, when the engine has them."""
+        return None
+
+    def state_dir(self, warehouse: Path) -> Path:
+        """dbt's target/log folder of the runs on this warehouse."""
+        from loyalty.dbt import state_dir
+
+        return state_dir(self.work_path(warehouse))
+
+    def mart_names(self, warehouse: Path) -> list[str]:
+        con = self.connect_read_only(warehouse)
+        try:
+            rows = con.execute(
+                "select table_name from information_schema.tables "
+                f"where table_schema = '{MARTS_SCHEMA}' and table_type = 'BASE TABLE' order by 1"
+            ).fetchall()
+        finally:
+            con.close()
+        return [str(r[0]) for r in rows]
+
+    def _export_folder(self, warehouse: Path, out: Path) -> list[str]:
+        """Checks shared by the exports: the warehouse has marts, the folder can be made."""
+        if not warehouse.exists():
+            raise LoyaltyError(f"The warehouse {warehouse} does not exist: build it with `loyalty run` first.")
+        marts = self.mart_names(warehouse)
+        if not marts:
+            raise LoyaltyError(f"The warehouse {warehouse} has no marts: build it with `loyalty run` first.")
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LoyaltyError(f"Could not create the export folder {out}: {exc.strerror}.") from None
+        return marts
+
+
+# ---- the work location's state file: "dirty" from a run's first write until its publish
+
+STATE_FILE = "state.json"
+
+
+def read_state(folder: Path) -> str | None:
+    """"clean", "dirty", or None when no run has written the state (a new or unknown W)."""
+    try:
+        return str(json.loads((folder / STATE_FILE).read_text())["state"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def write_state(folder: Path, state: str) -> None:
+    """Write the state durably (temp file, fsync, rename, fsync of the folder)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{STATE_FILE}.{os.getpid()}"
+    body = {"state": state, "pid": os.getpid(),
+            "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    with open(tmp, "w") as handle:
+        handle.write(json.dumps(body) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, folder / STATE_FILE)
+    fsync_dir(folder)
+
+
+def fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,233 @@
+"""The DuckDB engine: the warehouse is one DuckDB file.
+
+    P   build/loyalty.duckdb                     published; analysts open it read-only
+    W   build/loyalty.duckdb.work/warehouse.duckdb   the runs' work file (persists)
+        build/loyalty.duckdb.work/state.json         "dirty" from a run's first write to its publish
+        build/loyalty.duckdb.work/warehouse.duckdb.dbt/, .gx/   dbt's and GX's state of the runs
+
+DuckDB lets one process write a file, and no process write it while another holds it open,
+even read-only. So a run never opens P: it works on W, and publishing copies W (after a
+CHECKPOINT, closed) to a temporary file beside P, fsyncs it and renames it over P, which is
+atomic. A reader holding P open keeps the old file (its inode) until it reconnects; a new
+connection opens the new one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from loyalty.clv.tables import AS_OF_SQL, MODEL_FITS_COLUMNS, PURCHASE_DAYS_SQL, SUMMARY_SQL
+from loyalty.engines.base import (
+    MARTS_SCHEMA,
+    ClvInputs,
+    Engine,
+    ExportResult,
+    fsync_dir,
+    read_state,
+    write_state,
+)
+from loyalty.errors import LoyaltyError
+from loyalty.project import project_dir
+
+if TYPE_CHECKING:
+    from loyalty.load_extra import ExtraLoadResult
+    import pandas as pd
+
+    from loyalty.dbt import DbtResult
+    from loyalty.load import LoadResult
+    from loyalty.quality import QualityReport
+
+DEFAULT_WAREHOUSE = Path("build") / "loyalty.duckdb"
+WORK_FILE = "warehouse.duckdb"
+PUBLISH_TMP = "publish-"  # .<P name>.publish-<pid>-<hex>: a copy being published
+
+
+# Parquet key-value metadata of each exported file: the mart's description and a JSON object
+# {column: description}, from the comments dbt's persist_docs wrote in the warehouse.
+DESCRIPTION_KEY = "description"
+COLUMN_DESCRIPTIONS_KEY = "column_descriptions"
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _kv_metadata(con: duckdb.DuckDBPyConnection, mart: str) -> str:
+    """The KV_METADATA option of COPY for one mart: its table and column comments."""
+    row = con.execute(
+        "select comment from duckdb_tables() where schema_name = ? and table_name = ?", [MARTS_SCHEMA, mart]
+    ).fetchone()
+    table_comment = row[0] if row else None
+    columns = con.execute(
+        "select column_name, comment from duckdb_columns() where schema_name = ? and table_name = ? "
+        "order by column_index",
+        [MARTS_SCHEMA, mart],
+    ).fetchall()
+    described = {str(name): str(comment) for name, comment in columns if comment}
+    return (
+        f"kv_metadata {{{_sql_string(DESCRIPTION_KEY)}: {_sql_string(table_comment or '')}, "
+        f"{_sql_string(COLUMN_DESCRIPTIONS_KEY)}: {_sql_string(json.dumps(described))}}}"
+    )
+
+
+def work_folder(warehouse: Path) -> Path:
+    return warehouse.parent / f"{warehouse.name}.work"
+
+
+def _copy_durably(source: Path, target: Path) -> None:
+    """Copy source to target through a temporary file in target's folder, fsynced, then renamed."""
+    tmp = target.parent / f".{target.name}.{PUBLISH_TMP}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        shutil.copyfile(source, tmp)
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    fsync_dir(target.parent)
+
+
+class DuckDBEngine(Engine):
+    target = "duckdb"
+    label = "DuckDB"
+
+    def warehouse_path(self, explicit: str | os.PathLike[str] | None = None) -> Path:
+        if explicit:
+            path = Path(explicit).resolve()
+        elif os.environ.get("LOYALTY_WAREHOUSE"):
+            path = Path(os.environ["LOYALTY_WAREHOUSE"]).resolve()
+        else:
+            path = (project_dir() / DEFAULT_WAREHOUSE).resolve()
+        if path.is_dir():
+            raise LoyaltyError(f"The warehouse {path} is a folder: the duckdb target needs a DuckDB file "
+                               "(a folder is a Spark warehouse: add --target spark).")
+        return path
+
+    def work_path(self, warehouse: Path) -> Path:
+        return work_folder(warehouse) / WORK_FILE
+
+    # ---- write, audit, publish
+
+    def prepare(self, warehouse: Path) -> list[str]:
+        done: list[str] = []
+        folder, work = work_folder(warehouse), self.work_path(warehouse)
+        folder.mkdir(parents=True, exist_ok=True)
+        # copies of killed runs: being published beside P, or being restored beside W
+        for pattern, where in ((f".{warehouse.name}.{PUBLISH_TMP}*", warehouse.parent),
+                               (f".{WORK_FILE}.{PUBLISH_TMP}*", folder)):
+            for stale in where.glob(pattern):
+                stale.unlink(missing_ok=True)
+                done.append(f"Removed {stale.name}, left by a run that was stopped while copying.")
+        state = read_state(folder)
+        if state != "clean" or not work.exists() or not warehouse.exists():
+            for leftover in (work, work.with_name(f"{WORK_FILE}.wal")):
+                leftover.unlink(missing_ok=True)
+            if warehouse.exists():
+                _copy_durably(warehouse, work)
+                why = "the last run on it did not publish" if state == "dirty" else "it was not in step with it"
+                done.append(f"Restored the work file from the published warehouse {warehouse} ({why}).")
+            elif state is not None:
+                done.append("Started from an empty work file (there is no published warehouse yet).")
+        write_state(folder, "dirty")
+        return done
+
+    def publish(self, warehouse: Path) -> None:
+        work = self.work_path(warehouse)
+        con = duckdb.connect(str(work))
+        try:
+            con.execute("checkpoint")
+        finally:
+            con.close()
+        _copy_durably(work, warehouse)
+        write_state(work_folder(warehouse), "clean")
+
+    # ---- the steps' engine work
+
+    def load(self, work: Path, transactions: str, customers: str | None) -> LoadResult:
+        from loyalty.load import load_raw
+
+        return load_raw(work, transactions, customers)
+
+    def load_extra(self, work: Path, surveys: str | None, balances: str | None) -> ExtraLoadResult:
+        from loyalty.load_extra import load_extra_raw
+
+        return load_extra_raw(work, surveys, balances)
+
+    def run_dbt(self, work: Path, args: list[str], variables: dict[str, Any] | None = None) -> DbtResult:
+        from loyalty.dbt import run_dbt
+
+        return run_dbt(args, work, variables=variables, target=self.target)
+
+    def read_clv_inputs(self, work: Path) -> ClvInputs:
+        con = duckdb.connect(str(work), read_only=True)
+        try:
+            summary = con.execute(SUMMARY_SQL).df()
+            days = con.execute(PURCHASE_DAYS_SQL).df()
+            row = con.execute(AS_OF_SQL).fetchone()
+        finally:
+            con.close()
+        return ClvInputs(summary, days, row[0] if row else None)
+
+    def write_clv_outputs(self, work: Path, scores: pd.DataFrame, fits: pd.DataFrame,
+                          holdout: pd.DataFrame) -> None:
+        con = duckdb.connect(str(work))
+        try:
+            con.execute("create schema if not exists clv")
+            con.register("scores_frame", scores)
+            con.execute("create or replace table clv.customer_scores as select * from scores_frame")
+            con.register("holdout_frame", holdout)
+            con.execute(
+                "create or replace table clv.holdout_validation as select * replace ("
+                " cast(calibration_end_date as date) as calibration_end_date,"
+                " cast(holdout_end_date as date) as holdout_end_date) from holdout_frame"
+            )
+            con.execute(f"create table if not exists clv.model_fits ({MODEL_FITS_COLUMNS})")
+            con.register("fits_frame", fits)
+            con.execute("insert into clv.model_fits by name select * from fits_frame")
+        finally:
+            con.close()
+
+    def check_raw(self, work: Path, max_rejected_share: float) -> QualityReport:
+        from loyalty.quality import validate_raw
+
+        return validate_raw(work, max_rejected_share=max_rejected_share)
+
+    def check_marts(self, work: Path) -> QualityReport:
+        from loyalty.quality import validate_marts
+
+        return validate_marts(work)
+
+    def data_docs(self, warehouse: Path) -> Path | None:
+        from loyalty.quality.project import data_docs_index
+
+        index = data_docs_index(self.work_path(warehouse))
+        return index if index.is_file() else None
+
+    # ---- reading
+
+    def connect_read_only(self, location: Path) -> duckdb.DuckDBPyConnection:
+        return duckdb.connect(str(location), read_only=True)
+
+    def export(self, warehouse: Path, out: Path) -> ExportResult:
+        marts = self._export_folder(warehouse, out)
+        rows: dict[str, int] = {}
+        con = self.connect_read_only(warehouse)
+        try:
+            for mart in marts:
+                tmp = out / f".{mart}.{uuid.uuid4().hex}.parquet"
+                path = str(tmp).replace("'", "''")
+                metadata = _kv_metadata(con, mart)
+                con.execute(f"copy (select * from {MARTS_SCHEMA}.{mart}) to '{path}' (format parquet, {metadata})")
+                tmp.replace(out / f"{mart}.parquet")
+                row = con.execute(f"select count(*) from {MARTS_SCHEMA}.{mart}").fetchone()
+                rows[mart] = int(row[0]) if row else 0
+        finally:
+            con.close()
+        return ExportResult(out, {m: out / f"{m}.parquet" for m in marts}, rows)

@@ -1,0 +1,157 @@
+"""The Spark engine: the warehouse is a folder (table files + embedded Hive metastore).
+
+    P   build/loyalty-spark/                      the warehouse folder (loyalty.spark.session)
+        build/loyalty-spark.publish/state.json    "dirty" from a run's first write to its publish
+        build/loyalty-spark.publish/last-good/    a copy of P as the last good run left it
+
+Spark's table locations are absolute paths in the metastore, so a warehouse folder cannot be
+copied or moved to another path and still work: a run cannot build in a separate folder and
+swap it in. The closest honest equivalent, used here: before its first write a run keeps a
+copy of P (`last-good/`, refreshed from P when the last run published); the run then
+builds in P itself; publishing marks it clean. A run that failed or was killed leaves P
+dirty, and the next run (or `loyalty export`, which refuses to read it) finds the mark and
+restores P from the copy before doing anything else. What is NOT atomic on Spark: while a
+run works, P holds a mix of old and new tables, and after a failure it stays so until the
+next run restores it. No reader can see that mix while the run holds the folder (the
+embedded metastore admits one process at a time), but a reader that opens P after a failed
+run and before the next one is refused by `loyalty export` and the summary only, not by a
+plain Spark session.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from loyalty.engines.base import ClvInputs, Engine, ExportResult, read_state, write_state
+from loyalty.errors import LoyaltyError
+from loyalty.project import project_dir
+
+if TYPE_CHECKING:
+    from loyalty.load_extra import ExtraLoadResult
+    import pandas as pd
+
+    from loyalty.dbt import DbtResult
+    from loyalty.load import LoadResult
+    from loyalty.quality import QualityReport
+
+DEFAULT_SPARK_WAREHOUSE = Path("build") / "loyalty-spark"
+NOT_RUN = "the checks read a DuckDB warehouse"
+
+
+def publish_folder(warehouse: Path) -> Path:
+    return warehouse.parent / f"{warehouse.name}.publish"
+
+
+class SparkEngine(Engine):
+    target = "spark"
+    label = "Spark"
+
+    def warehouse_path(self, explicit: str | os.PathLike[str] | None = None) -> Path:
+        if explicit:
+            path = Path(explicit).resolve()
+        elif os.environ.get("LOYALTY_WAREHOUSE"):
+            path = Path(os.environ["LOYALTY_WAREHOUSE"]).resolve()
+        else:
+            path = (project_dir() / DEFAULT_SPARK_WAREHOUSE).resolve()
+        if path.is_file():
+            raise LoyaltyError(f"The warehouse {path} is a file: the spark target needs a folder "
+                               "(a file is a DuckDB warehouse: use --target duckdb).")
+        return path
+
+    def work_path(self, warehouse: Path) -> Path:
+        return warehouse  # built in place: see the module docstring
+
+    # ---- write, audit, publish
+
+    def prepare(self, warehouse: Path) -> list[str]:
+        from loyalty.spark.session import stop_session
+
+        stop_session()  # nothing of this process may hold the metastore while the folder is copied
+        folder = publish_folder(warehouse)
+        folder.mkdir(parents=True, exist_ok=True)
+        done: list[str] = []
+        for stale in folder.glob("last-good.tmp*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        good = folder / "last-good"
+        state = read_state(folder)
+        if state == "dirty" or (state is None and good.is_dir()):
+            shutil.rmtree(warehouse, ignore_errors=True)
+            if good.is_dir():
+                shutil.copytree(good, warehouse, symlinks=True)
+                done.append(f"Restored {warehouse} as the last good run left it (the last run did not publish).")
+            else:
+                done.append(f"Emptied {warehouse}: the last run did not publish and there was no earlier one.")
+        elif warehouse.is_dir():
+            tmp = folder / "last-good.tmp"
+            shutil.copytree(warehouse, tmp, symlinks=True)
+            shutil.rmtree(good, ignore_errors=True)
+            tmp.rename(good)
+        elif good.is_dir():
+            shutil.rmtree(good)  # P was removed after the last good run: start from nothing
+        write_state(folder, "dirty")
+        return done
+
+    def publish(self, warehouse: Path) -> None:
+        write_state(publish_folder(warehouse), "clean")
+
+    def _refuse_dirty(self, warehouse: Path) -> None:
+        if read_state(publish_folder(warehouse)) == "dirty":
+            raise LoyaltyError(f"The last run on the Spark warehouse {warehouse} did not finish: its tables are a "
+                               "mix of two runs until the next `loyalty run` restores the last good state.")
+
+    # ---- the steps' engine work
+
+    def load(self, work: Path, transactions: str, customers: str | None) -> LoadResult:
+        from loyalty.spark.load import load_raw_spark
+
+        return load_raw_spark(work, transactions, customers)
+
+    def load_extra(self, work: Path, surveys: str | None, balances: str | None) -> ExtraLoadResult:
+        from loyalty.spark.load_extra import load_extra_raw_spark
+
+        return load_extra_raw_spark(work, surveys, balances)
+
+    def run_dbt(self, work: Path, args: list[str], variables: dict[str, Any] | None = None) -> DbtResult:
+        # in this process: the warehouse's embedded metastore admits one process
+        from loyalty.spark.dbt import run_dbt_in_session
+
+        return run_dbt_in_session(args, work, variables=variables)
+
+    def read_clv_inputs(self, work: Path) -> ClvInputs:
+        from loyalty.spark.clv_io import read_clv_inputs
+
+        return ClvInputs(*read_clv_inputs(work))
+
+    def write_clv_outputs(self, work: Path, scores: pd.DataFrame, fits: pd.DataFrame,
+                          holdout: pd.DataFrame) -> None:
+        from loyalty.spark.clv_io import write_clv_outputs
+
+        write_clv_outputs(work, scores, fits, holdout)
+
+    def check_raw(self, work: Path, max_rejected_share: float) -> QualityReport:
+        from loyalty.quality import QualityReport
+
+        return QualityReport(phase="raw", not_run=NOT_RUN)
+
+    def check_marts(self, work: Path) -> QualityReport:
+        from loyalty.quality import QualityReport
+
+        return QualityReport(phase="marts", not_run=NOT_RUN)
+
+    # ---- reading
+
+    def connect_read_only(self, location: Path) -> Any:
+        from loyalty.spark.query import SparkConnection
+
+        return SparkConnection(location)
+
+    def export(self, warehouse: Path, out: Path) -> ExportResult:
+        from loyalty.spark.export import export_spark
+
+        self._refuse_dirty(warehouse)
+        marts = self._export_folder(warehouse, out)
+        rows = export_spark(warehouse, marts, out)
+        return ExportResult(out, {m: out / f"{m}.parquet" for m in marts}, rows)
