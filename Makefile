@@ -1,6 +1,7 @@
-# Two commands on a fresh machine with Python 3.11, make, git (and Java for Spark):
+# Two commands on a fresh machine with Python 3.11, make, git, npm (and Java for Spark):
 #   make demo   set up the environment, generate a sample, build the warehouse, print headline numbers
-#   make test   set up the environment, lint the SQL, build + test every model on fixture data, run pytest
+#   make test   set up the environment, lint SQL and Python, build + test every model on fixture data, run all of pytest (CI)
+#   make test-fast  lint + pytest without the Spark and slow tests (a few minutes; see README "Development")
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 UV_VERSION := 0.13.9
 TOOLS := .tools
@@ -8,13 +9,14 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
 TEST_WAREHOUSE := build/test/fixtures.duckdb
+DOCS_ASSETS := gx/assets/node_modules
 export UV_PYTHON_DOWNLOADS := never
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: setup demo test lint dbt-test pytest bench clean
+.PHONY: setup demo test test-fast lint dbt-test pytest bench clean browser
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed $(DOCS_ASSETS)/.installed
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -24,13 +26,29 @@ $(VENV)/.installed: $(UV) pyproject.toml uv.lock
 	$(UV) sync --frozen --all-extras --python $(PYTHON)
 	touch $@
 
+# Great Expectations Data Docs load Bootstrap, jQuery etc. from CDNs: the same files, locked in
+# gx/assets/package-lock.json, are installed from the npm registry and served beside the pages.
+$(DOCS_ASSETS)/.installed: gx/assets/package.json gx/assets/package-lock.json
+	cd gx/assets && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+# headless Chromium (Debian package) for the browser test of the report and the Data Docs
+browser:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
 demo: setup
 	$(BIN)/loyalty demo
 
 test: setup lint dbt-test pytest
 
+test-fast: setup lint browser
+	$(BIN)/pytest -m "not spark and not slow"
+
 lint: setup
-	LOYALTY_WAREHOUSE=build/lint/lint.duckdb DBT_TARGET_PATH=build/lint/target $(BIN)/sqlfluff lint models tests/*.sql
+	LOYALTY_WAREHOUSE=build/lint/lint.duckdb DBT_TARGET_PATH=build/lint/target $(BIN)/sqlfluff lint models snapshots tests/*.sql
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	# the semantic layer: MetricFlow reads target/semantic_manifest.json (README, "Metrics")
 	LOYALTY_WAREHOUSE=build/lint/lint.duckdb LOYALTY_TARGET=analyst $(BIN)/dbt parse --profiles-dir . --quiet
 	LOYALTY_WAREHOUSE=build/lint/lint.duckdb LOYALTY_TARGET=analyst $(BIN)/mf validate-configs --skip-dw
@@ -41,11 +59,11 @@ dbt-test: setup
 	    --customers tests_py/fixtures/customers.csv --warehouse $(TEST_WAREHOUSE) \
 	    --var max_rejected_share=0.5
 
-pytest: setup
+pytest: setup browser
 	$(BIN)/pytest
 
 bench: setup
 	$(BIN)/python benchmarks/bench_run.py --transactions 1000000
 
 clean:
-	rm -rf build target logs $(VENV) $(TOOLS)
+	rm -rf build target logs $(VENV) $(TOOLS) $(DOCS_ASSETS)

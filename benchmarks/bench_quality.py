@@ -29,7 +29,7 @@ def _measure(warehouse: Path, phase: str) -> None:
     """Child process: one check phase on the warehouse; print a JSON line of figures."""
     started = time.perf_counter()
     os.environ["GX_ANALYTICS_ENABLED"] = "false"
-    import great_expectations  # noqa: F401  (timed on its own)
+    import great_expectations  # noqa: F401 - timed on its own
 
     imported = time.perf_counter()
     from loyalty.quality.runner import run_phase
@@ -58,7 +58,7 @@ def _build(warehouse: Path, n_transactions: int) -> dict[str, float]:
     timings: dict[str, float] = {}
     out = warehouse.parent / "transactions.parquet"
 
-    def timed(name: str, fn):  # type: ignore[no-untyped-def]
+    def timed(name: str, fn):  # type: ignore[no-untyped-def]  # click decorators / callables typed loosely
         started = time.perf_counter()
         result = fn()
         timings[name] = time.perf_counter() - started

@@ -124,13 +124,13 @@ def main() -> None:
                                     else f"bench_{args.transactions}.duckdb")
         print(f"--- loyalty run --target {target} ({warehouse}) ...", flush=True)
         results[target] = r = run_engine(target, data, customers, warehouse)
-        print("\n".join(r["headline"]))  # type: ignore[arg-type]
+        print("\n".join(r["headline"]))  # type: ignore[arg-type]  # run_engine returns dict[str, object]
         print(f"{target}: {r['wall']:.1f} s wall, peak memory of the process tree {r['peak_mb']:,.0f} MB")
-        for name, seconds in r["steps"]:  # type: ignore[union-attr]
+        for name, seconds in r["steps"]:  # type: ignore[attr-defined]  # a list of (step, seconds)
             print(f"  {seconds:6.0f} s  {name}")
     if len(results) > 1:
         headlines = {t: r["headline"] for t, r in results.items()}
-        same = len({tuple(h) for h in headlines.values()}) == 1  # type: ignore[arg-type]
+        same = len({tuple(h) for h in headlines.values()}) == 1  # type: ignore[arg-type]  # lists of lines
         print("headline numbers identical on all engines:", "yes" if same else "NO")
         if not same:
             raise SystemExit(1)

@@ -42,7 +42,8 @@ def loyalty_pipeline(
         transactions: transactions file, folder or glob (CSV or Parquet).
         customers: optional customers file, folder or glob.
         as_of: the date the marts describe; empty = latest valid transaction date not after today.
-        warehouse: DuckDB file (spark: folder); empty = $LOYALTY_WAREHOUSE, else build/loyalty.duckdb (build/loyalty-spark).
+        warehouse: the published DuckDB file analysts read (spark: folder); empty = $LOYALTY_WAREHOUSE,
+            else build/loyalty.duckdb (build/loyalty-spark). Runs write beside it, in <warehouse>.work/.
         full_refresh: rebuild incremental models from scratch (dbt --full-refresh).
         target: dbt target (duckdb, or spark).
         variables: dbt vars for this run on top of dbt_project.yml (e.g. {"clv_margin": 0.3}).
@@ -65,7 +66,8 @@ def loyalty_pipeline(
         step.validate_marts(config)
         step.publish(config)  # all at once: analysts see the last good run until here
         summary = step.summarize_marts(config)
-        step.publish_run_summary(config, summary)
+        report = step.write_report(config)
+        step.publish_run_summary(config, summary, links={"Report (HTML, opens offline)": str(report)})
     return summary
 
 

@@ -21,7 +21,7 @@ from prefect.schedules import Cron
 from loyalty.engines import TARGETS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pipeline import loyalty_backfill, loyalty_pipeline  # noqa: E402
+from pipeline import loyalty_backfill, loyalty_pipeline  # noqa: E402 - flows/ is put on sys.path first
 
 DAILY_CRON = "0 6 * * *"
 

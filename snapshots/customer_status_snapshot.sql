@@ -19,27 +19,9 @@
 
 with
 
-churn_scores as (
+statuses as (
 
-    select * from {{ ref('int_customers_churn_scored') }}
-
-),
-
-lifecycle_stages as (
-
-    select * from {{ ref('int_customers_lifecycle_staged') }}
-
-),
-
-rfm_scores as (
-
-    select * from {{ ref('int_customers_rfm_scored') }}
-
-),
-
-value_tiers as (
-
-    select * from {{ ref('int_customers_value_tiered') }}
+    select * from {{ ref('int_customers_classified') }}
 
 ),
 
@@ -51,23 +33,17 @@ as_of as (
 
 final as (
 
-    -- the same values as dim_customers, taken from the models it joins, so that the
+    -- the statuses of dim_customers, from the model it publishes them from, so that the
     -- history does not depend on the CLV columns of dim_customers
     select
-        churn_scores.customer_id,
-        lifecycle_stages.lifecycle_stage,
-        value_tiers.value_tier,
-        rfm_scores.rfm_segment,
-        churn_scores.is_churned,
+        statuses.customer_id,
+        statuses.lifecycle_stage,
+        statuses.value_tier,
+        statuses.rfm_segment,
+        statuses.is_churned,
         cast(as_of.as_of_date as {{ dbt.type_timestamp() }}) as status_as_of_at
 
-    from churn_scores
-    inner join lifecycle_stages
-        on churn_scores.customer_id = lifecycle_stages.customer_id
-    inner join rfm_scores
-        on churn_scores.customer_id = rfm_scores.customer_id
-    inner join value_tiers
-        on churn_scores.customer_id = value_tiers.customer_id
+    from statuses
     cross join as_of
     {%- if existing %}
     where cast(as_of.as_of_date as {{ dbt.type_timestamp() }}) > (select max(status_as_of_at) from {{ this }})

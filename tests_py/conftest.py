@@ -21,10 +21,28 @@ from loyalty.clv.summary import summarize_transactions
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-CDNOW_CSV = REPO.parent / "shared" / "data" / "cdnow" / "cdnow_sample_transactions.csv"
+# the public CDNOW sample, shipped with the tests (source and published figures: its README.md)
+CDNOW_CSV = FIXTURES / "cdnow" / "cdnow_sample_transactions.csv"
 CDNOW_AS_OF = "1998-06-30"
 # the published calibration period of Fader, Hardie & Lee (2005): 1997-01-01 .. 1997-09-30
 CDNOW_CALIBRATION_END = "1997-09-30"
+RUN_OUTPUT = "loyalty-run.stdout"  # beside a fixture warehouse: the stdout of the run that built it
+
+
+# Test tiers (markers registered in pyproject.toml): `make test-fast` runs
+# `pytest -m "not spark and not slow"`, `make test` runs everything.
+SLOW_FIXTURES = {"cdnow_warehouse"}  # a full pipeline run of the CDNOW sample with both CLV fits
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that start Spark live in tests_py/test_spark*.py: they are `spark`. A test that needs
+    the CDNOW warehouse is `slow`: the first one to ask for it pays for a whole pipeline run on
+    6,919 transactions with the CLV fits. Other slow tests carry @pytest.mark.slow themselves."""
+    for item in items:
+        if item.path.name.startswith("test_spark"):
+            item.add_marker(pytest.mark.spark)
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -115,7 +133,7 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str | N
 def fixture_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """tests_py/fixtures (every kind of bad row) built with the default as-of date."""
     warehouse = tmp_path_factory.mktemp("fixtures") / "fixtures.duckdb"
-    run_cli(
+    proc = run_cli(
         "run",
         "--transactions", str(FIXTURES / "transactions.csv"),
         "--customers", str(FIXTURES / "customers.csv"),
@@ -123,6 +141,7 @@ def fixture_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
         # the fixture is made of bad rows on purpose (7 of 18 rows up to the as-of date)
         "--var", "max_rejected_share=0.5",
     )
+    (warehouse.parent / RUN_OUTPUT).write_text(proc.stdout)  # what the user saw (test_report.py)
     return warehouse
 
 
@@ -135,8 +154,9 @@ def cdnow_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def cdnow_warehouse(tmp_path_factory: pytest.TempPathFactory, cdnow_csv: Path) -> Path:
     """The public CDNOW sample built as of 1998-06-30, CLV holdout check calibrated to 1997-09-30."""
     warehouse = tmp_path_factory.mktemp("cdnow") / "cdnow.duckdb"
-    run_cli("run", "--transactions", str(cdnow_csv), "--as-of", CDNOW_AS_OF,
-            "--calibration-end", CDNOW_CALIBRATION_END, "--warehouse", str(warehouse))
+    proc = run_cli("run", "--transactions", str(cdnow_csv), "--as-of", CDNOW_AS_OF,
+                   "--calibration-end", CDNOW_CALIBRATION_END, "--warehouse", str(warehouse))
+    (warehouse.parent / RUN_OUTPUT).write_text(proc.stdout)
     return warehouse
 
 

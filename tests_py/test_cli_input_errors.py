@@ -10,6 +10,7 @@ import pytest
 from conftest import FIXTURES, connect, run_cli
 
 
+# (the type: ignore below: click decorators / callables typed loosely)
 def assert_one_sentence_error(proc, *fragments: str) -> None:  # type: ignore[no-untyped-def]
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
@@ -57,7 +58,8 @@ def test_bad_as_of_date_is_a_usage_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("command", "options"),
     [
-        ("run", ["--transactions", "--customers", "--as-of", "--warehouse", "--full-refresh"]),
+        ("run", ["--transactions", "--customers", "--as-of", "--warehouse", "--full-refresh", "--csv-delimiter",
+                 "--csv-encoding"]),
         ("generate", ["--customers", "--seed", "--start", "--end", "--bad-row-rate", "--out"]),
         ("demo", ["--customers", "--seed", "--warehouse", "--full-refresh"]),
     ],

@@ -26,12 +26,24 @@ from conftest import FIXTURES, REPO, connect, run_cli
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
-from loyalty.errors import BuildError, InputError  # noqa: E402
-from loyalty.orchestration.backfill import BackfillError, backfill_dates, period_ends  # noqa: E402
-from loyalty.orchestration.lock import WarehouseBusyError, is_locked, read_holder, warehouse_lock  # noqa: E402
-from loyalty.orchestration.retry import is_transient  # noqa: E402
-from loyalty.orchestration.runner import flow_parameters, load_flow  # noqa: E402
-from loyalty.pipeline import RunConfig  # noqa: E402
+from loyalty.errors import BuildError, InputError  # noqa: E402 - after PREFECT_SERVER_ANALYTICS_ENABLED is set
+from loyalty.orchestration.backfill import (  # noqa: E402 - after PREFECT_SERVER_ANALYTICS_ENABLED is set
+    BackfillError,
+    backfill_dates,
+    period_ends,
+)
+from loyalty.orchestration.lock import (  # noqa: E402 - after PREFECT_SERVER_ANALYTICS_ENABLED is set
+    WarehouseBusyError,
+    is_locked,
+    read_holder,
+    warehouse_lock,
+)
+from loyalty.orchestration.retry import is_transient  # noqa: E402 - after PREFECT_SERVER_ANALYTICS_ENABLED is set
+from loyalty.orchestration.runner import (  # noqa: E402 - after PREFECT_SERVER_ANALYTICS_ENABLED is set
+    flow_parameters,
+    load_flow,
+)
+from loyalty.pipeline import RunConfig  # noqa: E402 - after PREFECT_SERVER_ANALYTICS_ENABLED is set
 
 TRANSACTIONS = str(FIXTURES / "transactions.csv")
 CUSTOMERS = str(FIXTURES / "customers.csv")
@@ -96,13 +108,20 @@ def flow_run_id(state: Any) -> UUID:
     return state.state_details.flow_run_id
 
 
-def task_runs(run_id: UUID) -> dict[str, Any]:
+def task_runs(run_id: UUID, *expected: str) -> dict[str, Any]:
+    """The flow run's task runs by task name; waits until the `expected` ones are recorded
+    (the API records task runs from events, a moment after they end)."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
-    with get_client(sync_client=True) as client:
-        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id])))
-    return {r.name.rsplit("-", 1)[0]: r for r in runs}  # "load-raw-input-82f" -> "load-raw-input"
+    deadline = time.monotonic() + 60
+    while True:
+        with get_client(sync_client=True) as client:
+            runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id])))
+        found = {r.name.rsplit("-", 1)[0]: r for r in runs}  # "load-raw-input-82f" -> "load-raw-input"
+        if set(expected) <= set(found) or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)
 
 
 def artifacts(run_id: UUID) -> dict[str, Any]:
@@ -261,9 +280,8 @@ def test_lock_fails_at_once_with_timeout_zero_naming_the_holder_and_is_freed_whe
     holder = HeldBy(HOLD_LOCK, warehouse, tmp_path)
     assert is_locked(warehouse)
     assert read_holder(warehouse).pid == holder.proc.pid
-    with pytest.raises(WarehouseBusyError) as info:
-        with warehouse_lock(warehouse, timeout=0):
-            pass
+    with pytest.raises(WarehouseBusyError) as info, warehouse_lock(warehouse, timeout=0):
+        pass
     assert f"in use by holder script (pid {holder.proc.pid}" in str(info.value)
     assert info.value.exit_code == 75
     holder.proc.kill()  # a killed holder must not leave a stale lock behind
@@ -418,7 +436,7 @@ def test_data_error_fails_the_flow_at_once_with_the_steps_message(pipeline: Any,
     state = pipeline(bad, warehouse=str(tmp_path / "w.duckdb"), return_state=True)
     assert state.is_failed()
     assert f"The transactions file {bad} is missing the required column amount." in state.message
-    runs = task_runs(flow_run_id(state))
+    runs = task_runs(flow_run_id(state), "prepare-work-location", "load-raw-input")
     assert runs["load-raw-input"].run_count == 1  # a data error is not retried
     assert set(runs) == {"prepare-work-location", "load-raw-input"}  # and nothing after it ran
     assert not (tmp_path / "w.duckdb").exists()  # nothing was published
@@ -432,7 +450,8 @@ def test_failing_raw_validation_stops_the_flow_before_the_marts(pipeline: Any, t
     assert state.is_failed()
     assert "The raw input check failed (1 critical expectation)" in state.message
     assert "7 of 18 rows (38.9%), more than the 5.0% allowed" in state.message
-    runs = task_runs(flow_run_id(state))
+    runs = task_runs(flow_run_id(state), "prepare-work-location", "load-raw-input", "dbt-build-inputs",
+                     "validate-raw-input")
     assert set(runs) == {"prepare-work-location", "load-raw-input", "dbt-build-inputs", "validate-raw-input"}
     assert runs["validate-raw-input"].run_count == 1
     assert not (tmp_path / "w.duckdb").exists()  # nothing was published

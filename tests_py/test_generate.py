@@ -175,7 +175,8 @@ def test_csv_header_and_text_formats(tmp_path):
     # timestamps are ISO with a "T", amounts always with two decimals, in every row
     rel = raw(res.transactions_path)
     assert q1(
-        f"SELECT count(*) FROM {rel} WHERE NOT regexp_full_match(transacted_at, '\\d{{4}}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d')"
+        f"SELECT count(*) FROM {rel} "
+        f"WHERE NOT regexp_full_match(transacted_at, '\\d{{4}}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d')"
     ) == (0,)
     assert q1(f"SELECT count(*) FROM {rel} WHERE NOT regexp_full_match(amount, '-?\\d+\\.\\d\\d')") == (0,)
 

@@ -27,9 +27,9 @@ import duckdb
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from conftest import REPO, connect, run_cli
 
-from loyalty.dbt import state_dir
+from conftest import REPO, connect, run_cli
+from loyalty.engines import get_engine
 
 PROJECT_FILES = ("dbt_project.yml", "profiles.yml")
 PROJECT_DIRS = ("models", "macros", "seeds", "snapshots", "tests")
@@ -81,10 +81,12 @@ def generated_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def semantic_project(tmp_path_factory: pytest.TempPathFactory, generated_warehouse: Path) -> Iterator[Path]:
-    """A copy of the project parsed with the analyst target: target/semantic_manifest.json."""
+def semantic_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A copy of the project parsed with the analyst target: target/semantic_manifest.json.
+    Parsing opens no warehouse, and the manifest names the attached file `loyalty` whatever
+    its path: one parse serves every warehouse (LOYALTY_WAREHOUSE at query time)."""
     project = _copy_project(tmp_path_factory.mktemp("semantic") / "project")
-    _run([_bin("dbt"), "parse", "--profiles-dir", "."], project, generated_warehouse)
+    _run([_bin("dbt"), "parse", "--profiles-dir", "."], project, project / "not-opened.duckdb")
     yield project
 
 
@@ -111,6 +113,11 @@ def assert_frames_close(got: pd.DataFrame, want: pd.DataFrame, key: str) -> None
                 assert g is None or (isinstance(g, float) and math.isnan(g)), (column, month, g)
             else:
                 assert float(g) == pytest.approx(float(w), rel=1e-9, abs=1e-9), (column, month, g, w)
+
+
+def _manifest(warehouse: Path) -> dict:  # type: ignore[type-arg] - dbt's manifest JSON
+    """dbt's manifest of the runs that built (and published) this warehouse."""
+    return json.loads((get_engine("duckdb").state_dir(warehouse) / "target" / "manifest.json").read_text())
 
 
 def test_mf_validate_configs_on_the_built_warehouse(semantic_project: Path, generated_warehouse: Path) -> None:
@@ -195,13 +202,13 @@ def test_mf_query_churn_by_customer_country_and_month(semantic_project: Path, ge
     assert_frames_close(got[["key", "customers_start", "churned_customers"]], want, "key")
 
 
-def test_marts_descriptions_are_comments_in_duckdb(generated_warehouse: Path) -> None:
-    manifest = json.loads((state_dir(generated_warehouse) / "target" / "manifest.json").read_text())
+def test_marts_descriptions_are_comments_in_duckdb(fixture_warehouse: Path) -> None:
+    manifest = _manifest(fixture_warehouse)
     models = {
         node["name"]: node for node in manifest["nodes"].values()
         if node["resource_type"] == "model" and node["schema"] == "marts"
     }
-    with connect(generated_warehouse) as con:
+    with connect(fixture_warehouse) as con:
         tables = dict(con.execute(
             "select table_name, comment from duckdb_tables() where schema_name = 'marts'").fetchall())
         columns = con.execute(
@@ -218,8 +225,8 @@ def test_marts_descriptions_are_comments_in_duckdb(generated_warehouse: Path) ->
     assert tables["rpt_retention_rate_monthly"].startswith("Monthly retention and churn rates of the customer base.")
 
 
-def test_groups_owners_access_and_exposures_in_the_manifest(generated_warehouse: Path) -> None:
-    manifest = json.loads((state_dir(generated_warehouse) / "target" / "manifest.json").read_text())
+def test_groups_owners_access_and_exposures_in_the_manifest(fixture_warehouse: Path) -> None:
+    manifest = _manifest(fixture_warehouse)
     groups = {g["name"]: g for g in manifest["groups"].values()}
     assert all(g["owner"]["email"] for g in groups.values())
     access = {}
@@ -238,20 +245,20 @@ def test_groups_owners_access_and_exposures_in_the_manifest(generated_warehouse:
     exposures = {e["name"]: e for e in manifest["exposures"].values()}
     assert set(exposures) == {"loyalty_report", "parquet_export"}
     exported = {uid.split(".")[-1] for uid in exposures["parquet_export"]["depends_on"]["nodes"]}
-    with connect(generated_warehouse) as con:
+    with connect(fixture_warehouse) as con:
         mart_tables = {r[0] for r in con.execute(
             "select table_name from duckdb_tables() where schema_name = 'marts'").fetchall()}
     assert exported == mart_tables  # the exposure lists exactly what `loyalty export` writes
 
 
-def test_export_writes_descriptions_into_parquet_metadata(generated_warehouse: Path, tmp_path: Path) -> None:
-    run_cli("export", "--out", str(tmp_path), "--warehouse", str(generated_warehouse))
+def test_export_writes_descriptions_into_parquet_metadata(fixture_warehouse: Path, tmp_path: Path) -> None:
+    run_cli("export", "--out", str(tmp_path), "--warehouse", str(fixture_warehouse))
     metadata = pq.read_metadata(tmp_path / "fct_transactions.parquet").metadata
     described = json.loads(metadata[b"column_descriptions"])
-    with connect(generated_warehouse) as con:
+    with connect(fixture_warehouse) as con:
         (table_comment,) = con.execute(
             "select comment from duckdb_tables() where schema_name = 'marts' and table_name = 'fct_transactions'"
-        ).fetchone()  # type: ignore[misc]
+        ).fetchone()  # type: ignore[misc]  # fetchone() is Optional; a count(*) always returns a row
         comments = dict(con.execute(
             "select column_name, comment from duckdb_columns() "
             "where schema_name = 'marts' and table_name = 'fct_transactions'").fetchall())
@@ -265,17 +272,17 @@ def test_export_writes_descriptions_into_parquet_metadata(generated_warehouse: P
     assert json.loads(kv["column_descriptions"])["customer_id"].startswith("Customer id")
 
 
-def test_source_freshness_passes_after_a_load_and_fails_when_stale(generated_warehouse: Path,
+def test_source_freshness_passes_after_a_load_and_fails_when_stale(fixture_warehouse: Path,
                                                                     semantic_project: Path,
                                                                     tmp_path: Path) -> None:
-    with connect(generated_warehouse) as con:
+    with connect(fixture_warehouse) as con:
         loads = con.execute("select count(distinct loaded_at), count(*) - count(loaded_at) from raw.transactions"
                             ).fetchone()
     assert loads == (1, 0)  # one load time, on every row
-    fresh = _run([_bin("dbt"), "source", "freshness", "--profiles-dir", "."], semantic_project, generated_warehouse)
+    fresh = _run([_bin("dbt"), "source", "freshness", "--profiles-dir", "."], semantic_project, fixture_warehouse)
     assert "PASS freshness of raw.transactions" in fresh.stdout
     stale = tmp_path / "stale.duckdb"
-    shutil.copy(generated_warehouse, stale)
+    shutil.copy(fixture_warehouse, stale)
     with duckdb.connect(str(stale)) as con:
         con.execute("update raw.transactions set loaded_at = loaded_at - interval 9 days")
     proc = _run([_bin("dbt"), "source", "freshness", "--profiles-dir", "."], semantic_project, stale, check=False)

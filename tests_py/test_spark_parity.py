@@ -27,13 +27,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from conftest import FIXTURES, REPO, run_cli
 
+from conftest import FIXTURES, REPO, run_cli
 from loyalty import pipeline
+from loyalty.errors import InputError
 from loyalty.generate import generate
 from loyalty.generate_extra import generate_balances, generate_surveys
 from loyalty.pipeline import RunConfig
-from loyalty.errors import InputError
 from loyalty.spark.load import load_raw_spark
 from loyalty.spark.session import get_session, spark_conf, stop_session
 

@@ -42,6 +42,44 @@ def _dbt_var(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
     return parsed
 
 
+def _csv_options(func):  # type: ignore[no-untyped-def]  # click decorators / callables typed loosely
+    """--csv-delimiter / --csv-encoding: checked, then handed to the loaders (loyalty.load.CsvOptions)."""
+    options = [
+        click.option("--csv-delimiter", "csv_delimiter", default=None, metavar="CHAR",
+                     help="Field delimiter of CSV input files: one character, or tab, comma, semicolon, "
+                          "pipe (default: comma)."),
+        click.option("--csv-encoding", "csv_encoding", default=None, metavar="ENCODING",
+                     help="Text encoding of CSV input files: utf-8 (default), utf-16 or latin-1. "
+                          "Parquet and JSON Lines files are not affected."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _use_csv_options(delimiter: str | None, encoding: str | None) -> None:
+    """Check the CSV options and pass them to the loaders of this process (environment variables)."""
+    import os
+
+    from loyalty.load import CSV_DELIMITER_ENV, CSV_ENCODING_ENV, CsvOptions
+
+    options = CsvOptions.parse(delimiter, encoding)
+    os.environ[CSV_DELIMITER_ENV] = options.delimiter
+    os.environ[CSV_ENCODING_ENV] = options.encoding
+
+
+def _warehouse_error(path: Path, exc: Exception) -> LoyaltyError:
+    """A DuckDB error on opening or reading a warehouse, as one sentence (exit code 2)."""
+    text = str(exc)
+    if "lock" in text.lower():
+        return LoyaltyError(f"The warehouse {path} is in use by another process (a run holds it): "
+                            "try again when the run has finished.")
+    if "not a valid DuckDB database" in text:
+        return LoyaltyError(f"{path} is not a DuckDB warehouse: give the file that `loyalty run` built.")
+    first = " ".join(text.strip().splitlines()[:1])[:300]
+    return LoyaltyError(f"Could not read the warehouse {path}: {first}")
+
+
 def _fail(exc: LoyaltyError) -> None:
     click.echo(f"error: {exc}", err=True)
     sys.exit(exc.exit_code)
@@ -112,19 +150,29 @@ def _generate_extra(transactions: Path, surveys_out: Path | None, balances_out: 
         click.echo(f"Wrote {extra.n_rows:,} {what} ({extra.n_bad_rows:,} malformed) to {extra.path}")
 
 
+# (the type: ignore below: click decorators / callables typed loosely)
 def _run_flow(config, lock_timeout: float):  # type: ignore[no-untyped-def]
     """Run the pipeline flow with progress lines; input files are checked before Prefect starts."""
-    from loyalty.load import resolve_files
+    from loyalty.load import check_inputs, check_warehouse_folder
     from loyalty.orchestration.runner import console_progress, run_flow
 
-    resolve_files(config.transactions, "transactions")
-    if config.customers:
-        resolve_files(config.customers, "customers")
+    check_inputs(config.transactions, config.customers)
+    check_warehouse_folder(config.warehouse)
     from loyalty.load_extra import check_extra_inputs
 
-    check_extra_inputs(getattr(config, "surveys", None), getattr(config, "balances", None))
+    check_extra_inputs(config.surveys, config.balances)
     with console_progress():
         return run_flow(config, lock_timeout_seconds=lock_timeout)
+
+
+def _closing_lines(summary: Any) -> list[str]:
+    """After the run's summary: what the Prefect artifact shows (active and churned customers,
+    this month's retention and churn, predicted CLV) and where the report is."""
+    from loyalty.orchestration.publish import headline_lines
+    from loyalty.report import report_path
+
+    report = report_path(summary.warehouse)
+    return headline_lines(summary) + ([f"Report: {report}"] if report.is_file() else [])
 
 
 def _warehouse(target: str, warehouse: Path | None) -> Path:
@@ -141,7 +189,7 @@ TARGET_OPTION = click.option(
          "needs Java 17 and the spark extra). The marts are the same on both.")
 
 
-def _run_options(func):  # type: ignore[no-untyped-def]
+def _run_options(func):  # type: ignore[no-untyped-def]  # click decorators / callables typed loosely
     options = [
         TARGET_OPTION,
         click.option("--warehouse", type=click.Path(path_type=Path), default=None,
@@ -189,10 +237,12 @@ def _run_options(func):  # type: ignore[no-untyped-def]
 @click.option("--balances", default=None,
               help="Optional balances (CSV/Parquet path, folder or glob): customer_id, balance_date, balance "
                    "and optional product. Bad rows go to rejected_balances.")
+@_csv_options
 @_run_options
 def run(transactions: str, customers: str | None, as_of: dt.date | None, calibration_end: dt.date | None,
         var_items: dict[str, Any], max_rejected_share: float | None, surveys: str | None, balances: str | None,
-        target: str, warehouse: Path | None, full_refresh: bool, lock_timeout: float) -> None:
+        target: str, warehouse: Path | None, full_refresh: bool, lock_timeout: float, csv_delimiter: str | None,
+        csv_encoding: str | None) -> None:
     """Load the input, build and test every model, and print the headline numbers.
 
     The run is a Prefect flow run (flows/pipeline.py): recorded on the Prefect server named by
@@ -203,6 +253,7 @@ def run(transactions: str, customers: str | None, as_of: dt.date | None, calibra
     if max_rejected_share is not None:
         var_items = {**var_items, "max_rejected_share": max_rejected_share}
     try:
+        _use_csv_options(csv_delimiter, csv_encoding)
         config = RunConfig(transactions=transactions, customers=customers, as_of=as_of,
                            warehouse=warehouse, full_refresh=full_refresh, target=target,
                            variables=var_items, calibration_end=calibration_end,
@@ -210,7 +261,7 @@ def run(transactions: str, customers: str | None, as_of: dt.date | None, calibra
         summary = _run_flow(config, lock_timeout)
     except LoyaltyError as exc:
         _fail(exc)
-    for line in summary.lines():
+    for line in summary.lines() + _closing_lines(summary):
         click.echo(line)
 
 
@@ -236,7 +287,7 @@ def demo(n_customers: int, seed: int, target: str, warehouse: Path | None, full_
         summary = _run_flow(config, lock_timeout)
     except LoyaltyError as exc:
         _fail(exc)
-    for line in summary.lines():
+    for line in summary.lines() + _closing_lines(summary):
         click.echo(line)
     click.echo(f"BI tools and notebooks open the published warehouse {summary.warehouse} (read-only).")
     click.echo(f"Export the marts as Parquet: loyalty export --target {target} --warehouse {summary.warehouse} "
@@ -253,11 +304,17 @@ def demo(n_customers: int, seed: int, target: str, warehouse: Path | None, full_
                    "the Spark warehouse folder.")
 def export(out: Path, target: str, warehouse: Path | None) -> None:
     """Write every mart of the published warehouse as Parquet (one <mart>.parquet per mart) for BI tools."""
+    import duckdb
+
     from loyalty.engines import get_engine
 
     try:
         engine = get_engine(target)
-        result = engine.export(engine.warehouse_path(warehouse), out.resolve())
+        path = engine.warehouse_path(warehouse)
+        try:
+            result = engine.export(path, out.resolve())
+        except duckdb.Error as exc:  # not a warehouse, or held by a run: say which, in one sentence
+            raise _warehouse_error(path, exc) from None
     except LoyaltyError as exc:
         _fail(exc)
     for mart, path in result.files.items():
@@ -283,25 +340,25 @@ def _dates(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
               help="Which days of the range are as-of dates: month ends, week ends (Sundays) or every day.")
 @click.option("--var", "var_items", multiple=True, callback=_dbt_var, metavar="NAME=VALUE",
               help="Set a dbt var for every run of the backfill (repeatable), as for `loyalty run`.")
+@_csv_options
 @_run_options
 def backfill(transactions: str, customers: str | None, as_of_dates: list[dt.date], start: dt.date | None,
              end: dt.date | None, every: str, var_items: dict[str, Any], target: str, warehouse: Path | None,
-             full_refresh: bool, lock_timeout: float) -> None:
+             full_refresh: bool, lock_timeout: float, csv_delimiter: str | None, csv_encoding: str | None) -> None:
     """Rebuild the warehouse as of a series of past dates, oldest first (one pipeline run per date).
 
     Each date's run is a full `loyalty run` with --as-of that date, so the snapshot history and
     the retention tables gain one state per date. The backfill holds the warehouse until the
     last date is done; --full-refresh applies to the first date only.
     """
-    from loyalty.load import resolve_files
+    from loyalty.load import check_inputs
     from loyalty.orchestration.backfill import backfill_dates
     from loyalty.orchestration.runner import console_progress, run_backfill
 
     try:
         dates = backfill_dates(as_of_dates or None, start, end, every)
-        resolve_files(transactions, "transactions")
-        if customers:
-            resolve_files(customers, "customers")
+        _use_csv_options(csv_delimiter, csv_encoding)
+        check_inputs(transactions, customers)
         click.echo(f"Backfilling {len(dates)} as-of date(s): {', '.join(map(str, dates))}")
         with console_progress():
             summaries = run_backfill(transactions=transactions, customers=customers, as_of_dates=dates,
@@ -313,8 +370,31 @@ def backfill(transactions: str, customers: str | None, as_of_dates: list[dt.date
     for summary in summaries:
         click.echo(f"as of {summary.as_of_date}: {summary.customers:,} customers, {summary.valid_rows:,} valid "
                    f"and {summary.rejected_rows:,} rejected rows")
-    for line in summaries[-1].lines():
+    for line in summaries[-1].lines() + _closing_lines(summaries[-1]):
         click.echo(line)
+
+
+@main.command()
+@TARGET_OPTION
+@click.option("--warehouse", type=click.Path(path_type=Path), default=None,
+              help="Warehouse to read, as for `loyalty run`: a DuckDB file (default: $LOYALTY_WAREHOUSE, else "
+                   "build/loyalty.duckdb), or with --target spark the Spark warehouse folder.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder to write report.html into (created if missing). Default: <warehouse>.report/ "
+                   "beside the warehouse.")
+def report(target: str, warehouse: Path | None, out: Path | None) -> None:
+    """Write the analysts' report: one HTML file of charts (retention, churn, segments, CLV) that opens
+    offline in any browser, with no server."""
+    from loyalty.report import write_report
+
+    try:
+        path = _warehouse(target, warehouse)
+        if not path.exists():
+            raise LoyaltyError(f"The warehouse {path} does not exist: build it with `loyalty run` first.")
+        written = write_report(path, out.resolve() if out else None, target=target)
+    except LoyaltyError as exc:
+        _fail(exc)
+    click.echo(f"Report: {written}")
 
 
 if __name__ == "__main__":

@@ -197,10 +197,10 @@ _WEEKDAY_FACTOR = np.array([0.90, 0.92, 0.95, 1.00, 1.08, 1.15, 1.00])
 # Hour-of-day weights per channel (online, store, app).
 _HOUR_WEIGHTS = np.array(
     [
-        # 0    1    2    3    4    5    6    7    8    9   10   11   12   13   14   15   16   17   18   19   20   21   22   23
-        [1.2, 0.7, 0.4, 0.3, 0.3, 0.4, 0.8, 1.5, 2.2, 3.0, 3.5, 3.8, 4.2, 4.0, 3.8, 3.7, 3.8, 4.2, 4.8, 5.6, 6.2, 6.0, 4.8, 2.6],
-        [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 3.0, 4.5, 5.8, 6.5, 6.0, 5.0, 5.0, 5.6, 6.4, 6.0, 4.5, 2.2, 0.0, 0.0, 0.0],
-        [1.5, 0.8, 0.4, 0.3, 0.3, 0.5, 1.4, 3.2, 3.8, 2.8, 2.6, 2.9, 4.4, 4.0, 3.0, 2.9, 3.2, 4.0, 4.6, 5.2, 6.0, 6.6, 6.0, 3.4],
+        # 0    1    2    3    4    5    6    7    8    9   10   11   12   13   14   15   16   17   18   19   20   21   22   23  # noqa: E501 - one hour per column
+        [1.2, 0.7, 0.4, 0.3, 0.3, 0.4, 0.8, 1.5, 2.2, 3.0, 3.5, 3.8, 4.2, 4.0, 3.8, 3.7, 3.8, 4.2, 4.8, 5.6, 6.2, 6.0, 4.8, 2.6],  # noqa: E501 - one channel per row
+        [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 3.0, 4.5, 5.8, 6.5, 6.0, 5.0, 5.0, 5.6, 6.4, 6.0, 4.5, 2.2, 0.0, 0.0, 0.0],  # noqa: E501 - one channel per row
+        [1.5, 0.8, 0.4, 0.3, 0.3, 0.5, 1.4, 3.2, 3.8, 2.8, 2.6, 2.9, 4.4, 4.0, 3.0, 2.9, 3.2, 4.0, 4.6, 5.2, 6.0, 6.6, 6.0, 3.4],  # noqa: E501 - one channel per row
     ]
 )  # fmt: skip
 
@@ -315,6 +315,7 @@ def generate(
             # next chunk.  At most one chunk is in flight, so memory stays bounded, and
             # chunks are written strictly in order.
             pending = None
+            pending_progress = (0, 0)  # (customers, rows) of the chunk being written
             for chunk_index, first in enumerate(range(0, n_customers, chunk_customers)):
                 m = min(chunk_customers, n_customers - first)
                 ss = np.random.SeedSequence([seed, chunk_index])
@@ -451,7 +452,14 @@ def _progress_bar(enabled: bool, total: int):
         yield lambda customers, rows: None
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     columns = (
         TextColumn("[bold]generating customers"),
@@ -835,7 +843,8 @@ def _transactions_table(
         blank = _chance(rng, 0.5, n)  # missing values: half null, half empty string
         for column, k in ((customer_id, _K_MISSING_CUSTOMER), (transacted_at, _K_MISSING_TS), (amount, _K_MISSING_AMOUNT)):
             rows_k = np.flatnonzero(out_kind == k)
-            column.set(rows_k, np.where(blank[rows_k], "", None).tolist())
+            values = np.where(blank[rows_k], "", None)  # type: ignore[call-overload]  # numpy stubs: no str/None overload
+            column.set(rows_k, values.tolist())
         rows_k = np.flatnonzero(out_kind == _K_BAD_TS)
         choice = rng.integers(0, len(_UNPARSEABLE_TIMESTAMPS), len(rows_k))
         transacted_at.set(rows_k, [_UNPARSEABLE_TIMESTAMPS[c] for c in choice.tolist()])
@@ -1043,6 +1052,8 @@ def _iso_timestamp_matrix(seconds: np.ndarray) -> np.ndarray:
     if len(seconds) == 0:
         return rows.view(np.uint8).reshape(0, 19)
     first, last = int(days.min()), int(days.max())
+    calendar: np.ndarray
+    day_index: np.ndarray  # both declared once: mypy 1.19 crashes on the tuple assignment below otherwise
     if last - first < 200_000:  # the dates of a contiguous range of days, then a gather
         day_index = days - first
         calendar = np.arange(first, last + 1)

@@ -34,7 +34,7 @@ class RunConfig:
     as_of: dt.date | None = None
     # the published warehouse; None = the engine's default ($LOYALTY_WAREHOUSE, else build/...),
     # resolved in __post_init__, so that it is always a Path after construction
-    warehouse: Path = None  # type: ignore[assignment]
+    warehouse: Path = None  # type: ignore[assignment]  # set in __post_init__
     full_refresh: bool = False
     target: str = "duckdb"
     # dbt vars set for this run (`loyalty run --var name=value`), on top of dbt_project.yml

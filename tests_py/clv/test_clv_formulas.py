@@ -107,7 +107,7 @@ def pnbd_a0_by_hand(params: dict[str, float], x: float, tx: float, t_obs: float)
 def test_pareto_nbd_a0_is_the_integral_over_the_death_time(params: dict[str, float]) -> None:
     """s/(r+s+x) A_0 = s * int_{t_x}^{T} (alpha+y)^-(r+x) (beta+y)^-(s+1) dy, both branches."""
     r, alpha, s, beta = params.values()
-    integrand = lambda y: (alpha + y) ** -(r + X) * (beta + y) ** -(s + 1)  # noqa: E731
+    integrand = lambda y: (alpha + y) ** -(r + X) * (beta + y) ** -(s + 1)  # noqa: E731 - the integrand reads as the formula
     integral, _ = integrate.quad(integrand, TX, T, epsabs=0, epsrel=1e-13)
     assert s / (r + s + X) * pnbd_a0_by_hand(params, X, TX, T) == pytest.approx(s * integral, rel=1e-9)
 

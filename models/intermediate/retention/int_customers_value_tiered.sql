@@ -16,7 +16,7 @@ churn_scores as (
 
 transactions as (
 
-    select * from {{ ref('fct_transactions') }}
+    select * from {{ ref('int_transactions_accepted') }}
 
 ),
 

@@ -1,5 +1,6 @@
-{#- Every raw row with its reject_reason (null when valid). See the reject_reasons docs block.
-    The first problem found wins, in the order of the case expression below. -#}
+{#- Every raw row with its reject_reason (null when valid). See the reject_reason docs block.
+    The first problem found wins, in the order of the case expressions below, which is the
+    reject_order of the reject_reasons seed (the one list of reasons). -#}
 with
 
 transactions as (
@@ -20,10 +21,15 @@ checked as (
         *,
         cast(transacted_at as date) as transaction_date,
         case
+            when raw_line is not null then 'malformed_line'
             when transaction_id is null then 'missing_transaction_id'
             when customer_id is null then 'missing_customer_id'
             when transacted_at_raw is null then 'missing_transacted_at'
             when transacted_at is null then 'unparseable_transacted_at'
+            when
+                cast(transacted_at as date) < cast('{{ var("min_plausible_date") }}' as date)
+                or cast(transacted_at as date) > cast('{{ var("max_plausible_date") }}' as date)
+                then 'implausible_transacted_at'
             when amount_raw is null then 'missing_amount'
             when amount is null then 'unparseable_amount'
         end as row_problem
@@ -61,6 +67,7 @@ final as (
         ranked.transacted_at_raw,
         ranked.amount_raw,
         ranked.quantity_raw,
+        ranked.raw_line,
         ranked.amount,
         ranked.quantity,
         ranked.transaction_date,

@@ -8,27 +8,9 @@ customers as (
 
 ),
 
-churn_scores as (
+statuses as (
 
-    select * from {{ ref('int_customers_churn_scored') }}
-
-),
-
-lifecycle_stages as (
-
-    select * from {{ ref('int_customers_lifecycle_staged') }}
-
-),
-
-rfm_scores as (
-
-    select * from {{ ref('int_customers_rfm_scored') }}
-
-),
-
-value_tiers as (
-
-    select * from {{ ref('int_customers_value_tiered') }}
+    select * from {{ ref('int_customers_classified') }}
 
 ),
 
@@ -78,20 +60,20 @@ final as (
         customers.last_purchase_date,
         customers.signup_date,
         customers.as_of_date,
-        lifecycle_stages.lifecycle_stage,
-        churn_scores.churn_risk,
-        rfm_scores.rfm_segment,
-        rfm_scores.rfm_score,
-        value_tiers.value_tier,
-        churn_scores.typical_gap_days,
-        churn_scores.overdue_ratio,
-        lifecycle_stages.n_purchase_days_active_window,
-        rfm_scores.rfm_recency_score,
-        rfm_scores.rfm_frequency_score,
-        rfm_scores.rfm_monetary_score,
-        value_tiers.revenue_last_12_months,
-        churn_scores.is_churned,
-        lifecycle_stages.last_reactivation_date,
+        statuses.lifecycle_stage,
+        statuses.churn_risk,
+        statuses.rfm_segment,
+        statuses.rfm_score,
+        statuses.value_tier,
+        statuses.typical_gap_days,
+        statuses.overdue_ratio,
+        statuses.n_purchase_days_active_window,
+        statuses.rfm_recency_score,
+        statuses.rfm_frequency_score,
+        statuses.rfm_monetary_score,
+        statuses.revenue_last_12_months,
+        statuses.is_churned,
+        statuses.last_reactivation_date,
         latest_surveys.latest_nps_class,
         latest_surveys.latest_nps_score,
         latest_surveys.latest_csat_score,
@@ -99,14 +81,8 @@ final as (
         latest_surveys.latest_csat_date
 
     from customers
-    inner join churn_scores
-        on customers.customer_id = churn_scores.customer_id
-    inner join lifecycle_stages
-        on customers.customer_id = lifecycle_stages.customer_id
-    inner join rfm_scores
-        on customers.customer_id = rfm_scores.customer_id
-    inner join value_tiers
-        on customers.customer_id = value_tiers.customer_id
+    inner join statuses
+        on customers.customer_id = statuses.customer_id
     left join clv_scores
         on customers.customer_id = clv_scores.customer_id
     left join latest_surveys

@@ -1,8 +1,9 @@
+{#- The valid transactions (int_transactions_accepted), published with a contract. -#}
 with
 
-validated as (
+transactions as (
 
-    select * from {{ ref('int_transactions_validated') }}
+    select * from {{ ref('int_transactions_accepted') }}
 
 ),
 
@@ -15,14 +16,13 @@ final as (
         currency,
         product_category,
         channel,
-        {{ money('amount') }} as amount,
+        amount,
         quantity,
-        amount < 0 as is_refund,
+        is_refund,
         transaction_date,
         transacted_at
 
-    from validated
-    where reject_reason is null
+    from transactions
 
 )
 

@@ -21,7 +21,8 @@ final as (
         reject_reason,
         transacted_at_raw as transacted_at,
         amount_raw as amount,
-        quantity_raw as quantity
+        quantity_raw as quantity,
+        raw_line
 
     from validated
     where reject_reason is not null

@@ -22,41 +22,9 @@ transactions as (
 
 ),
 
-as_of as (
-
-    select * from {{ ref('int_as_of_date') }}
-
-),
-
-month_offsets as (
-
-    -- 0 .. 1199: up to 100 years of months
-    select generated_number - 1 as month_offset
-    from ({{ dbt.generate_series(1200) }}) as series
-
-),
-
-first_month as (
-
-    select min(cohort_month) as first_month
-    from customers
-
-),
-
 months as (
 
-    -- every calendar month from the first cohort month to the as-of month
-    select
-        cast({{ dbt.dateadd('month', 'month_offsets.month_offset', 'first_month.first_month') }} as date)
-            as activity_month,
-        as_of.as_of_date
-
-    from month_offsets
-    cross join first_month
-    cross join as_of
-    where
-        month_offsets.month_offset
-        <= {{ dbt.datediff('first_month.first_month', 'as_of.as_of_date', 'month') }}
+    select * from {{ ref('int_calendar_months') }}
 
 ),
 
@@ -66,7 +34,7 @@ customer_month_grid as (
         customers.customer_id,
         customers.cohort_month,
         months.activity_month,
-        months.as_of_date
+        months.month_end_date
 
     from customers
     inner join months
@@ -110,6 +78,7 @@ joined as (
         customer_month_grid.customer_id,
         customer_month_grid.cohort_month,
         customer_month_grid.activity_month,
+        customer_month_grid.month_end_date,
         coalesce(monthly_purchases.n_purchases, 0) as n_purchases,
         coalesce(monthly_purchases.n_purchase_days, 0) as n_purchase_days,
         coalesce(monthly_revenue.revenue, 0) as revenue,
@@ -123,14 +92,7 @@ joined as (
             partition by customer_month_grid.customer_id
             order by customer_month_grid.activity_month
             rows between unbounded preceding and 1 preceding
-        ) as last_purchase_date_before_month,
-        case
-            when
-                customer_month_grid.activity_month
-                = cast({{ dbt.date_trunc('month', 'customer_month_grid.as_of_date') }} as date)
-                then customer_month_grid.as_of_date
-            else cast({{ dbt.last_day('customer_month_grid.activity_month', 'month') }} as date)
-        end as month_end_date
+        ) as last_purchase_date_before_month
 
     from customer_month_grid
     left join monthly_purchases

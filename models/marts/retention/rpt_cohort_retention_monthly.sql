@@ -21,17 +21,9 @@ transactions as (
 
 ),
 
-as_of as (
+months as (
 
-    select * from {{ ref('int_as_of_date') }}
-
-),
-
-month_offsets as (
-
-    -- 0 .. 1199: cohorts up to 100 years old
-    select generated_number - 1 as months_since_first_purchase
-    from ({{ dbt.generate_series(1200) }}) as series
+    select * from {{ ref('int_calendar_months') }}
 
 ),
 
@@ -48,21 +40,19 @@ cohorts as (
 
 cohort_grid as (
 
+    -- every month from the cohort month to the as-of month
     select
         cohorts.cohort_month,
         cohorts.cohort_size,
-        month_offsets.months_since_first_purchase,
         cast(
-            {{ dbt.dateadd('month', 'month_offsets.months_since_first_purchase', 'cohorts.cohort_month') }}
-            as date
-        ) as activity_month
+            {{ dbt.datediff('cohorts.cohort_month', 'months.activity_month', 'month') }}
+            as {{ dbt.type_int() }}
+        ) as months_since_first_purchase,
+        months.activity_month
 
     from cohorts
-    cross join month_offsets
-    cross join as_of
-    where
-        month_offsets.months_since_first_purchase
-        <= {{ dbt.datediff('cohorts.cohort_month', 'as_of.as_of_date', 'month') }}
+    inner join months
+        on cohorts.cohort_month <= months.activity_month
 
 ),
 

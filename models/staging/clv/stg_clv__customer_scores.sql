@@ -18,7 +18,7 @@ renamed as (
         cast(churn_probability as double) as churn_probability,
         cast(expected_avg_order_value as double) as expected_avg_order_value,
         cast(predicted_clv_365d as double) as predicted_clv_365d,
-        churn_model
+        cast(churn_model as {{ dbt.type_string() }}) as churn_model
 
     from source
 

@@ -21,9 +21,10 @@ renamed as (
         lower(channel) as channel,
         store_id,
         quantity as quantity_raw,
+        raw_line,
         {{ parse_timestamp('transacted_at') }} as transacted_at,
-        {{ try_cast('amount', money_type()) }} as amount,
-        {{ try_cast('quantity', dbt.type_int()) }} as quantity
+        {{ parse_decimal('amount', money_type()) }} as amount,
+        {{ parse_integer('quantity') }} as quantity
 
     from source
 

@@ -173,7 +173,7 @@ def write_state(folder: Path, state: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".{STATE_FILE}.{os.getpid()}"
     body = {"state": state, "pid": os.getpid(),
-            "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+            "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
     with open(tmp, "w") as handle:
         handle.write(json.dumps(body) + "\n")
         handle.flush()

@@ -24,7 +24,7 @@ def period_ends(start: dt.date, end: dt.date, every: str) -> list[dt.date]:
     if every == "week":
         first = start + dt.timedelta(days=(6 - start.weekday()))  # the Sunday on or after start
         return [first + dt.timedelta(weeks=i) for i in range((end - first).days // 7 + 1)] if first <= end else []
-    dates = []
+    dates: list[dt.date] = []
     year, month = start.year, start.month
     while True:
         following = dt.date(year + month // 12, month % 12 + 1, 1)

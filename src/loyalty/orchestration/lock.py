@@ -147,7 +147,7 @@ def warehouse_lock(
             "pid": os.getpid(),
             "host": socket.gethostname(),
             "run": run_name,
-            "since": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "since": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
         os.ftruncate(fd, 0)
         os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)

@@ -65,3 +65,23 @@ def headline_markdown(h: Summary, *, run_label: str, links: dict[str, str]) -> s
 def cohort_table(summary: Summary) -> list[dict[str, Any]]:
     """Rows of the cohort table artifact: the latest cohorts, latest first."""
     return summary.cohort_table
+
+
+def headline_lines(h: Summary) -> list[str]:
+    """The artifact's headline numbers as plain lines, for the CLI's closing summary."""
+    share = f" ({h.active_customers / h.customers:.1%} of customers)" if h.customers and h.active_customers else ""
+    if h.retention_month is None:
+        retention = "not built (rpt_retention_rate_monthly)"
+    else:
+        retention = f"{_pct(h.retention_rate)} retained, {_pct(h.churn_rate)} churned in {h.retention_month:%B %Y}"
+    if not h.clv_column:
+        clv = "not built (dim_customers.predicted_clv_365d)"
+    elif h.total_predicted_clv is None:
+        clv = "n/a (no CLV model was fitted)"
+    else:
+        clv = f"{h.total_predicted_clv:,.2f}"
+    return [
+        f"Active customers: {_count(h.active_customers)}{share}; churned: {_count(h.churned_customers)}",
+        f"Retention this month: {retention}",
+        f"Total predicted CLV (365 days): {clv}",
+    ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
@@ -24,7 +25,9 @@ from prefect.logging import get_run_logger
 from loyalty import pipeline
 from loyalty.errors import LoyaltyError
 from loyalty.load import LoadResult
+from loyalty.orchestration.dbt_nodes import log_phase_nodes
 from loyalty.orchestration.lock import LockInfo, warehouse_lock
+from loyalty.orchestration.naming import name_run_by_as_of
 from loyalty.orchestration.publish import (
     COHORT_ARTIFACT_KEY,
     SUMMARY_ARTIFACT_KEY,
@@ -122,12 +125,15 @@ def load_raw_input(config: RunConfig) -> LoadResult:
 def build_inputs(config: RunConfig) -> None:
     """dbt build of staging and int_transactions_validated (every raw row classified), with tests."""
     _step(lambda: pipeline.build_step(config, "inputs"))
+    log_phase_nodes("inputs", config.engine.state_dir(config.warehouse), get_run_logger())
+    name_run_by_as_of(config)
 
 
 @task(name="dbt-build-marts", **WAREHOUSE_STEP)
 def build_marts(config: RunConfig) -> None:
     """dbt build of the marts with their data tests and unit tests."""
     _step(lambda: pipeline.build_step(config, "marts"))
+    log_phase_nodes("marts", config.engine.state_dir(config.warehouse), get_run_logger())
 
 
 @task(name="fit-clv-models", **WAREHOUSE_STEP)
@@ -145,6 +151,7 @@ def fit_clv(config: RunConfig) -> None:
 def build_clv_marts(config: RunConfig) -> None:
     """dbt build of what joins the CLV scores (dim_customers and everything after it), with tests."""
     _step(lambda: pipeline.build_step(config, "clv"))
+    log_phase_nodes("clv", config.engine.state_dir(config.warehouse), get_run_logger())
 
 
 @task(name="validate-raw-input", **WAREHOUSE_STEP)
@@ -180,6 +187,16 @@ def publish(config: RunConfig) -> None:
 def summarize_marts(config: RunConfig) -> Summary:
     """Read the headline numbers of the published warehouse."""
     return _step(lambda: pipeline.summarize_step(config))
+
+
+@task(name="write-report", **WAREHOUSE_STEP)
+def write_report(config: RunConfig) -> Path:
+    """The analysts' HTML report of the published marts (loyalty.report): one file that opens offline."""
+    from loyalty.report import write_report as write
+
+    path = _step(lambda: write(config.warehouse, target=config.target))
+    get_run_logger().info("Report: %s", path)
+    return path
 
 
 @task(name="publish-run-summary", **WAREHOUSE_STEP)

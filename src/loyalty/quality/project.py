@@ -83,5 +83,8 @@ def prune_results(root: Path, keep: int = KEEP_RUNS) -> int:
             relative = run.relative_to(root / RESULTS)
             shutil.rmtree(run, ignore_errors=True)
             shutil.rmtree(root / RESULT_PAGES / relative, ignore_errors=True)
+            for folder in (run.parent, (root / RESULT_PAGES / relative).parent):  # a run name (as-of date) left empty
+                if folder.is_dir() and not any(folder.iterdir()):
+                    folder.rmdir()
             removed += 1
     return removed

@@ -22,6 +22,7 @@ from typing import Any
 import duckdb
 
 from loyalty.quality.batches import Catalog, read_catalog, read_frame, relation_sql
+from loyalty.quality.offline_docs import make_offline
 from loyalty.quality.project import data_docs_index, open_context, prepare_run_project, prune_results
 from loyalty.quality.report import CheckResult, QualityError, QualityReport, describe_failure
 
@@ -86,23 +87,44 @@ def run_phase(warehouse: Path, phase: str, parameters: dict[str, Any] | None = N
         raise QualityError(f"Could not open the warehouse {warehouse} for the {report.title} check: {reason}") from None
     try:
         catalog = read_catalog(con)
+        run_id = validation_run_id(con, catalog)
         suites = sorted((s for s in context.suites.all() if (s.meta or {}).get("phase") == phase),
                         key=lambda s: s.name)
         result_ids: list[Any] = []
         for suite in suites:
-            result_ids += _run_suite(context, con, catalog, suite, report)
+            result_ids += _run_suite(context, con, catalog, suite, report, run_id)
     finally:
         con.close()
     if result_ids:
         prune_results(run_root)
         context.build_data_docs(resource_identifiers=result_ids)
+        make_offline(data_docs_index(warehouse).parent)
     report.data_docs = data_docs_index(warehouse)
     report.seconds = time.perf_counter() - started
     return report
 
 
+def validation_run_name(as_of_date: Any) -> str:
+    """GX run name of a validation: the as-of date the warehouse describes (`as-of-2024-03-31`)."""
+    return f"as-of-{as_of_date}"
+
+
+def validation_run_id(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> Any:
+    """The run's GX RunIdentifier, named by the as-of date (GX's default name is the clock time,
+    which says nothing); None when the warehouse has no as-of date yet."""
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    if "intermediate.int_as_of_date" not in catalog:
+        return None
+    rows = con.execute("select max(as_of_date) from intermediate.int_as_of_date").fetchall()
+    row = rows[0] if rows else None
+    if not row or row[0] is None:
+        return None
+    return RunIdentifier(run_name=validation_run_name(row[0]))
+
+
 def _run_suite(context: Any, con: duckdb.DuckDBPyConnection, catalog: Catalog, suite: Any,
-               report: QualityReport) -> list[Any]:
+               report: QualityReport, run_id: Any = None) -> list[Any]:
     """Run the suite's checkpoint; return the identifiers of the stored validation results."""
     meta = dict(suite.meta or {})
     table = _table_label(suite.name, meta)
@@ -152,7 +174,8 @@ def _run_suite(context: Any, con: duckdb.DuckDBPyConnection, catalog: Catalog, s
     report.rows[suite.name] = len(frame)
 
     try:
-        result = checkpoint.run(batch_parameters={"dataframe": frame}, expectation_parameters=report.parameters)
+        result = checkpoint.run(batch_parameters={"dataframe": frame}, expectation_parameters=report.parameters,
+                                run_id=run_id)
     except Exception as exc:  # noqa: BLE001 - GX's own errors become one sentence, not a traceback
         reason = " ".join(str(exc).split())[:300]
         report.checks.append(CheckResult(suite.name, table, "checkpoint", (), None, "critical", False,

@@ -1,7 +1,8 @@
 """Read a Spark warehouse folder with the part of DuckDB's connection API the project uses.
 
 `SparkConnection(warehouse)` (loyalty.engines.spark's `connect_read_only`) offers
-`execute(sql, params)` with `?` placeholders, `fetchone()`, `fetchall()`, `df()` (pandas), `sql(sql).to_arrow_table()`, `close()`. On
+`execute(sql, params)` with `?` placeholders, `fetchone()`, `fetchall()`, `df()` (pandas),
+`sql(sql).to_arrow_table()`, `close()`. On
 Spark, `information_schema.tables` and `information_schema.columns` (which Spark's session
 catalog does not have) are served from Spark's catalog with DuckDB's column names, and
 DuckDB's double-quoted identifiers become Spark's backticks (Spark would read "x" as a

@@ -72,7 +72,7 @@ def _session_conf(warehouse: Path) -> dict[str, str]:
 
 def _check_requirements() -> None:
     try:
-        import pyspark  # noqa: F401
+        import pyspark  # noqa: F401 - only checks that the spark extra is installed
     except ImportError:
         raise SparkUnavailableError(
             "The spark target needs pyspark and dbt-spark: install the project with its spark extra "
