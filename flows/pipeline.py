@@ -32,6 +32,8 @@ def loyalty_pipeline(
     variables: dict[str, Any] | None = None,
     calibration_end: dt.date | None = None,
     lock_timeout_seconds: float = DEFAULT_LOCK_TIMEOUT_SECONDS,
+    surveys: str | None = None,
+    balances: str | None = None,
 ) -> Summary:
     """Load raw input, build, test and validate the warehouse in its work location, publish it
     all at once, and publish its headline numbers.
@@ -47,10 +49,12 @@ def loyalty_pipeline(
         variables: dbt vars for this run on top of dbt_project.yml (e.g. {"clv_margin": 0.3}).
         calibration_end: CLV holdout check calibrates up to this date (default: as-of - clv_holdout_days).
         lock_timeout_seconds: how long to wait for another run on the same warehouse to finish.
+        surveys: optional survey responses file, folder or glob (NPS, CSAT, CSI attributes).
+        balances: optional balances file, folder or glob (customer_id, balance_date, product, balance).
     """
     config = step.run_config(transactions=transactions, customers=customers, as_of=as_of, warehouse=warehouse,
                              full_refresh=full_refresh, target=target, variables=dict(variables or {}),
-                             calibration_end=calibration_end)
+                             calibration_end=calibration_end, surveys=surveys, balances=balances)
     with step.hold_warehouse(config, lock_timeout_seconds):
         step.prepare_work(config)  # every step until publish writes the work location only
         step.load_raw_input(config)

@@ -15,6 +15,7 @@ on plain tables (macros/snapshot_spark.sql) must close and add versions as dbt's
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import shutil
 from pathlib import Path
@@ -31,6 +32,7 @@ from conftest import FIXTURES, REPO, run_cli
 from loyalty import pipeline
 from loyalty.errors import InputError
 from loyalty.generate import generate
+from loyalty.generate_extra import generate_balances, generate_surveys
 from loyalty.pipeline import RunConfig
 from loyalty.spark.load import load_raw_spark
 from loyalty.spark.session import get_session, spark_conf, stop_session
@@ -103,8 +105,15 @@ def _snapshot_later(config: RunConfig) -> list[tuple[Any, ...]]:
 def built(parity_input: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tx, cust = parity_input
     root = tmp_path_factory.mktemp("parity")
-    duck = RunConfig(transactions=str(tx), customers=str(cust), warehouse=root / "duck.duckdb", target="duckdb")
-    spark = RunConfig(transactions=str(tx), customers=str(cust), warehouse=root / "spark", target="spark")
+    # surveys and balances of the generated customers (5% malformed rows), as CSV and Parquet
+    surveys = generate_surveys(tx / "b_generated.csv", root / "surveys.csv", end=dt.date(2025, 12, 31), seed=11,
+                               bad_row_rate=0.05).path
+    balances = generate_balances(tx / "b_generated.csv", root / "balances.parquet", end=dt.date(2025, 12, 31),
+                                 seed=11, bad_row_rate=0.05).path
+    extra = {"surveys": str(surveys), "balances": str(balances)}
+    duck = RunConfig(transactions=str(tx), customers=str(cust), warehouse=root / "duck.duckdb", target="duckdb",
+                     **extra)
+    spark = RunConfig(transactions=str(tx), customers=str(cust), warehouse=root / "spark", target="spark", **extra)
     loads = {"duckdb": _run_steps(duck)}
 
     def small_splits() -> None:

@@ -109,8 +109,14 @@ def main() -> None:
               help="Transactions file to write; .parquet or .csv picks the format. The customers "
                    "file is written beside it as <name>_customers.<ext>.")
 @click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
+@click.option("--surveys", "surveys_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write survey responses (.csv/.parquet) of about 30% of the customers, whose NPS, "
+                   "CSAT and attribute scores follow what each customer does after answering.")
+@click.option("--balances", "balances_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write month-end balances (.csv/.parquet) of about 40% of the customers, falling "
+                   "once a customer has stopped buying.")
 def generate(n_customers: int, seed: int, start: dt.date, end: dt.date, bad_row_rate: float,
-             out: Path, no_progress: bool) -> None:
+             out: Path, no_progress: bool, surveys_out: Path | None, balances_out: Path | None) -> None:
     """Write deterministic synthetic transactions and customers (streamed in chunks)."""
     from loyalty.generate import generate as run_generate
 
@@ -124,6 +130,24 @@ def generate(n_customers: int, seed: int, start: dt.date, end: dt.date, bad_row_
     click.echo(f"Wrote {result.n_transactions:,} transactions ({result.n_bad_rows:,} malformed) "
                f"to {result.transactions_path}")
     click.echo(f"Wrote {result.n_customers:,} customers to {result.customers_path}")
+    _generate_extra(result.transactions_path, surveys_out, balances_out, end=end, seed=seed,
+                    bad_row_rate=bad_row_rate)
+
+
+def _generate_extra(transactions: Path, surveys_out: Path | None, balances_out: Path | None, *, end: dt.date,
+                    seed: int, bad_row_rate: float) -> None:
+    """The optional survey and balance files of `loyalty generate` (loyalty.generate_extra)."""
+    from loyalty.generate_extra import generate_balances, generate_surveys
+
+    for out, write, what in ((surveys_out, generate_surveys, "survey responses"),
+                             (balances_out, generate_balances, "balance statements")):
+        if out is None:
+            continue
+        try:
+            extra = write(transactions, out, end=end, seed=seed, bad_row_rate=bad_row_rate)
+        except ValueError as exc:
+            _fail(LoyaltyError(str(exc)))
+        click.echo(f"Wrote {extra.n_rows:,} {what} ({extra.n_bad_rows:,} malformed) to {extra.path}")
 
 
 # (the type: ignore below: click decorators / callables typed loosely)
@@ -134,6 +158,9 @@ def _run_flow(config, lock_timeout: float):  # type: ignore[no-untyped-def]
 
     check_inputs(config.transactions, config.customers)
     check_warehouse_folder(config.warehouse)
+    from loyalty.load_extra import check_extra_inputs
+
+    check_extra_inputs(config.surveys, config.balances)
     with console_progress():
         return run_flow(config, lock_timeout_seconds=lock_timeout)
 
@@ -207,11 +234,20 @@ def _run_options(func):  # type: ignore[no-untyped-def]  # click decorators / ca
                    "ended_at (empty = active) and optional plan: fits the sBG retention model "
                    "(rpt_subscription_survival, rpt_subscriber_lifetimes). Period: dbt var "
                    "clv_subscription_period (default month). DuckDB only.")
+@click.option("--surveys", default=None,
+              help="Optional survey responses (CSV/Parquet path, folder or glob): response_id, customer_id, "
+                   "responded_at and any of nps_score (0-10), csat_score (1-5) and attr_<name> scores of the "
+                   "satisfaction index (attributes and scales in seeds/csi_weights.csv). Bad rows go to "
+                   "rejected_survey_responses.")
+@click.option("--balances", default=None,
+              help="Optional balances (CSV/Parquet path, folder or glob): customer_id, balance_date, balance "
+                   "and optional product. Bad rows go to rejected_balances.")
 @_csv_options
 @_run_options
 def run(transactions: str, customers: str | None, as_of: dt.date | None, calibration_end: dt.date | None,
-        var_items: dict[str, Any], max_rejected_share: float | None, subscriptions: str | None, target: str,
-        warehouse: Path | None, full_refresh: bool, lock_timeout: float, csv_delimiter: str | None,
+        var_items: dict[str, Any], max_rejected_share: float | None, subscriptions: str | None,
+        surveys: str | None, balances: str | None, target: str, warehouse: Path | None, full_refresh: bool,
+        lock_timeout: float, csv_delimiter: str | None,
         csv_encoding: str | None) -> None:
     """Load the input, build and test every model, and print the headline numbers.
 
@@ -232,7 +268,8 @@ def run(transactions: str, customers: str | None, as_of: dt.date | None, calibra
             resolve_files(subscriptions, "subscriptions")
         config = RunConfig(transactions=transactions, customers=customers, as_of=as_of,
                            warehouse=warehouse, full_refresh=full_refresh, target=target,
-                           variables=var_items, calibration_end=calibration_end)
+                           variables=var_items, calibration_end=calibration_end,
+                           surveys=surveys, balances=balances)
         summary = _run_flow(config, lock_timeout)
     except LoyaltyError as exc:
         _fail(exc)

@@ -41,6 +41,9 @@ class RunConfig:
     variables: dict[str, Any] = field(default_factory=dict)
     # CLV holdout check: calibrate up to this date (default: as-of date - var clv_holdout_days)
     calibration_end: dt.date | None = None
+    # optional survey and balance inputs (loyalty.load_extra); their raw tables are empty without them
+    surveys: str | None = None
+    balances: str | None = None
 
     def __post_init__(self) -> None:
         # the engine and the warehouse path are resolved here, once (LoyaltyError when the path
@@ -67,7 +70,9 @@ def prepare_step(config: RunConfig) -> list[str]:
 
 
 def load_step(config: RunConfig) -> LoadResult:
-    return config.engine.load(config.work, config.transactions, config.customers, full_refresh=config.full_refresh)
+    result = config.engine.load(config.work, config.transactions, config.customers, full_refresh=config.full_refresh)
+    config.engine.load_extra(config.work, config.surveys, config.balances)  # empty tables when not given
+    return result
 
 
 # dbt selection of each build phase. "inputs" ends with every raw row classified

@@ -21,6 +21,13 @@ clv_scores as (
 
 ),
 
+latest_surveys as (
+
+    -- the customer's latest NPS and CSAT answers (docs block latest_survey)
+    select * from {{ ref('int_customers_latest_survey') }}
+
+),
+
 final as (
 
     select
@@ -71,13 +78,20 @@ final as (
         statuses.rfm_monetary_score,
         statuses.revenue_last_12_months,
         statuses.is_churned,
-        statuses.last_reactivation_date
+        statuses.last_reactivation_date,
+        latest_surveys.latest_nps_class,
+        latest_surveys.latest_nps_score,
+        latest_surveys.latest_csat_score,
+        latest_surveys.latest_nps_date,
+        latest_surveys.latest_csat_date
 
     from customers
     inner join statuses
         on customers.customer_id = statuses.customer_id
     left join clv_scores
         on customers.customer_id = clv_scores.customer_id
+    left join latest_surveys
+        on customers.customer_id = latest_surveys.customer_id
 
 )
 

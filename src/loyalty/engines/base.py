@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from loyalty.dbt import DbtResult
     from loyalty.load import LoadResult
+    from loyalty.load_extra import ExtraLoadResult
     from loyalty.quality import QualityReport
 
 @dataclass
@@ -85,6 +86,10 @@ class Engine(ABC):
     def load(self, work: Path, transactions: str, customers: str | None, full_refresh: bool = False) -> LoadResult:
         """Bring raw.transactions up to the input files (as text; only what was not loaded before
         where the engine can, everything again with full_refresh) and replace raw.customers."""
+
+    @abstractmethod
+    def load_extra(self, work: Path, surveys: str | None, balances: str | None) -> ExtraLoadResult:
+        """Replace raw.survey_responses, raw.survey_attribute_scores and raw.balances (empty when not given)."""
 
     @abstractmethod
     def run_dbt(self, work: Path, args: list[str], variables: dict[str, Any] | None = None) -> DbtResult:

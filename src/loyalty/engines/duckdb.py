@@ -37,6 +37,7 @@ from loyalty.errors import LoyaltyError
 from loyalty.project import project_dir
 
 if TYPE_CHECKING:
+    from loyalty.load_extra import ExtraLoadResult
     import pandas as pd
 
     from loyalty.dbt import DbtResult
@@ -153,6 +154,11 @@ class DuckDBEngine(Engine):
         from loyalty.load import load_raw
 
         return load_raw(work, transactions, customers, full_refresh=full_refresh)  # incremental: loyalty.incremental
+
+    def load_extra(self, work: Path, surveys: str | None, balances: str | None) -> ExtraLoadResult:
+        from loyalty.load_extra import load_extra_raw
+
+        return load_extra_raw(work, surveys, balances)
 
     def run_dbt(self, work: Path, args: list[str], variables: dict[str, Any] | None = None) -> DbtResult:
         from loyalty.dbt import run_dbt

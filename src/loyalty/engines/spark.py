@@ -30,6 +30,7 @@ from loyalty.errors import LoyaltyError
 from loyalty.project import project_dir
 
 if TYPE_CHECKING:
+    from loyalty.load_extra import ExtraLoadResult
     import pandas as pd
 
     from loyalty.dbt import DbtResult
@@ -108,6 +109,11 @@ class SparkEngine(Engine):
         from loyalty.spark.load import load_raw_spark
 
         return load_raw_spark(work, transactions, customers)
+
+    def load_extra(self, work: Path, surveys: str | None, balances: str | None) -> ExtraLoadResult:
+        from loyalty.spark.load_extra import load_extra_raw_spark
+
+        return load_extra_raw_spark(work, surveys, balances)
 
     def run_dbt(self, work: Path, args: list[str], variables: dict[str, Any] | None = None) -> DbtResult:
         # in this process: the warehouse's embedded metastore admits one process
