@@ -90,8 +90,10 @@ def main(argv: list[str] | None = None) -> int:
         summary = pd.read_pickle(path)
         simulate_s = time.perf_counter() - started
     n_transactions = int(summary["frequency"].sum() + len(summary))
-    print(f"simulated {len(summary):,} customers, {n_transactions:,} purchase days "
-          f"({(summary['frequency'] > 0).mean():.0%} repeat buyers) in {simulate_s:.1f} s (child process)")
+    print(
+        f"simulated {len(summary):,} customers, {n_transactions:,} purchase days "
+        f"({(summary['frequency'] > 0).mean():.0%} repeat buyers) in {simulate_s:.1f} s (child process)"
+    )
     print(f"load average (1 min) before scoring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     rss_before = _peak_mb()
 
@@ -116,8 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     for fit in fits:
         params = ", ".join(f"{k}={v:.4g}" for k, v in fit.params.items())
         print(f"  {fit.model_name:<11} converged={fit.converged} LL={fit.log_likelihood:,.1f}  {params}")
-    print(f"peak memory (max RSS) of the scoring process: {peak_after:,.0f} MB "
-          f"(after loading the summary: {rss_before:,.0f} MB)")
+    print(
+        f"peak memory (max RSS) of the scoring process: {peak_after:,.0f} MB "
+        f"(after loading the summary: {rss_before:,.0f} MB)"
+    )
     print(f"mean predicted CLV over 365 days: {scores['predicted_clv_365d'].mean():.2f}")
     return 0
 

@@ -35,9 +35,20 @@ STEP_LINE = re.compile(r"^(\d\d:\d\d:\d\d) (\S+?)(?:-[0-9a-f]{3})?: (Finished in
 def _run(export: Path, customers: Path, warehouse: Path) -> tuple[float, str]:
     start = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "loyalty.cli", "run", "--transactions", str(export),
-         "--customers", str(customers), "--warehouse", str(warehouse)],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "loyalty.cli",
+            "run",
+            "--transactions",
+            str(export),
+            "--customers",
+            str(customers),
+            "--warehouse",
+            str(warehouse),
+        ],
+        capture_output=True,
+        text=True,
         # Prefect's temporary server can take minutes to start on a loaded machine
         env={"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "600", **os.environ},
     )
@@ -82,8 +93,10 @@ def main() -> None:
         result = generate(n_customers, root / "gen.parquet", bad_row_rate=0.001, progress=False)
         os.replace(result.transactions_path, history)
         os.replace(result.customers_path, customers)
-        print(f"generate: {result.n_transactions:,} transactions, {n_customers:,} customers "
-              f"in {time.perf_counter() - start:.1f} s")
+        print(
+            f"generate: {result.n_transactions:,} transactions, {n_customers:,} customers "
+            f"in {time.perf_counter() - start:.1f} s"
+        )
     for path in export.glob("day_*.parquet"):
         path.unlink()
     for path in root.glob("warehouse.duckdb*"):  # the warehouse, its work file, dbt state, checks

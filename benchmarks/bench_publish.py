@@ -38,8 +38,10 @@ def main() -> None:
         start = time.perf_counter()
         engine.publish(warehouse)
         publish = time.perf_counter() - start
-        print(f"run {i + 1}: restore (P -> W) {restore:.1f} s, publish (W -> P) {publish:.1f} s "
-              f"({size_gb / publish:.2f} GB/s)")
+        print(
+            f"run {i + 1}: restore (P -> W) {restore:.1f} s, publish (W -> P) {publish:.1f} s "
+            f"({size_gb / publish:.2f} GB/s)"
+        )
 
 
 if __name__ == "__main__":

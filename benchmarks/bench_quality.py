@@ -36,19 +36,23 @@ def _measure(warehouse: Path, phase: str) -> None:
 
     parameters = {"min_valid_share": 0.95} if phase == "raw" else {}
     report = run_phase(warehouse, phase, parameters)
-    print(json.dumps({
-        "phase": phase,
-        "wall_s": time.perf_counter() - started,
-        "import_s": imported - started,
-        "checks_s": report.seconds,
-        "read_batches_s": report.load_seconds,
-        "rows": sum(report.rows.values()),
-        "batches": len(report.rows),
-        "expectations": len(report.evaluated),
-        "failed_critical": len(report.failures),
-        "warnings": len(report.warnings),
-        "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
-    }))
+    print(
+        json.dumps(
+            {
+                "phase": phase,
+                "wall_s": time.perf_counter() - started,
+                "import_s": imported - started,
+                "checks_s": report.seconds,
+                "read_batches_s": report.load_seconds,
+                "rows": sum(report.rows.values()),
+                "batches": len(report.rows),
+                "expectations": len(report.evaluated),
+                "failed_critical": len(report.failures),
+                "warnings": len(report.warnings),
+                "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
+            }
+        )
+    )
 
 
 def _build(warehouse: Path, n_transactions: int) -> dict[str, float]:
@@ -66,11 +70,22 @@ def _build(warehouse: Path, n_transactions: int) -> dict[str, float]:
         return result
 
     n_customers = int(n_transactions / ROWS_PER_CUSTOMER)
-    data = timed("generate", lambda: generate(n_customers, out, seed=11, start=dt.date(2023, 1, 1),
-                                              end=dt.date(2025, 12, 31), bad_row_rate=0.01, progress=False))
+    data = timed(
+        "generate",
+        lambda: generate(
+            n_customers,
+            out,
+            seed=11,
+            start=dt.date(2023, 1, 1),
+            end=dt.date(2025, 12, 31),
+            bad_row_rate=0.01,
+            progress=False,
+        ),
+    )
     print(f"  {data.n_transactions:,} transactions, {n_customers:,} customers", flush=True)
-    config = RunConfig(transactions=str(data.transactions_path), customers=str(data.customers_path),
-                       warehouse=warehouse)
+    config = RunConfig(
+        transactions=str(data.transactions_path), customers=str(data.customers_path), warehouse=warehouse
+    )
     timed("load", lambda: load_step(config))
     timed("dbt inputs", lambda: build_step(config, "inputs"))
     timed("dbt marts", lambda: build_step(config, "marts"))
@@ -98,18 +113,22 @@ def main() -> None:
         _build(warehouse, args.transactions)
     print(f"Load average before the checks: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
     for phase in ("raw", "marts"):
-        proc = subprocess.run([sys.executable, __file__, "--measure", str(warehouse), phase],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, __file__, "--measure", str(warehouse), phase], capture_output=True, text=True
+        )
         if proc.returncode != 0:
             print(proc.stdout, proc.stderr, file=sys.stderr)
             sys.exit(proc.returncode)
         figures = json.loads(proc.stdout.strip().splitlines()[-1])
         gx_s = figures["checks_s"] - figures["read_batches_s"]
-        print(f"{phase:5s} checks: {figures['wall_s']:6.1f} s wall = import GX {figures['import_s']:.1f} s "
-              f"+ read batches {figures['read_batches_s']:.1f} s + GX {gx_s:.1f} s; "
-              f"{figures['rows']:,} rows in {figures['batches']} batches, {figures['expectations']} expectations "
-              f"({figures['failed_critical']} critical failed, {figures['warnings']} warnings); "
-              f"peak memory {figures['peak_rss_gb']:.2f} GB", flush=True)
+        print(
+            f"{phase:5s} checks: {figures['wall_s']:6.1f} s wall = import GX {figures['import_s']:.1f} s "
+            f"+ read batches {figures['read_batches_s']:.1f} s + GX {gx_s:.1f} s; "
+            f"{figures['rows']:,} rows in {figures['batches']} batches, {figures['expectations']} expectations "
+            f"({figures['failed_critical']} critical failed, {figures['warnings']} warnings); "
+            f"peak memory {figures['peak_rss_gb']:.2f} GB",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -40,16 +40,29 @@ def main() -> None:
     if not (args.reuse and data.exists()):
         start = time.perf_counter()
         result = generate(n_customers, data, bad_row_rate=0.001, progress=False)
-        print(f"generate: {result.n_transactions:,} transactions, {n_customers:,} customers "
-              f"in {time.perf_counter() - start:.1f} s")
+        print(
+            f"generate: {result.n_transactions:,} transactions, {n_customers:,} customers "
+            f"in {time.perf_counter() - start:.1f} s"
+        )
     warehouse.unlink(missing_ok=True)
     shutil.rmtree(warehouse.with_name(warehouse.name + ".work"), ignore_errors=True)  # a full run from nothing
 
     start = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "loyalty.cli", "run", "--transactions", str(data),
-         "--customers", str(data.with_name(data.stem + "_customers.parquet")), "--warehouse", str(warehouse)],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "loyalty.cli",
+            "run",
+            "--transactions",
+            str(data),
+            "--customers",
+            str(data.with_name(data.stem + "_customers.parquet")),
+            "--warehouse",
+            str(warehouse),
+        ],
+        capture_output=True,
+        text=True,
     )
     wall = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -59,7 +72,9 @@ def main() -> None:
     print(proc.stdout.strip())
     print(f"loyalty run: {wall:.1f} s wall, peak RSS of the largest process {peak_mb:,.0f} MB")
 
-    results = json.loads((get_engine("duckdb").state_dir(warehouse) / "target" / "run_results.json").read_text())["results"]
+    results = json.loads((get_engine("duckdb").state_dir(warehouse) / "target" / "run_results.json").read_text())[
+        "results"
+    ]
     slowest = sorted(results, key=lambda r: r["execution_time"], reverse=True)[:5]
     print("slowest nodes of the last dbt phase:")
     for r in slowest:

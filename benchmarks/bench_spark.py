@@ -63,8 +63,20 @@ def run_engine(target: str, data: Path, customers: Path, warehouse: Path) -> dic
         shutil.rmtree(warehouse)
     else:
         warehouse.unlink(missing_ok=True)
-    command = [sys.executable, "-m", "loyalty.cli", "run", "--target", target, "--transactions", str(data),
-               "--customers", str(customers), "--warehouse", str(warehouse)]
+    command = [
+        sys.executable,
+        "-m",
+        "loyalty.cli",
+        "run",
+        "--target",
+        target,
+        "--transactions",
+        str(data),
+        "--customers",
+        str(customers),
+        "--warehouse",
+        str(warehouse),
+    ]
     start = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = [0]
@@ -115,13 +127,16 @@ def main() -> None:
     if not (args.reuse and data.exists() and customers.exists()):
         start = time.perf_counter()
         result = generate(n_customers, data, bad_row_rate=0.001, progress=False)
-        print(f"generate: {result.n_transactions:,} transactions, {n_customers:,} customers "
-              f"in {time.perf_counter() - start:.1f} s")
+        print(
+            f"generate: {result.n_transactions:,} transactions, {n_customers:,} customers "
+            f"in {time.perf_counter() - start:.1f} s"
+        )
 
     results = {}
     for target in args.engines.split(","):
-        warehouse = args.workdir / (f"spark_{args.transactions}" if target == "spark"
-                                    else f"bench_{args.transactions}.duckdb")
+        warehouse = args.workdir / (
+            f"spark_{args.transactions}" if target == "spark" else f"bench_{args.transactions}.duckdb"
+        )
         print(f"--- loyalty run --target {target} ({warehouse}) ...", flush=True)
         results[target] = r = run_engine(target, data, customers, warehouse)
         print("\n".join(r["headline"]))  # type: ignore[arg-type]  # run_engine returns dict[str, object]

@@ -52,9 +52,18 @@ def loyalty_pipeline(
         surveys: optional survey responses file, folder or glob (NPS, CSAT, CSI attributes).
         balances: optional balances file, folder or glob (customer_id, balance_date, product, balance).
     """
-    config = step.run_config(transactions=transactions, customers=customers, as_of=as_of, warehouse=warehouse,
-                             full_refresh=full_refresh, target=target, variables=dict(variables or {}),
-                             calibration_end=calibration_end, surveys=surveys, balances=balances)
+    config = step.run_config(
+        transactions=transactions,
+        customers=customers,
+        as_of=as_of,
+        warehouse=warehouse,
+        full_refresh=full_refresh,
+        target=target,
+        variables=dict(variables or {}),
+        calibration_end=calibration_end,
+        surveys=surveys,
+        balances=balances,
+    )
     with step.hold_warehouse(config, lock_timeout_seconds):
         step.prepare_work(config)  # every step until publish writes the work location only
         step.load_raw_input(config)
@@ -91,8 +100,15 @@ def loyalty_backfill(
     config = step.run_config(transactions=transactions, customers=customers, warehouse=warehouse, target=target)
     with step.hold_warehouse(config, lock_timeout_seconds):
         return [
-            loyalty_pipeline(transactions, customers, as_of=as_of, warehouse=str(config.warehouse),
-                             full_refresh=full_refresh and i == 0, target=target, variables=variables,
-                             lock_timeout_seconds=lock_timeout_seconds)
+            loyalty_pipeline(
+                transactions,
+                customers,
+                as_of=as_of,
+                warehouse=str(config.warehouse),
+                full_refresh=full_refresh and i == 0,
+                target=target,
+                variables=variables,
+                lock_timeout_seconds=lock_timeout_seconds,
+            )
             for i, as_of in enumerate(dates)
         ]

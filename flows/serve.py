@@ -27,16 +27,24 @@ DAILY_CRON = "0 6 * * *"
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--transactions", required=True,
-                        help="Transactions file, folder or glob read by every scheduled run.")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--transactions", required=True, help="Transactions file, folder or glob read by every scheduled run."
+    )
     parser.add_argument("--customers", default=None, help="Customers file, folder or glob (optional).")
-    parser.add_argument("--warehouse", default=None,
-                        help="Published warehouse, what analysts open (default: $LOYALTY_WAREHOUSE, else build/loyalty.duckdb).")
+    parser.add_argument(
+        "--warehouse",
+        default=None,
+        help="Published warehouse, what analysts open (default: $LOYALTY_WAREHOUSE, else build/loyalty.duckdb).",
+    )
     parser.add_argument("--target", default="duckdb", choices=list(TARGETS), help="dbt target (engine).")
-    parser.add_argument("--cron", default=DAILY_CRON,
-                        help=f"When the pipeline runs (cron syntax; default {DAILY_CRON!r}: daily at 06:00).")
+    parser.add_argument(
+        "--cron",
+        default=DAILY_CRON,
+        help=f"When the pipeline runs (cron syntax; default {DAILY_CRON!r}: daily at 06:00).",
+    )
     parser.add_argument("--timezone", default="UTC", help="Time zone of the cron schedule (default UTC).")
     args = parser.parse_args(argv)
 

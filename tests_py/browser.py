@@ -21,9 +21,18 @@ from typing import Any
 from websockets.sync.client import connect
 
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-default-apps", "--hide-scrollbars", "--mute-audio", "--remote-debugging-port=0",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--hide-scrollbars",
+    "--mute-audio",
+    "--remote-debugging-port=0",
     "--remote-allow-origins=*",
 ]
 
@@ -76,14 +85,15 @@ class Page:
     def open(self, url: str, width: int = 1400, height: int = 1000) -> None:
         for domain in ("Page", "Runtime", "Log", "Network"):
             self.send(f"{domain}.enable")
-        self.send("Emulation.setDeviceMetricsOverride",
-                  {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+        )
         self.send("Page.navigate", {"url": url})
         self.wait_for("Page.loadEventFired", timeout=120)
 
     def evaluate(self, expression: str) -> Any:
-        result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True,
-                                                "awaitPromise": True})
+        result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True})
         if "exceptionDetails" in result:
             raise RuntimeError(f"evaluate failed: {result['exceptionDetails']}")
         return result["result"].get("value")
@@ -105,17 +115,25 @@ class Page:
         return [e["params"]["request"]["url"] for e in self.events if e.get("method") == "Network.requestWillBeSent"]
 
     def failed_requests(self) -> list[str]:
-        by_id = {e["params"]["requestId"]: e["params"]["request"]["url"]
-                 for e in self.events if e.get("method") == "Network.requestWillBeSent"}
-        return [f"{by_id.get(e['params']['requestId'], '?')}: {e['params'].get('errorText')}"
-                for e in self.events if e.get("method") == "Network.loadingFailed"]
+        by_id = {
+            e["params"]["requestId"]: e["params"]["request"]["url"]
+            for e in self.events
+            if e.get("method") == "Network.requestWillBeSent"
+        }
+        return [
+            f"{by_id.get(e['params']['requestId'], '?')}: {e['params'].get('errorText')}"
+            for e in self.events
+            if e.get("method") == "Network.loadingFailed"
+        ]
 
     def screenshot(self, path: Path) -> Path:
         metrics = self.send("Page.getLayoutMetrics")
         size = metrics.get("cssContentSize") or metrics["contentSize"]
         width, height = int(size["width"]), int(min(size["height"], 16000))
-        self.send("Emulation.setDeviceMetricsOverride",
-                  {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+        )
         self.drain(1.0)  # let responsive charts re-layout to the new viewport
         shot = self.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -131,8 +149,11 @@ class Chromium:
 
     def __init__(self, executable: str) -> None:
         self.profile = Path(tempfile.mkdtemp(prefix="chromium-profile-"))
-        self.proc = subprocess.Popen([executable, *CHROMIUM_FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [executable, *CHROMIUM_FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         port_file = self.profile / "DevToolsActivePort"
         deadline = time.monotonic() + 60
         while not port_file.is_file() or not port_file.read_text().strip():

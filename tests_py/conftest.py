@@ -92,13 +92,18 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str | N
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "PREFECT_UI_ENABLED": "false"}
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_UI_ENABLED": "false",
+    }
     log = open(home / "server.log", "w")  # noqa: SIM115 - closed below
     server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("prefect")), "server", "start", "--host", "127.0.0.1",
-         "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
+        [str(Path(sys.executable).with_name("prefect")), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     api = f"http://127.0.0.1:{port}/api"
     deadline = time.monotonic() + 180
@@ -135,11 +140,15 @@ def fixture_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     warehouse = tmp_path_factory.mktemp("fixtures") / "fixtures.duckdb"
     proc = run_cli(
         "run",
-        "--transactions", str(FIXTURES / "transactions.csv"),
-        "--customers", str(FIXTURES / "customers.csv"),
-        "--warehouse", str(warehouse),
+        "--transactions",
+        str(FIXTURES / "transactions.csv"),
+        "--customers",
+        str(FIXTURES / "customers.csv"),
+        "--warehouse",
+        str(warehouse),
         # the fixture is made of bad rows on purpose (7 of 18 rows up to the as-of date)
-        "--var", "max_rejected_share=0.5",
+        "--var",
+        "max_rejected_share=0.5",
     )
     (warehouse.parent / RUN_OUTPUT).write_text(proc.stdout)  # what the user saw (test_report.py)
     return warehouse
@@ -154,8 +163,17 @@ def cdnow_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def cdnow_warehouse(tmp_path_factory: pytest.TempPathFactory, cdnow_csv: Path) -> Path:
     """The public CDNOW sample built as of 1998-06-30, CLV holdout check calibrated to 1997-09-30."""
     warehouse = tmp_path_factory.mktemp("cdnow") / "cdnow.duckdb"
-    proc = run_cli("run", "--transactions", str(cdnow_csv), "--as-of", CDNOW_AS_OF,
-                   "--calibration-end", CDNOW_CALIBRATION_END, "--warehouse", str(warehouse))
+    proc = run_cli(
+        "run",
+        "--transactions",
+        str(cdnow_csv),
+        "--as-of",
+        CDNOW_AS_OF,
+        "--calibration-end",
+        CDNOW_CALIBRATION_END,
+        "--warehouse",
+        str(warehouse),
+    )
     (warehouse.parent / RUN_OUTPUT).write_text(proc.stdout)
     return warehouse
 
@@ -163,6 +181,7 @@ def cdnow_warehouse(tmp_path_factory: pytest.TempPathFactory, cdnow_csv: Path) -
 # --- CLV model tests (tests_py/clv): the CDNOW sample and its 39-week calibration summary as
 # Fader, Hardie & Lee (2005) used it. One conftest for the whole suite: a second conftest.py
 # would shadow this one for `from conftest import ...`.
+
 
 @pytest.fixture(scope="session")
 def cdnow_transactions() -> pd.DataFrame:

@@ -58,8 +58,18 @@ def test_bad_as_of_date_is_a_usage_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("command", "options"),
     [
-        ("run", ["--transactions", "--customers", "--as-of", "--warehouse", "--full-refresh", "--csv-delimiter",
-                 "--csv-encoding"]),
+        (
+            "run",
+            [
+                "--transactions",
+                "--customers",
+                "--as-of",
+                "--warehouse",
+                "--full-refresh",
+                "--csv-delimiter",
+                "--csv-encoding",
+            ],
+        ),
         ("generate", ["--customers", "--seed", "--start", "--end", "--bad-row-rate", "--out"]),
         ("demo", ["--customers", "--seed", "--warehouse", "--full-refresh"]),
     ],

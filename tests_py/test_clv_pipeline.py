@@ -71,8 +71,9 @@ def test_auto_churn_model_is_the_one_with_lower_holdout_error(cdnow_warehouse: P
 
 def test_dim_customers_carries_probabilities_and_clv(cdnow_warehouse: Path) -> None:
     with connect(cdnow_warehouse) as con:
-        (n, bad_range, one_time, one_time_alive, bad_complement, negative_clv, hist_mismatch, null_scores) = con.execute(
-            """
+        (n, bad_range, one_time, one_time_alive, bad_complement, negative_clv, hist_mismatch, null_scores) = (
+            con.execute(
+                """
             select
                 count(*),
                 count(case when p_alive not between 0 and 1 or churn_probability not between 0 and 1 then 1 end),
@@ -85,7 +86,8 @@ def test_dim_customers_carries_probabilities_and_clv(cdnow_warehouse: Path) -> N
                            or expected_purchases_365d < expected_purchases_90d then 1 end)
             from marts.dim_customers
             """
-        ).fetchone()
+            ).fetchone()
+        )
     assert n == 2357
     assert bad_range == bad_complement == negative_clv == hist_mismatch == null_scores == 0
     # under BG/NBD a customer who never bought again cannot have dropped out: P(alive) = 1
@@ -115,11 +117,13 @@ def test_too_few_customers_gives_null_predictions_and_reported_fits(fixture_ware
             "select model_name, is_converged, n_customers, message from marts.rpt_clv_model_fits order by 1"
         ).fetchall()
         scores = con.execute(
-            "select count(*), count(p_alive), count(predicted_clv_365d), count(historical_clv)"
-            " from marts.dim_customers"
+            "select count(*), count(p_alive), count(predicted_clv_365d), count(historical_clv) from marts.dim_customers"
         ).fetchone()
-    assert [(m, c, n) for m, c, n, _ in fits] == [("bg_nbd", False, 4), ("gamma_gamma", False, 2),
-                                                  ("pareto_nbd", False, 4)]
+    assert [(m, c, n) for m, c, n, _ in fits] == [
+        ("bg_nbd", False, 4),
+        ("gamma_gamma", False, 2),
+        ("pareto_nbd", False, 4),
+    ]
     assert all("fewer than" in message for *_, message in fits)
     assert scores == (4, 0, 0, 4)
 
@@ -152,9 +156,19 @@ def test_subscriptions_fit_sbg_and_build_the_survival_marts(tmp_path: Path) -> N
     subs = _regular_cohort_subscriptions(tmp_path / "subscriptions.csv")
     warehouse = tmp_path / "subs.duckdb"
     run_cli(
-        "run", "--transactions", str(FIXTURES / "transactions.csv"), "--customers", str(FIXTURES / "customers.csv"),
-        "--warehouse", str(warehouse), "--var", "max_rejected_share=0.5", "--subscriptions", str(subs),
-        "--var", "clv_subscription_period=year",
+        "run",
+        "--transactions",
+        str(FIXTURES / "transactions.csv"),
+        "--customers",
+        str(FIXTURES / "customers.csv"),
+        "--warehouse",
+        str(warehouse),
+        "--var",
+        "max_rejected_share=0.5",
+        "--subscriptions",
+        str(subs),
+        "--var",
+        "clv_subscription_period=year",
     )
     with connect(warehouse) as con:
         fit = con.execute(
@@ -178,9 +192,9 @@ def test_subscriptions_fit_sbg_and_build_the_survival_marts(tmp_path: Path) -> N
     assert [row[1] for row in survival] == [1000, 631, 468, 382, 326, 289, 262, 241]
     assert all(abs(obs - proj) < 0.02 for _, _, obs, proj in survival)
     # every input row is either a subscriber in the marts or rejected with its reason
-    assert sorted(r[0] for r in reasons) == sorted([
-        "missing_customer_id", "invalid_started_at", "invalid_ended_at", "ended_before_started",
-        "started_after_as_of"])
+    assert sorted(r[0] for r in reasons) == sorted(
+        ["missing_customer_id", "invalid_started_at", "invalid_ended_at", "ended_before_started", "started_after_as_of"]
+    )
     # 241 active after 7 whole years; alpha < 1, so the mean remaining lifetime does not exist (null)
     assert active[:4] == (241, 7, 7, 0)
     assert active[4] > 1.0
@@ -188,8 +202,12 @@ def test_subscriptions_fit_sbg_and_build_the_survival_marts(tmp_path: Path) -> N
 
 def test_a_run_without_subscriptions_builds_no_subscription_marts(fixture_warehouse: Path) -> None:
     with connect(fixture_warehouse) as con:
-        tables = {r[0] for r in con.execute(
-            "select table_name from information_schema.tables where table_schema = 'marts'").fetchall()}
+        tables = {
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'marts'"
+            ).fetchall()
+        }
         sbg_fits = con.execute("select count(*) from marts.rpt_clv_model_fits where model_name = 'sbg'").fetchone()
     assert not tables & {"rpt_subscription_survival", "rpt_subscriber_lifetimes", "rejected_subscriptions"}
     assert sbg_fits == (0,)

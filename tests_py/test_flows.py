@@ -91,8 +91,12 @@ class HeldBy:
 
     def __init__(self, script: str, warehouse: Path, tmp: Path) -> None:
         self.ready, self.release = tmp / f"ready-{id(self)}", tmp / f"release-{id(self)}"
-        self.proc = subprocess.Popen([sys.executable, "-c", script, str(warehouse), str(self.ready),
-                                      str(self.release)], text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", script, str(warehouse), str(self.ready), str(self.release)],
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         wait_for(self.ready.exists, "the holder to take the warehouse", self.proc)
 
     def let_go(self) -> None:
@@ -179,8 +183,13 @@ class Reader:
     """An analyst's tool in another process: a read-only DuckDB connection held open on a file."""
 
     def __init__(self, warehouse: Path) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-c", READER, str(warehouse)], text=True,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", READER, str(warehouse)],
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
 
     def ask(self, command: str = "count") -> str:
         assert self.proc.stdin is not None and self.proc.stdout is not None
@@ -205,8 +214,7 @@ def retried_run(pipeline: Any, tmp_path_factory: pytest.TempPathFactory) -> dict
     """
     tmp = tmp_path_factory.mktemp("retried")
     warehouse = tmp / "w.duckdb"
-    first = pipeline(write_csv(tmp / "first.csv", fixture_lines()[:7]), warehouse=str(warehouse),
-                     return_state=True)
+    first = pipeline(write_csv(tmp / "first.csv", fixture_lines()[:7]), warehouse=str(warehouse), return_state=True)
     assert first.is_completed(), first.message
     reader = Reader(warehouse)
     seen = {"before": reader.ask()}
@@ -222,16 +230,28 @@ def retried_run(pipeline: Any, tmp_path_factory: pytest.TempPathFactory) -> dict
     handler = ReleaseOnRetry()
     logging.getLogger("prefect.task_runs").addHandler(handler)
     try:
-        state = pipeline(TRANSACTIONS, CUSTOMERS, as_of=dt.date(2024, 3, 31), warehouse=str(warehouse),
-                         variables=LENIENT, return_state=True)
+        state = pipeline(
+            TRANSACTIONS,
+            CUSTOMERS,
+            as_of=dt.date(2024, 3, 31),
+            warehouse=str(warehouse),
+            variables=LENIENT,
+            return_state=True,
+        )
     finally:
         logging.getLogger("prefect.task_runs").removeHandler(handler)
         holder_exit = holder.wait()
         seen["held"] = reader.ask()
         seen["reconnected"] = reader.ask("reconnect")
         reader_exit = reader.close()
-    return {"state": state, "warehouse": warehouse, "retry_logs": retry_logs, "holder_exit": holder_exit,
-            "seen": seen, "reader_exit": reader_exit}
+    return {
+        "state": state,
+        "warehouse": warehouse,
+        "retry_logs": retry_logs,
+        "holder_exit": holder_exit,
+        "seen": seen,
+        "reader_exit": reader_exit,
+    }
 
 
 # ---------------------------------------------------------------- pure parts (no Prefect)
@@ -239,17 +259,30 @@ def retried_run(pipeline: Any, tmp_path_factory: pytest.TempPathFactory) -> dict
 
 def test_backfill_month_ends_include_leap_day_and_only_complete_months() -> None:
     assert period_ends(dt.date(2024, 1, 15), dt.date(2024, 4, 30), "month") == [
-        dt.date(2024, 1, 31), dt.date(2024, 2, 29), dt.date(2024, 3, 31), dt.date(2024, 4, 30)]
+        dt.date(2024, 1, 31),
+        dt.date(2024, 2, 29),
+        dt.date(2024, 3, 31),
+        dt.date(2024, 4, 30),
+    ]
     assert period_ends(dt.date(2023, 11, 30), dt.date(2024, 2, 28), "month") == [
-        dt.date(2023, 11, 30), dt.date(2023, 12, 31), dt.date(2024, 1, 31)]
+        dt.date(2023, 11, 30),
+        dt.date(2023, 12, 31),
+        dt.date(2024, 1, 31),
+    ]
 
 
 def test_backfill_week_ends_are_sundays_and_days_are_every_day() -> None:
     # 2024-03-01 is a Friday
     assert period_ends(dt.date(2024, 3, 1), dt.date(2024, 3, 20), "week") == [
-        dt.date(2024, 3, 3), dt.date(2024, 3, 10), dt.date(2024, 3, 17)]
+        dt.date(2024, 3, 3),
+        dt.date(2024, 3, 10),
+        dt.date(2024, 3, 17),
+    ]
     assert period_ends(dt.date(2024, 2, 28), dt.date(2024, 3, 1), "day") == [
-        dt.date(2024, 2, 28), dt.date(2024, 2, 29), dt.date(2024, 3, 1)]
+        dt.date(2024, 2, 28),
+        dt.date(2024, 2, 29),
+        dt.date(2024, 3, 1),
+    ]
 
 
 def test_backfill_list_is_run_oldest_first_once_each() -> None:
@@ -327,7 +360,7 @@ def test_lock_conflicts_leave_a_step_as_warehouse_locked_errors_and_data_errors_
     from loyalty.orchestration.retry import WarehouseLockedError
     from loyalty.orchestration.tasks import _step
 
-    locked = "Could not open the warehouse w.duckdb: IO Error: Could not set lock on file \"w.duckdb\": Conflicting"
+    locked = 'Could not open the warehouse w.duckdb: IO Error: Could not set lock on file "w.duckdb": Conflicting'
 
     def load_locked() -> None:
         raise InputError(locked)
@@ -344,8 +377,9 @@ def test_lock_conflicts_leave_a_step_as_warehouse_locked_errors_and_data_errors_
 
 
 def test_backfill_command_refuses_a_range_without_a_date_before_starting_prefect() -> None:
-    proc = run_cli("backfill", "--transactions", TRANSACTIONS, "--from", "2024-03-02", "--to", "2024-03-30",
-                   check=False)
+    proc = run_cli(
+        "backfill", "--transactions", TRANSACTIONS, "--from", "2024-03-02", "--to", "2024-03-30", check=False
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip() == "error: There is no month end between 2024-03-02 and 2024-03-30."
     assert proc.stdout == ""
@@ -408,8 +442,14 @@ def test_run_publishes_headline_markdown_and_cohort_table(retried_run: dict[str,
     # 4 customers are too few to fit a CLV model: the column exists but holds no values
     assert "| Total predicted CLV (365 days) | n/a (no CLV model was fitted" in markdown.data
     segments = markdown.data.split("**Top segments** (`dim_customers.rfm_segment`)")[1].split("**Where")[0]
-    assert sum(int(line.split("|")[2]) for line in segments.splitlines() if line.startswith("| ")
-               and not line.startswith(("| Segment", "| ---"))) == 4
+    assert (
+        sum(
+            int(line.split("|")[2])
+            for line in segments.splitlines()
+            if line.startswith("| ") and not line.startswith(("| Segment", "| ---"))
+        )
+        == 4
+    )
     assert f"- Warehouse: `{retried_run['warehouse']}` (DuckDB; marts in schema `marts`)" in markdown.data
     work = f"{retried_run['warehouse']}.work/warehouse.duckdb"  # the runs' state lives beside the work file
     assert f"- Data Docs (Great Expectations): `{work}.gx/" in markdown.data
@@ -450,8 +490,9 @@ def test_failing_raw_validation_stops_the_flow_before_the_marts(pipeline: Any, t
     assert state.is_failed()
     assert "The raw input check failed (1 critical expectation)" in state.message
     assert "7 of 18 rows (38.9%), more than the 5.0% allowed" in state.message
-    runs = task_runs(flow_run_id(state), "prepare-work-location", "load-raw-input", "dbt-build-inputs",
-                     "validate-raw-input")
+    runs = task_runs(
+        flow_run_id(state), "prepare-work-location", "load-raw-input", "dbt-build-inputs", "validate-raw-input"
+    )
     assert set(runs) == {"prepare-work-location", "load-raw-input", "dbt-build-inputs", "validate-raw-input"}
     assert runs["validate-raw-input"].run_count == 1
     assert not (tmp_path / "w.duckdb").exists()  # nothing was published
@@ -466,20 +507,52 @@ def test_second_run_on_the_same_warehouse_waits_and_does_not_corrupt_the_first(
     warehouse = tmp_path / "w.duckdb"
     env = {**os.environ, "PREFECT_API_URL": prefect_api, "PREFECT_HOME": str(tmp_path / "prefect-home")}
     first = subprocess.Popen(
-        [sys.executable, "-m", "loyalty.cli", "run", "--transactions", TRANSACTIONS, "--customers", CUSTOMERS,
-         "--warehouse", str(warehouse), "--var", "max_rejected_share=0.5"],
-        cwd=REPO, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "loyalty.cli",
+            "run",
+            "--transactions",
+            TRANSACTIONS,
+            "--customers",
+            CUSTOMERS,
+            "--warehouse",
+            str(warehouse),
+            "--var",
+            "max_rejected_share=0.5",
+        ],
+        cwd=REPO,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
-    wait_for(lambda: is_locked(warehouse) and read_holder(warehouse).pid == first.pid,
-             "the first run to hold the warehouse", first)
+    wait_for(
+        lambda: is_locked(warehouse) and read_holder(warehouse).pid == first.pid,
+        "the first run to hold the warehouse",
+        first,
+    )
     # first c1's and c2's rows only: 6 valid transactions, 2 customers
     second_input = write_csv(tmp_path / "second.csv", fixture_lines()[:7])
 
     # a second run that will not wait fails at once, naming the first, and changes nothing
     impatient = subprocess.run(
-        [sys.executable, "-m", "loyalty.cli", "run", "--transactions", second_input, "--warehouse",
-         str(warehouse), "--lock-timeout", "0"],
-        cwd=REPO, env=env, text=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "loyalty.cli",
+            "run",
+            "--transactions",
+            second_input,
+            "--warehouse",
+            str(warehouse),
+            "--lock-timeout",
+            "0",
+        ],
+        cwd=REPO,
+        env=env,
+        text=True,
+        capture_output=True,
     )
     assert impatient.returncode == 75, impatient.stderr
     stderr_lines = [ln for ln in impatient.stderr.splitlines() if ln.strip()]
@@ -517,8 +590,15 @@ def _logs(run_id: UUID) -> list[Any]:
 def test_backfill_runs_each_as_of_date_in_order(prefect_api: str, tmp_path: Path) -> None:
     backfill = load_flow("loyalty_backfill")
     warehouse = tmp_path / "w.duckdb"
-    state = backfill(TRANSACTIONS, CUSTOMERS, start=dt.date(2024, 2, 1), end=dt.date(2024, 3, 31),
-                     warehouse=str(warehouse), variables=LENIENT, return_state=True)
+    state = backfill(
+        TRANSACTIONS,
+        CUSTOMERS,
+        start=dt.date(2024, 2, 1),
+        end=dt.date(2024, 3, 31),
+        warehouse=str(warehouse),
+        variables=LENIENT,
+        return_state=True,
+    )
     assert state.is_completed(), state.message
     summaries = state.result()
     # as of 2024-02-29 c2 (first purchase 2024-03-31) is not a customer yet, and the

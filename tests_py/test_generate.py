@@ -493,6 +493,7 @@ def test_duplicates_are_exact_copies_of_earlier_valid_rows(dirty):
     # apart from the intended duplicates, ids are unique and consecutive
     ids = sorted(first_seen)
     assert ids == [f"T{i:012d}" for i in range(1, len(ids) + 1)]
+
     # a copy stays inside its original's chunk (1000 customers per chunk, written in customer order)
     def chunk(row):
         return (int(row[1][1:]) - 1) // 1000 if row[1] else None
@@ -515,9 +516,7 @@ def test_after_as_of_rows_are_far_in_the_future_with_new_ids(dirty):
     assert len(rows) == dirty.bad_rows_by_kind["after_as_of"]
     assert all(ts.year == 2099 for _, ts in rows)
     ids = [r[0] for r in rows]
-    assert q1(
-        f"SELECT count(*) FROM {rel} WHERE transaction_id IN ({', '.join(repr(i) for i in ids)})"
-    ) == (len(ids),)
+    assert q1(f"SELECT count(*) FROM {rel} WHERE transaction_id IN ({', '.join(repr(i) for i in ids)})") == (len(ids),)
 
 
 def test_valid_rows_equal_the_clean_run(clean, dirty):

@@ -37,13 +37,12 @@ def test_promoters_buy_more_after_answering_than_detractors(transactions: Path, 
 
 
 def test_generated_files_are_deterministic_and_bad_rows_counted(transactions: Path, tmp_path: Path) -> None:
-    first = generate_balances(transactions, tmp_path / "b1.csv", end=dt.date(2025, 12, 31), seed=3,
-                              bad_row_rate=0.02)
-    second = generate_balances(transactions, tmp_path / "b2.csv", end=dt.date(2025, 12, 31), seed=3,
-                               bad_row_rate=0.02)
+    first = generate_balances(transactions, tmp_path / "b1.csv", end=dt.date(2025, 12, 31), seed=3, bad_row_rate=0.02)
+    second = generate_balances(transactions, tmp_path / "b2.csv", end=dt.date(2025, 12, 31), seed=3, bad_row_rate=0.02)
     assert first.path.read_bytes() == second.path.read_bytes()
-    negative = duckdb.sql(f"select count(*) from read_csv('{first.path}', all_varchar = true) "
-                          "where balance like '-%'").fetchall()[0][0]
+    negative = duckdb.sql(
+        f"select count(*) from read_csv('{first.path}', all_varchar = true) where balance like '-%'"
+    ).fetchall()[0][0]
     assert 0 < negative <= first.n_bad_rows < 0.05 * first.n_rows
 
 

@@ -17,12 +17,12 @@ from typing import Any
 
 import duckdb
 import pytest
-from conftest import FIXTURES, run_cli
 
+from conftest import FIXTURES, run_cli
 from loyalty import pipeline
+from loyalty.dbt import run_dbt
 from loyalty.generate import generate
 from loyalty.incremental import ChangedInputError
-from loyalty.dbt import run_dbt
 from loyalty.load import load_raw
 from loyalty.pipeline import RunConfig
 
@@ -153,8 +153,9 @@ RUN_COLUMNS = {"rpt_clv_model_fits": {"run_id", "fitted_at"}}
 
 def _daily_export(root: Path) -> list[list[tuple[Path, list[int], bool]]]:
     """Per day: (file, numbers of the generated rows to append to it, whether it is new)."""
-    generated = generate(1500, root / "gen" / "t.csv", seed=5, start=dt.date(2024, 3, 1), end=DAYS[-1],
-                         bad_row_rate=0.03, progress=False)
+    generated = generate(
+        1500, root / "gen" / "t.csv", seed=5, start=dt.date(2024, 3, 1), end=DAYS[-1], bad_row_rate=0.03, progress=False
+    )
     rows = duckdb.sql(
         f"""select n, try_cast(try_cast(transacted_at as timestamp) as date) as day
             from (select *, row_number() over () as n
@@ -210,8 +211,12 @@ def _append_rows(source: Path, target: Path, numbers: list[int], new_file: bool)
 def _marts(warehouse: Path) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
     out = {}
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        names = [r[0] for r in con.execute(
-            "select table_name from information_schema.tables where table_schema = 'marts' order by 1").fetchall()]
+        names = [
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
+            ).fetchall()
+        ]
         for name in names:
             where = ""
             if name == "rpt_clv_model_fits":  # one row per model per run: the latest run only
@@ -220,8 +225,10 @@ def _marts(warehouse: Path) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]
             columns = [d[0] for d in cursor.description]
             keep = [i for i, c in enumerate(columns) if c not in RUN_COLUMNS.get(name, set())]
             rows = [tuple(r[i] for i in keep) for r in cursor.fetchall()]
-            out[name] = ([columns[i] for i in keep],
-                         sorted(rows, key=lambda row: tuple((v is None, str(v)) for v in row)))
+            out[name] = (
+                [columns[i] for i in keep],
+                sorted(rows, key=lambda row: tuple((v is None, str(v)) for v in row)),
+            )
     return out
 
 
@@ -286,8 +293,11 @@ def test_daily_increments_give_the_same_marts_as_a_full_build(daily_and_full: di
                 mismatches[mart] = diff
                 break
     assert mismatches == {}
-    reasons = {r[columns_index] for r in full["rejected_transactions"][1]
-               for columns_index in [full["rejected_transactions"][0].index("reject_reason")]}
+    reasons = {
+        r[columns_index]
+        for r in full["rejected_transactions"][1]
+        for columns_index in [full["rejected_transactions"][0].index("reject_reason")]
+    }
     assert {"duplicate_transaction_id", "after_as_of"} <= reasons  # the test exercised both
 
 
@@ -299,8 +309,10 @@ def test_cli_reports_a_changed_file_with_exit_code_3(daily_and_full: dict[str, A
     warehouse = root / "changed.duckdb"
     shutil.copy(root / "daily.duckdb", warehouse)
     with duckdb.connect(str(warehouse)) as con:  # the manifest names the files of the copied folder
-        con.execute("update raw._loaded_files set path = replace(path, ?, ?)",
-                    [str((root / "export").resolve()), str(changed.resolve())])
+        con.execute(
+            "update raw._loaded_files set path = replace(path, ?, ?)",
+            [str((root / "export").resolve()), str(changed.resolve())],
+        )
     day = changed / f"{DAYS[1]}.csv"
     day.write_text(day.read_text().replace("EUR", "USD", 1))
     proc = run_cli("run", "--transactions", str(changed), "--warehouse", str(warehouse), check=False)
@@ -325,11 +337,17 @@ def test_daily_classification_equals_a_full_classification(tmp_path: Path) -> No
         for path, numbers, new_file in files:
             _append_rows(source, path, numbers, new_file)
         load_raw(tmp_path / "daily.duckdb", tmp_path / "export")
-        run_dbt(["run", "--select", "+int_transactions_validated"], tmp_path / "daily.duckdb",
-                variables={"as_of_date": DAYS[i].isoformat()})
+        run_dbt(
+            ["run", "--select", "+int_transactions_validated"],
+            tmp_path / "daily.duckdb",
+            variables={"as_of_date": DAYS[i].isoformat()},
+        )
     load_raw(tmp_path / "full.duckdb", tmp_path / "export")
-    run_dbt(["run", "--select", "+int_transactions_validated"], tmp_path / "full.duckdb",
-            variables={"as_of_date": DAYS[-1].isoformat()})
+    run_dbt(
+        ["run", "--select", "+int_transactions_validated"],
+        tmp_path / "full.duckdb",
+        variables={"as_of_date": DAYS[-1].isoformat()},
+    )
     query = "select * from intermediate.int_transactions_validated order by raw_row_id"
     for name in ("daily", "full"):
         with duckdb.connect(str(tmp_path / f"{name}.duckdb"), read_only=True) as con:

@@ -88,8 +88,17 @@ def mixed_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("mixed")
     _write_mixed_input(root / "input")
     warehouse = root / "it's a warehouse" / "w.duckdb"
-    run_cli("run", "--transactions", str(root / "input"), "--as-of", AS_OF, "--warehouse", str(warehouse),
-            "--max-rejected-share", "1")
+    run_cli(
+        "run",
+        "--transactions",
+        str(root / "input"),
+        "--as-of",
+        AS_OF,
+        "--warehouse",
+        str(warehouse),
+        "--max-rejected-share",
+        "1",
+    )
     return warehouse
 
 
@@ -159,8 +168,21 @@ def test_business_time_zone_decides_the_day_for_csv_and_parquet_alike(tmp_path: 
         f" to '{folder / 'b.parquet'}' (format parquet)"
     )
     warehouse = tmp_path / "w.duckdb"
-    run_cli("run", "--transactions", str(folder), "--as-of", "2024-04-30", "--warehouse", str(warehouse),
-            "--var", "business_time_zone=Asia/Tokyo", "--csv-delimiter", ";", "--csv-encoding", "latin-1")
+    run_cli(
+        "run",
+        "--transactions",
+        str(folder),
+        "--as-of",
+        "2024-04-30",
+        "--warehouse",
+        str(warehouse),
+        "--var",
+        "business_time_zone=Asia/Tokyo",
+        "--csv-delimiter",
+        ";",
+        "--csv-encoding",
+        "latin-1",
+    )
     with connect(warehouse) as con:
         rows = con.execute(
             "select transaction_id, customer_id, transaction_date, transacted_at from marts.fct_transactions order by 1"
@@ -187,8 +209,16 @@ def test_only_refunds_stops_at_the_marts_check_in_one_sentence(tmp_path: Path) -
 def test_all_rows_after_the_as_of_date_is_one_sentence(tmp_path: Path) -> None:
     future = tmp_path / "future.csv"
     future.write_text(HEADER + "f1,c1,2024-05-05,10.00,1\nf2,c2,2024-05-06,5.00,1\n")
-    proc = run_cli("run", "--transactions", str(future), "--as-of", "2024-01-01",
-                   "--warehouse", str(tmp_path / "w.duckdb"), check=False)
+    proc = run_cli(
+        "run",
+        "--transactions",
+        str(future),
+        "--as-of",
+        "2024-01-01",
+        "--warehouse",
+        str(tmp_path / "w.duckdb"),
+        check=False,
+    )
     # the raw input check (Great Expectations) stops the run: a failed check, exit code 1
     assert_one_sentence(proc, 1, "At least one input row is dated up to the as-of date", "observed 0")
 
@@ -257,24 +287,39 @@ def test_export_of_a_warehouse_held_by_a_run(tmp_path: Path) -> None:
 
 def test_failure_sentence_names_tests_by_readable_name_and_meaning(tmp_path: Path) -> None:
     manifest = tmp_path / "manifest.json"
-    manifest.write_text(json.dumps({
-        "nodes": {
-            "test.loyalty.not_null_dim_customers_customer_id.9ffb551a3b": {
-                "resource_type": "test", "column_name": "customer_id",
-                "attached_node": "model.loyalty.dim_customers",
-                "test_metadata": {"name": "not_null", "kwargs": {"column_name": "customer_id"}},
+    manifest.write_text(
+        json.dumps(
+            {
+                "nodes": {
+                    "test.loyalty.not_null_dim_customers_customer_id.9ffb551a3b": {
+                        "resource_type": "test",
+                        "column_name": "customer_id",
+                        "attached_node": "model.loyalty.dim_customers",
+                        "test_metadata": {"name": "not_null", "kwargs": {"column_name": "customer_id"}},
+                    },
+                    "test.loyalty.assert_raw_rows_reconcile": {
+                        "resource_type": "test",
+                        "description": "",
+                        "raw_code": "-- Nothing is lost: every raw row is valid or rejected.\nwith x as (select 1)",
+                    },
+                },
+                "unit_tests": {},
+            }
+        )
+    )
+    result = DbtResult(
+        ["dbt", "build"],
+        1,
+        "",
+        [
+            {
+                "unique_id": "test.loyalty.not_null_dim_customers_customer_id.9ffb551a3b",
+                "status": "fail",
+                "failures": 3,
             },
-            "test.loyalty.assert_raw_rows_reconcile": {
-                "resource_type": "test", "description": "",
-                "raw_code": "-- Nothing is lost: every raw row is valid or rejected.\nwith x as (select 1)",
-            },
-        },
-        "unit_tests": {},
-    }))
-    result = DbtResult(["dbt", "build"], 1, "", [
-        {"unique_id": "test.loyalty.not_null_dim_customers_customer_id.9ffb551a3b", "status": "fail", "failures": 3},
-        {"unique_id": "test.loyalty.assert_raw_rows_reconcile", "status": "fail", "failures": 1},
-    ])
+            {"unique_id": "test.loyalty.assert_raw_rows_reconcile", "status": "fail", "failures": 1},
+        ],
+    )
     sentence = failure_sentence("build", result, manifest)
     assert "9ffb551a3b" not in sentence
     assert sentence == (

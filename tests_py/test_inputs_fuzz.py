@@ -25,17 +25,72 @@ AS_OF = dt.date(2024, 6, 30)
 MIN_PLAUSIBLE, MAX_PLAUSIBLE = dt.date(1990, 1, 1), dt.date(2099, 12, 31)
 
 DATES = [
-    "2024-03-05", "2024-03-05 10:00:00", "2024-03-05T10:00:00Z", "2024-03-05 10:00+02:00",
-    "2024-03-05 23:30-05", "2024-06-30 22:00-05", "2024-06-30 23:59:59.123456", "2024-07-01T01:00+02",
-    "2024-02-29", "2023-02-29", "2024-02-30", "2024-13-01", "2024-3-5", "31/02/2024", "20240305",
-    "2024-03-05T", "2024-03-05 25:00", "2024-03-05 10:00 +02:00", "2024-03-05 10:00:00.1234567",
-    "epoch", "infinity", "-infinity", "now", "today", "yesterday", "tomorrow", "allballs", "NaN",
-    "0001-01-01", "1600-06-01", "1900-01-01", "1989-12-31", "1990-01-01", "9999-12-31", "2024-07-01",
-    "", " ", "2024-03-05z", "2024-03-05 10:00:00+2", "2024-03-05 10:00:00+19",
+    "2024-03-05",
+    "2024-03-05 10:00:00",
+    "2024-03-05T10:00:00Z",
+    "2024-03-05 10:00+02:00",
+    "2024-03-05 23:30-05",
+    "2024-06-30 22:00-05",
+    "2024-06-30 23:59:59.123456",
+    "2024-07-01T01:00+02",
+    "2024-02-29",
+    "2023-02-29",
+    "2024-02-30",
+    "2024-13-01",
+    "2024-3-5",
+    "31/02/2024",
+    "20240305",
+    "2024-03-05T",
+    "2024-03-05 25:00",
+    "2024-03-05 10:00 +02:00",
+    "2024-03-05 10:00:00.1234567",
+    "epoch",
+    "infinity",
+    "-infinity",
+    "now",
+    "today",
+    "yesterday",
+    "tomorrow",
+    "allballs",
+    "NaN",
+    "0001-01-01",
+    "1600-06-01",
+    "1900-01-01",
+    "1989-12-31",
+    "1990-01-01",
+    "9999-12-31",
+    "2024-07-01",
+    "",
+    " ",
+    "2024-03-05z",
+    "2024-03-05 10:00:00+2",
+    "2024-03-05 10:00:00+19",
 ]
 AMOUNTS = [
-    "10", "10.5", "-3.25", "0", "1e3", "1E-2", "12,50", "1_000", "inf", "-inf", "nan", "NaN", "+5", ".5",
-    "5.", "$5", "1 000", "0x10", "99999999999999999999", "", "\uff11\uff12", "12.5.1", "-0", "1e400",
+    "10",
+    "10.5",
+    "-3.25",
+    "0",
+    "1e3",
+    "1E-2",
+    "12,50",
+    "1_000",
+    "inf",
+    "-inf",
+    "nan",
+    "NaN",
+    "+5",
+    ".5",
+    "5.",
+    "$5",
+    "1 000",
+    "0x10",
+    "99999999999999999999",
+    "",
+    "\uff11\uff12",
+    "12.5.1",
+    "-0",
+    "1e400",
 ]
 QUANTITIES = ["1", "2.0", "1.5", "x", "", "-1", "1e3", "3.00"]
 TS_PATTERN = re.compile(
@@ -51,8 +106,9 @@ def parse_day(text: str) -> dt.date | None:
         return None
     year, month, day, hh, mm, ss, frac, offset = m.groups()
     try:
-        value = dt.datetime(int(year), int(month), int(day), int(hh or 0), int(mm or 0), int(ss or 0),
-                            int((frac or "0").ljust(6, "0")))
+        value = dt.datetime(
+            int(year), int(month), int(day), int(hh or 0), int(mm or 0), int(ss or 0), int((frac or "0").ljust(6, "0"))
+        )
     except ValueError:
         return None
     if offset and offset != "Z":
@@ -142,15 +198,18 @@ def build_variants(folder: Path, n: int = 400, seed: int = 13) -> dict[tuple[str
     for j in range(1, 61):
         kind = rng.choice(["object", "object", "object", "text", "array", "number", "broken"])
         row = {
-            "transaction_id": f"j{j}", "customer_id": f"c{j % 7}",
-            "transacted_at": rng.choice(DATES), "amount": rng.choice(AMOUNTS),
+            "transaction_id": f"j{j}",
+            "customer_id": f"c{j % 7}",
+            "transacted_at": rng.choice(DATES),
+            "amount": rng.choice(AMOUNTS),
         }
         if kind == "object":
             json_lines.append(json.dumps(row))
             expected[("fuzz.jsonl", j)] = expected_reason(row, seen)
         else:
-            json_lines.append({"text": "plain text", "array": "[1, 2]", "number": "42",
-                               "broken": json.dumps(row)[:-1]}[kind])
+            json_lines.append(
+                {"text": "plain text", "array": "[1, 2]", "number": "42", "broken": json.dumps(row)[:-1]}[kind]
+            )
             expected[("fuzz.jsonl", j)] = "malformed_line"
     (folder / "fuzz.jsonl").write_text("\n".join(json_lines) + "\n")
     return expected
@@ -176,8 +235,18 @@ def test_reference_reader_on_hand_examples() -> None:
 def test_fuzzed_rows_each_get_the_documented_reason(tmp_path: Path) -> None:
     expected = build_variants(tmp_path / "input")
     warehouse = tmp_path / "w.duckdb"
-    proc = run_cli("run", "--transactions", str(tmp_path / "input"), "--as-of", AS_OF.isoformat(),
-                   "--warehouse", str(warehouse), "--max-rejected-share", "1", check=False)
+    proc = run_cli(
+        "run",
+        "--transactions",
+        str(tmp_path / "input"),
+        "--as-of",
+        AS_OF.isoformat(),
+        "--warehouse",
+        str(warehouse),
+        "--max-rejected-share",
+        "1",
+        check=False,
+    )
     assert "Traceback" not in proc.stdout + proc.stderr
     assert proc.returncode == 0, proc.stderr
     with connect(warehouse) as con:
@@ -204,14 +273,22 @@ def test_fuzzed_rows_each_get_the_documented_reason(tmp_path: Path) -> None:
 
 FILE_VARIANTS = {
     "empty.csv": (b"", "is empty"),
-    "utf16.csv": ("transaction_id,customer_id,transacted_at,amount\nt1,c1,2024-01-01,1\n".encode("utf-16"),
-                  "is not utf-8 text"),
-    "semicolons.csv": (b"transaction_id;customer_id;transacted_at;amount\nt1;c1;2024-01-01;1\n",
-                       "missing the required columns"),
-    "twice.csv": (b"transaction_id,customer_id,transacted_at,amount,AMOUNT \nt1,c1,2024-01-01,1,2\n",
-                  "two columns named amount"),
-    "no_id.jsonl": (b'{"customer_id": "c1", "transacted_at": "2024-01-01", "amount": 1}\n',
-                    "missing the required column transaction_id"),
+    "utf16.csv": (
+        "transaction_id,customer_id,transacted_at,amount\nt1,c1,2024-01-01,1\n".encode("utf-16"),
+        "is not utf-8 text",
+    ),
+    "semicolons.csv": (
+        b"transaction_id;customer_id;transacted_at;amount\nt1;c1;2024-01-01;1\n",
+        "missing the required columns",
+    ),
+    "twice.csv": (
+        b"transaction_id,customer_id,transacted_at,amount,AMOUNT \nt1,c1,2024-01-01,1,2\n",
+        "two columns named amount",
+    ),
+    "no_id.jsonl": (
+        b'{"customer_id": "c1", "transacted_at": "2024-01-01", "amount": 1}\n',
+        "missing the required column transaction_id",
+    ),
     "fake.parquet": (b"PAR1 not really", "Could not read the transactions file"),
     "notes.txt": (b"hello", "is neither .csv, .parquet nor .jsonl"),
 }

@@ -44,11 +44,15 @@ def tables(path: Path, schemas: tuple[str, ...] = ("raw", "marts", "snapshots", 
     """Every base table of the schemas, as sorted rows (repr of each row)."""
     con = duckdb.connect(str(path), read_only=True)
     try:
-        names = [f"{s}.{t}" for s, t in con.execute(
-            "select table_schema, table_name from information_schema.tables "
-            "where table_type = 'BASE TABLE' order by 1, 2").fetchall() if s in schemas]
-        return {name: sorted(repr(row) for row in con.execute(f"select * from {name}").fetchall())
-                for name in names}
+        names = [
+            f"{s}.{t}"
+            for s, t in con.execute(
+                "select table_schema, table_name from information_schema.tables "
+                "where table_type = 'BASE TABLE' order by 1, 2"
+            ).fetchall()
+            if s in schemas
+        ]
+        return {name: sorted(repr(row) for row in con.execute(f"select * from {name}").fetchall()) for name in names}
     finally:
         con.close()
 
@@ -92,8 +96,9 @@ class Reader:
     """An analyst's tool in another process, holding a read-only connection open."""
 
     def __init__(self, path: Path) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-c", READER, str(path)], text=True,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", READER, str(path)], text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
 
     def ask(self, command: str = "read") -> str:
         assert self.proc.stdin is not None and self.proc.stdout is not None
@@ -148,8 +153,9 @@ def test_a_dirty_work_file_is_restored_from_the_published_one(tmp_path: Path) ->
     make_work(warehouse, ["x", "y"])  # a run wrote its work file, then failed or was killed
     assert read_state(work_folder(warehouse)) == "dirty"
     done = DUCKDB.prepare(warehouse)
-    assert done == [f"Restored the work file from the published warehouse {warehouse} "
-                    "(the last run on it did not publish)."]
+    assert done == [
+        f"Restored the work file from the published warehouse {warehouse} (the last run on it did not publish)."
+    ]
     assert customers_in(DUCKDB.work_path(warehouse)) == ["a"]
     assert sha256(warehouse) == published  # the published file was only read
 
@@ -202,22 +208,43 @@ def test_the_engine_resolves_the_warehouse_once_and_refuses_the_other_engines_ki
 
 
 STEP_LINE = re.compile(r"^\d\d:\d\d:\d\d (?P<step>[a-z-]+)-[0-9a-f]+: Finished in state Completed")
-STEPS_BEFORE_PUBLISH = ["prepare-work-location", "load-raw-input", "dbt-build-inputs", "validate-raw-input",
-                        "dbt-build-marts", "fit-clv-models", "dbt-build-clv-marts", "validate-marts"]
+STEPS_BEFORE_PUBLISH = [
+    "prepare-work-location",
+    "load-raw-input",
+    "dbt-build-inputs",
+    "validate-raw-input",
+    "dbt-build-marts",
+    "fit-clv-models",
+    "dbt-build-clv-marts",
+    "validate-marts",
+]
 LENIENT = ("--var", "max_rejected_share=0.5")
 
 
 def run_args(transactions: Path | str, warehouse: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "loyalty.cli", "run", "--transactions", str(transactions),
-            "--as-of", "2024-03-31", "--warehouse", str(warehouse), *LENIENT, *extra]
+    return [
+        sys.executable,
+        "-m",
+        "loyalty.cli",
+        "run",
+        "--transactions",
+        str(transactions),
+        "--as-of",
+        "2024-03-31",
+        "--warehouse",
+        str(warehouse),
+        *LENIENT,
+        *extra,
+    ]
 
 
 def run(args: list[str], *, kill_after: str | None = None, kill_at: float | None = None) -> dict[str, Any]:
     """Run `loyalty run` in its own process group; SIGKILL the group when the step `kill_after`
     has finished, or `kill_at` seconds after the start. Returns exit code, output, and whether
     the kill happened before the run ended."""
-    proc = subprocess.Popen(args, cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        args, cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
     killed = threading.Event()
 
     def kill() -> None:
@@ -289,8 +316,9 @@ def test_a_run_failing_after_the_marts_phase_leaves_the_published_warehouse_unch
     assert sha256(published) == before and tables(published) == before_tables
 
 
-def kill_and_rerun(published: Path, inputs: dict[str, Path], references: dict[str, Any],
-                   boundaries: list[str], random_kills: int) -> None:
+def kill_and_rerun(
+    published: Path, inputs: dict[str, Path], references: dict[str, Any], boundaries: list[str], random_kills: int
+) -> None:
     """Kill runs of the new input after each step in `boundaries` (the published file must stay
     the old run's, byte for byte), then right after publish (the new marts, whole), then at
     random moments of runs alternating the inputs (always one run's marts, whole); then a run
@@ -359,6 +387,7 @@ def test_a_spark_warehouse_left_dirty_is_restored_to_the_last_good_run_and_expor
         spark.export(warehouse, tmp_path / "out")
     assert not (tmp_path / "out").exists()
     assert spark.prepare(warehouse) == [
-        f"Restored {warehouse} as the last good run left it (the last run did not publish)."]
+        f"Restored {warehouse} as the last good run left it (the last run did not publish)."
+    ]
     assert sorted(p.name for p in (warehouse / "tables").iterdir()) == ["dim_customers"]
     assert (warehouse / "tables" / "dim_customers").read_text() == "good run"

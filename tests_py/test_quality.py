@@ -74,9 +74,12 @@ def test_clean_run_passes_both_checkpoints_and_builds_data_docs(clean_build):
     assert raw_report.success and marts_report.success
     assert raw_report.failures == [] and marts_report.failures == []
     # whole tables: every raw row, every mart row
-    (raw_rows, fct_rows, customers) = _sql(warehouse, "select (select count(*) from raw.transactions), "
-                                           "(select count(*) from marts.fct_transactions), "
-                                           "(select count(*) from marts.dim_customers)")[0]
+    (raw_rows, fct_rows, customers) = _sql(
+        warehouse,
+        "select (select count(*) from raw.transactions), "
+        "(select count(*) from marts.fct_transactions), "
+        "(select count(*) from marts.dim_customers)",
+    )[0]
     assert raw_report.rows["raw_transactions"] == raw_rows
     assert marts_report.rows["fct_transactions"] == fct_rows
     assert marts_report.rows["dim_customers"] == customers
@@ -84,12 +87,21 @@ def test_clean_run_passes_both_checkpoints_and_builds_data_docs(clean_build):
     evaluated = {(c.suite, c.expectation, c.columns) for c in raw_report.evaluated + marts_report.evaluated}
     assert ("transactions_in_scope", "expect_column_values_to_be_null", ("reject_reason",)) in evaluated
     assert ("rpt_cohort_retention_monthly", "expect_column_values_to_be_between", ("retention_rate",)) in evaluated
-    assert ("dim_customers", "expect_column_pair_values_a_to_be_greater_than_b",
-            ("tenure_days", "recency_days")) in evaluated
-    assert ("mart_revenue_reconciliation", "expect_column_pair_values_to_be_equal",
-            ("mart_value", "raw_value")) in evaluated
+    assert (
+        "dim_customers",
+        "expect_column_pair_values_a_to_be_greater_than_b",
+        ("tenure_days", "recency_days"),
+    ) in evaluated
+    assert (
+        "mart_revenue_reconciliation",
+        "expect_column_pair_values_to_be_equal",
+        ("mart_value", "raw_value"),
+    ) in evaluated
     docs = marts_report.data_docs
-    assert docs == _work(warehouse).with_name("warehouse.duckdb.gx") / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    assert (
+        docs
+        == _work(warehouse).with_name("warehouse.duckdb.gx") / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    )
     assert docs.is_file()
     pages = list((docs.parent / "validations").rglob("*.html"))
     assert {p.parts[len(docs.parent.parts) + 1] for p in pages} >= {"raw_transactions", "dim_customers"}
@@ -144,14 +156,19 @@ def test_too_many_bad_rows_fail_before_the_marts_and_keep_the_previous_marts(cle
 def test_retention_rate_above_one_fails_the_marts_checkpoint(clean_build, tmp_path):
     warehouse = _copy(clean_build[0], tmp_path)
     (cohort,) = _sql(warehouse, "select min(cohort_month) from marts.rpt_cohort_retention_monthly")[0]
-    _sql(_work(warehouse), "update marts.rpt_cohort_retention_monthly set retention_rate = 1.5 "
-                    f"where cohort_month = date '{cohort}' and months_since_first_purchase = 1")
+    _sql(
+        _work(warehouse),
+        "update marts.rpt_cohort_retention_monthly set retention_rate = 1.5 "
+        f"where cohort_month = date '{cohort}' and months_since_first_purchase = 1",
+    )
     with pytest.raises(QualityError) as failed:
         validate_marts_step(RunConfig(transactions="unused", warehouse=warehouse))
     message = str(failed.value)
-    assert message.startswith("The marts check failed (1 critical expectation): marts.rpt_cohort_retention_monthly: "
-                              "retention_rate is in [0, 1] [expect_column_values_to_be_between(retention_rate)]: "
-                              "1 of ")
+    assert message.startswith(
+        "The marts check failed (1 critical expectation): marts.rpt_cohort_retention_monthly: "
+        "retention_rate is in [0, 1] [expect_column_values_to_be_between(retention_rate)]: "
+        "1 of "
+    )
     assert f"e.g. (retention_rate=1.5, cohort_month={cohort}, months_since_first_purchase=1)" in message
     assert f"{_work(warehouse)}.gx/uncommitted/data_docs" in message
     report = failed.value.report
@@ -161,11 +178,13 @@ def test_retention_rate_above_one_fails_the_marts_checkpoint(clean_build, tmp_pa
 def test_month_zero_retention_and_revenue_reconciliation_are_checked(clean_build, tmp_path):
     warehouse = _copy(clean_build[0], tmp_path)
     (cohort,) = _sql(warehouse, "select min(cohort_month) from marts.rpt_cohort_retention_monthly")[0]
-    _sql(_work(warehouse),
-         "update marts.rpt_cohort_retention_monthly set retention_rate = 0.5 "
-         f"where cohort_month = date '{cohort}' and months_since_first_purchase = 0",
-         "update marts.fct_transactions set amount = amount + 1 "
-         "where transaction_id = (select min(transaction_id) from marts.fct_transactions)")
+    _sql(
+        _work(warehouse),
+        "update marts.rpt_cohort_retention_monthly set retention_rate = 0.5 "
+        f"where cohort_month = date '{cohort}' and months_since_first_purchase = 0",
+        "update marts.fct_transactions set amount = amount + 1 "
+        "where transaction_id = (select min(transaction_id) from marts.fct_transactions)",
+    )
     with pytest.raises(QualityError) as failed:
         validate_marts_step(RunConfig(transactions="unused", warehouse=warehouse))
     failures = {(c.suite, c.description) for c in failed.value.report.failures}
@@ -193,8 +212,11 @@ def test_warnings_are_reported_and_do_not_fail_the_run(clean_build, tmp_path):
 
 def test_expectations_on_columns_and_tables_not_built_yet_are_skipped(clean_build, tmp_path):
     warehouse = _copy(clean_build[0], tmp_path)
-    _sql(_work(warehouse), "alter table marts.dim_customers drop column p_alive",
-         "drop table marts.rpt_retention_rate_monthly")
+    _sql(
+        _work(warehouse),
+        "alter table marts.dim_customers drop column p_alive",
+        "drop table marts.rpt_retention_rate_monthly",
+    )
     report = validate_marts_step(RunConfig(transactions="unused", warehouse=warehouse))
     assert report.success
     skipped = {(c.suite, c.columns) for c in report.skipped}
@@ -209,20 +231,33 @@ def test_expectations_on_columns_and_tables_not_built_yet_are_skipped(clean_buil
 
 def test_failure_evidence_names_counts_limit_and_a_few_values():
     result = {
-        "element_count": 200, "unexpected_count": 12, "missing_count": 0,
+        "element_count": 200,
+        "unexpected_count": 12,
+        "missing_count": 0,
         "partial_unexpected_index_list": [
             {"amount": None, "source_row_number": 7, "amount_raw": "12,50 EUR"},
             {"amount": None, "source_row_number": 9, "amount_raw": "n/a"},
         ],
     }
-    text = describe_failure("expect_column_values_to_not_be_null", {"column": "amount", "mostly": 0.99},
-                            result, None, {})
-    assert text == ("12 of 200 rows (6.0%), more than the 1.0% allowed, "
-                    "e.g. (source_row_number=7, amount_raw='12,50 EUR'), (source_row_number=9, amount_raw='n/a')")
+    text = describe_failure(
+        "expect_column_values_to_not_be_null", {"column": "amount", "mostly": 0.99}, result, None, {}
+    )
+    assert text == (
+        "12 of 200 rows (6.0%), more than the 1.0% allowed, "
+        "e.g. (source_row_number=7, amount_raw='12,50 EUR'), (source_row_number=9, amount_raw='n/a')"
+    )
     # mostly given as a suite parameter, nulls outside the denominator of a range check
     between = {"element_count": 10, "unexpected_count": 1, "missing_count": 2, "partial_unexpected_list": [3.5]}
-    assert describe_failure("expect_column_values_to_be_between", {"column": "x", "mostly": {"$PARAMETER": "m"}},
-                            between, None, {"m": 0.9}) == "1 of 8 rows (12.5%), more than the 10.0% allowed, e.g. 3.5"
+    assert (
+        describe_failure(
+            "expect_column_values_to_be_between",
+            {"column": "x", "mostly": {"$PARAMETER": "m"}},
+            between,
+            None,
+            {"m": 0.9},
+        )
+        == "1 of 8 rows (12.5%), more than the 10.0% allowed, e.g. 3.5"
+    )
     assert describe_failure("expect_table_row_count_to_be_between", {}, {"observed_value": 0}, None, {}) == "observed 0"
 
 

@@ -33,15 +33,18 @@ CHARTS = [b.__name__ for b in BUILDERS]
 
 # --- definitions on hand-computed examples ---------------------------------------------------
 
+
 def test_cohort_reading_weights_month1_retention_by_cohort_size() -> None:
     # cohort A: 10 customers, 5 back in month 1; cohort B: 30 customers, 3 back: (5 + 3) / 40 = 20%
-    cohorts = pd.DataFrame({
-        "cohort_month": [dt.date(2024, 1, 1)] * 2 + [dt.date(2024, 2, 1)] * 2,
-        "months_since_first_purchase": [0, 1, 0, 1],
-        "cohort_size": [10, 10, 30, 30],
-        "active_customers": [10, 5, 30, 3],
-        "retention_rate": [1.0, 0.5, 1.0, 0.1],
-    })
+    cohorts = pd.DataFrame(
+        {
+            "cohort_month": [dt.date(2024, 1, 1)] * 2 + [dt.date(2024, 2, 1)] * 2,
+            "months_since_first_purchase": [0, 1, 0, 1],
+            "cohort_size": [10, 10, 30, 30],
+            "active_customers": [10, 5, 30, 3],
+            "retention_rate": [1.0, 0.5, 1.0, 0.1],
+        }
+    )
     chart = cohort_heatmap(ReportData(warehouse=Path("x.duckdb"), cohorts=cohorts))
     assert "Of 2 monthly cohorts, 20.0% of customers" in chart.reading
     assert chart.figure is not None and chart.figure.data[0].z.shape == (2, 2)
@@ -49,10 +52,17 @@ def test_cohort_reading_weights_month1_retention_by_cohort_size() -> None:
 
 def test_retention_reading_quotes_the_last_month_and_the_classic_formula() -> None:
     # start 10, 2 new, 1 reactivated, 7 retained, 3 churned -> end 10; ours 70%, (end - new) / start = 80%
-    retention = pd.DataFrame({
-        "activity_month": [dt.date(2024, 5, 1)], "customers_start": [10], "customers_end": [10],
-        "new_customers": [2], "retention_rate": [0.7], "churn_rate": [0.3], "retention_rate_end_minus_new": [0.8],
-    })
+    retention = pd.DataFrame(
+        {
+            "activity_month": [dt.date(2024, 5, 1)],
+            "customers_start": [10],
+            "customers_end": [10],
+            "new_customers": [2],
+            "retention_rate": [0.7],
+            "churn_rate": [0.3],
+            "retention_rate_end_minus_new": [0.8],
+        }
+    )
     chart = retention_by_month(ReportData(warehouse=Path("x.duckdb"), retention=retention))
     assert chart.reading.startswith("In May 2024, 70.0% of the customers active at the start")
     assert "30.0% churned; the classic formula reads 80.0%" in chart.reading
@@ -68,8 +78,12 @@ def test_every_chart_says_not_built_on_an_empty_report() -> None:
 def test_dbt_node_lines_give_status_time_and_message() -> None:
     results = [
         {"unique_id": "model.loyalty.dim_customers", "status": "success", "execution_time": 0.4213},
-        {"unique_id": "test.loyalty.not_null_dim_customers_customer_id.5b1", "status": "fail",
-         "execution_time": 0.05, "message": "Got 2 results,\n configured to fail if != 0"},
+        {
+            "unique_id": "test.loyalty.not_null_dim_customers_customer_id.5b1",
+            "status": "fail",
+            "execution_time": 0.05,
+            "message": "Got 2 results,\n configured to fail if != 0",
+        },
     ]
     assert node_lines(results) == [
         "success   0.42 s  model dim_customers",
@@ -79,11 +93,27 @@ def test_dbt_node_lines_give_status_time_and_message() -> None:
 
 
 def test_headline_lines_are_the_artifacts_numbers() -> None:
-    h = Summary(warehouse=Path("x.duckdb"), as_of_date=dt.date(1998, 6, 30), raw_rows=0, valid_rows=0, rejected_rows=0,
-                rejected_by_reason={}, customers=2357, repeat_customers=0, total_revenue=0.0, cohorts=0,
-                month1_retention=None, marts=[], active_customers=812, churned_customers=1545,
-                retention_month=dt.date(1998, 6, 1), retention_rate=0.9375, churn_rate=0.0625, clv_column=True,
-                total_predicted_clv=12345.678)
+    h = Summary(
+        warehouse=Path("x.duckdb"),
+        as_of_date=dt.date(1998, 6, 30),
+        raw_rows=0,
+        valid_rows=0,
+        rejected_rows=0,
+        rejected_by_reason={},
+        customers=2357,
+        repeat_customers=0,
+        total_revenue=0.0,
+        cohorts=0,
+        month1_retention=None,
+        marts=[],
+        active_customers=812,
+        churned_customers=1545,
+        retention_month=dt.date(1998, 6, 1),
+        retention_rate=0.9375,
+        churn_rate=0.0625,
+        clv_column=True,
+        total_predicted_clv=12345.678,
+    )
     assert headline_lines(h) == [
         "Active customers: 812 (34.5% of customers); churned: 1,545",
         "Retention this month: 93.8% retained, 6.2% churned in June 1998",
@@ -95,20 +125,25 @@ def test_data_docs_pages_are_rewritten_to_local_copies(tmp_path: Path) -> None:
     site = tmp_path / "local_site"
     page = site / "validations" / "suite" / "run" / "page.html"
     page.parent.mkdir(parents=True)
-    links = "".join(f'<script src="{url}" integrity="sha384-x" crossorigin="anonymous"></script>'
-                    for url in CDN_FILES) + f'<img src="{REMOTE_LOGO}">'
+    links = (
+        "".join(f'<script src="{url}" integrity="sha384-x" crossorigin="anonymous"></script>' for url in CDN_FILES)
+        + f'<img src="{REMOTE_LOGO}">'
+    )
     links += '<link rel="shortcut icon" href="../../static/images/favicon.ico" type="image/x-icon"/>'  # GX: 1 too high
     page.write_text(f"<html><head>{links}</head></html>")
-    (site / "index.html").write_text('<link href="https://code.jquery.com/jquery-3.7.1.min.js">'
-                                   '<img src="https://great-expectations-web-assets.s3.us-east-2.amazonaws.com/logo-long.png?d=1&x=2">')
+    (site / "index.html").write_text(
+        '<link href="https://code.jquery.com/jquery-3.7.1.min.js">'
+        '<img src="https://great-expectations-web-assets.s3.us-east-2.amazonaws.com/logo-long.png?d=1&x=2">'
+    )
     assert make_offline(site) == 2
     assert remote_links(page) == [] and remote_links(site / "index.html") == []
     text = page.read_text()
     assert '<script src="../../../static/vendor/bootstrap/dist/js/bootstrap.min.js"></script>' in text
     assert '<img src="../../../static/images/logo-long.png">' in text
     assert 'href="../../../static/images/favicon.ico"' in text
-    assert (site / "index.html").read_text() == ('<link href="static/vendor/jquery/dist/jquery.min.js">'
-                                                '<img src="static/images/logo-long.png">')
+    assert (site / "index.html").read_text() == (
+        '<link href="static/vendor/jquery/dist/jquery.min.js"><img src="static/images/logo-long.png">'
+    )
     for package, file in CDN_FILES.values():
         copied = (site / VENDOR / package / file).read_bytes()
         assert copied == (assets_dir() / package / file).read_bytes() and len(copied) > 100, (package, file)
@@ -117,6 +152,7 @@ def test_data_docs_pages_are_rewritten_to_local_copies(tmp_path: Path) -> None:
 
 
 # --- the real warehouses --------------------------------------------------------------------
+
 
 def test_report_numbers_match_the_published_cdnow_figures(cdnow_warehouse: Path) -> None:
     d = read_report_data(cdnow_warehouse)
@@ -128,8 +164,11 @@ def test_report_numbers_match_the_published_cdnow_figures(cdnow_warehouse: Path)
     assert int(month0["cohort_size"].sum()) == 2357
     assert d.retention is not None
     by_month = d.retention.set_index(pd.to_datetime(d.retention["activity_month"]).dt.strftime("%Y-%m"))
-    assert [round(by_month.loc[m, "retention_rate"], 3) for m in ("1998-01", "1998-02", "1998-03")] == \
-        [0.810, 0.717, 0.665]
+    assert [round(by_month.loc[m, "retention_rate"], 3) for m in ("1998-01", "1998-02", "1998-03")] == [
+        0.810,
+        0.717,
+        0.665,
+    ]
     # the textbook rate, recomputed here from the monthly flows
     r = d.retention[d.retention["customers_start"] > 0]
     expected = (r["customers_end"] - r["new_customers"]) / r["customers_start"]
@@ -142,8 +181,9 @@ def test_report_numbers_match_the_published_cdnow_figures(cdnow_warehouse: Path)
     assert d.lifecycle is not None and int(d.lifecycle["customers"].sum()) == 2357
     assert d.rfm_grid is not None and int(d.rfm_grid["customers"].sum()) == 2357
     with connect(cdnow_warehouse) as con:
-        top = con.execute("select customer_id from marts.dim_customers order by predicted_clv_365d desc, "
-                          "customer_id limit 1").fetchone()[0]
+        top = con.execute(
+            "select customer_id from marts.dim_customers order by predicted_clv_365d desc, customer_id limit 1"
+        ).fetchone()[0]
     assert d.top_customers is not None and d.top_customers.iloc[0]["customer_id"] == top
 
 
@@ -181,11 +221,13 @@ def test_loyalty_report_command_writes_to_out(cdnow_warehouse: Path, tmp_path: P
 def test_loyalty_report_on_a_missing_warehouse_is_one_sentence(tmp_path: Path) -> None:
     proc = run_cli("report", "--warehouse", str(tmp_path / "none.duckdb"), check=False)
     assert proc.returncode == 2
-    assert proc.stderr.strip() == (f"error: The warehouse {tmp_path / 'none.duckdb'} does not exist: "
-                                   "build it with `loyalty run` first.")
+    assert proc.stderr.strip() == (
+        f"error: The warehouse {tmp_path / 'none.duckdb'} does not exist: build it with `loyalty run` first."
+    )
 
 
 # --- in the browser --------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Chromium]:
@@ -226,9 +268,19 @@ def _open_report(chromium: Chromium, report: Path, screenshot: str) -> tuple[lis
 def test_report_renders_every_chart_in_chromium(cdnow_warehouse: Path, chromium: Chromium) -> None:
     sections, errors, remote = _open_report(chromium, report_path(cdnow_warehouse), "report.png")
     assert errors == [] and remote == []
-    assert [s["id"] for s in sections] == ["cohort_retention", "retention_monthly", "lifecycle", "rfm_grid",
-                                           "value_tiers", "clv_distribution", "top_clv", "decline_alerts",
-                                           "category_breadth", "clv_holdout", "p_alive"]
+    assert [s["id"] for s in sections] == [
+        "cohort_retention",
+        "retention_monthly",
+        "lifecycle",
+        "rfm_grid",
+        "value_tiers",
+        "clv_distribution",
+        "top_clv",
+        "decline_alerts",
+        "category_breadth",
+        "clv_holdout",
+        "p_alive",
+    ]
     for s in sections:
         if s["kind"] == "chart":
             assert s["svgs"] >= 1 and s["marks"] >= 1, s
@@ -237,8 +289,9 @@ def test_report_renders_every_chart_in_chromium(cdnow_warehouse: Path, chromium:
     assert (ARTIFACTS / "report.png").stat().st_size > 50_000
 
 
-def test_report_of_a_warehouse_without_clv_fits_renders_without_errors(fixture_warehouse: Path,
-                                                                        chromium: Chromium) -> None:
+def test_report_of_a_warehouse_without_clv_fits_renders_without_errors(
+    fixture_warehouse: Path, chromium: Chromium
+) -> None:
     sections, errors, remote = _open_report(chromium, report_path(fixture_warehouse), "report-fixtures.png")
     assert errors == [] and remote == []
     kinds = {s["id"]: s["kind"] for s in sections}
@@ -277,12 +330,17 @@ def test_data_docs_render_offline_in_chromium(cdnow_warehouse: Path, chromium: C
 def test_pruning_old_validations_removes_an_as_of_date_left_without_runs(tmp_path: Path) -> None:
     from loyalty.quality.project import RESULT_PAGES, RESULTS, prune_results
 
-    dated = [("as-of-2024-01-31", "20260101T000000.000000Z"), ("as-of-2024-02-29", "20260102T000000.000000Z"),
-             ("as-of-2024-03-31", "20260103T000000.000000Z")]
+    dated = [
+        ("as-of-2024-01-31", "20260101T000000.000000Z"),
+        ("as-of-2024-02-29", "20260102T000000.000000Z"),
+        ("as-of-2024-03-31", "20260103T000000.000000Z"),
+    ]
     for name, run in dated:
         for base in (RESULTS, RESULT_PAGES):
             (tmp_path / base / "dim_customers" / name / run).mkdir(parents=True)
     assert prune_results(tmp_path, keep=2) == 1
     for base in (RESULTS, RESULT_PAGES):
         assert sorted(p.name for p in (tmp_path / base / "dim_customers").iterdir()) == [
-            "as-of-2024-02-29", "as-of-2024-03-31"]
+            "as-of-2024-02-29",
+            "as-of-2024-03-31",
+        ]

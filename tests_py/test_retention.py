@@ -16,11 +16,18 @@ from loyalty.errors import BuildError
 from loyalty.load import load_raw
 
 ACTIVE_WINDOW_DAYS = 365  # the default of dbt_project.yml
-FLOW_COLUMNS = ["customers_start", "new_customers", "reactivated_customers", "retained_customers",
-                "churned_customers", "customers_end"]
+FLOW_COLUMNS = [
+    "customers_start",
+    "new_customers",
+    "reactivated_customers",
+    "retained_customers",
+    "churned_customers",
+    "customers_end",
+]
 
 
 # --- fixture data, as of 2024-03-31 (hand-computed) ---------------------------------------
+
 
 def test_fixture_customer_months_follow_each_customer_from_cohort_to_as_of(fixture_warehouse: Path) -> None:
     # c4 buys 2023-11-05, 2023-12-20, 2024-03-01; c1 2024-01-10/20, 2024-02-15 (a refund on
@@ -49,7 +56,7 @@ def test_fixture_customer_months_follow_each_customer_from_cohort_to_as_of(fixtu
 def test_fixture_monthly_retention_flows(fixture_warehouse: Path) -> None:
     with connect(fixture_warehouse) as con:
         rows = con.execute(
-            f"""select strftime(activity_month, '%Y-%m'), {', '.join(FLOW_COLUMNS)}, retention_rate,
+            f"""select strftime(activity_month, '%Y-%m'), {", ".join(FLOW_COLUMNS)}, retention_rate,
                        churn_rate, month_end_date
                 from marts.rpt_retention_rate_monthly order by activity_month"""
         ).fetchall()
@@ -84,6 +91,7 @@ def test_fixture_customer_statuses(fixture_warehouse: Path) -> None:
 
 # --- CDNOW: the monthly flows against an independent computation ---------------------------
 
+
 def expected_monthly_flows(purchase_days: pd.DataFrame, as_of: dt.date, window: int) -> pd.DataFrame:
     """The issue's definitions computed directly from purchase days, month by month."""
     first = purchase_days.groupby("customer_id")["date"].min()
@@ -100,15 +108,17 @@ def expected_monthly_flows(purchase_days: pd.DataFrame, as_of: dt.date, window: 
         end_day = min(month.end_time.normalize(), as_of_ts)
         start, end = active_on(start_day), active_on(end_day)
         new = set(first[first.dt.to_period("M") == month].index)
-        rows.append({
-            "activity_month": month.start_time.date(),
-            "customers_start": len(start),
-            "new_customers": len(new),
-            "reactivated_customers": len((end - start) - new),
-            "retained_customers": len(start & end),
-            "churned_customers": len(start - end),
-            "customers_end": len(end),
-        })
+        rows.append(
+            {
+                "activity_month": month.start_time.date(),
+                "customers_start": len(start),
+                "new_customers": len(new),
+                "reactivated_customers": len((end - start) - new),
+                "retained_customers": len(start & end),
+                "churned_customers": len(start - end),
+                "customers_end": len(end),
+            }
+        )
         month += 1
     return pd.DataFrame(rows)
 
@@ -135,14 +145,17 @@ def test_cdnow_identities_and_as_of_month_match_dim_customers(cdnow_warehouse: P
         active = con.execute("select count(*) from marts.dim_customers where not is_churned").fetchone()[0]
         stages = dict(con.execute("select lifecycle_stage, count(*) from marts.dim_customers group by 1").fetchall())
     assert (monthly["customers_start"] == monthly["retained_customers"] + monthly["churned_customers"]).all()
-    assert (monthly["customers_end"] == monthly["retained_customers"] + monthly["new_customers"]
-            + monthly["reactivated_customers"]).all()
+    assert (
+        monthly["customers_end"]
+        == monthly["retained_customers"] + monthly["new_customers"] + monthly["reactivated_customers"]
+    ).all()
     assert (monthly["customers_start"].iloc[1:].to_numpy() == monthly["customers_end"].iloc[:-1].to_numpy()).all()
     assert monthly["customers_end"].iloc[-1] == active
     assert stages["churned"] == 2357 - active
 
 
 # --- the status snapshot over a backfill ---------------------------------------------------
+
 
 def snapshot_history(warehouse: Path) -> list[tuple]:
     with connect(warehouse) as con:
@@ -169,9 +182,21 @@ def test_status_snapshot_is_dated_by_as_of_and_ignores_out_of_order_runs(tmp_pat
 
     def build(as_of: str) -> None:
         # the models the snapshot needs, the seed and the snapshot (their tests run in `make dbt-test`)
-        run_dbt(["build", "--select", "+customer_status_snapshot",
-                 "--resource-type", "model", "--resource-type", "seed", "--resource-type", "snapshot"],
-                warehouse, variables={"as_of_date": as_of})
+        run_dbt(
+            [
+                "build",
+                "--select",
+                "+customer_status_snapshot",
+                "--resource-type",
+                "model",
+                "--resource-type",
+                "seed",
+                "--resource-type",
+                "snapshot",
+            ],
+            warehouse,
+            variables={"as_of_date": as_of},
+        )
 
     for as_of in ("2024-01-31", "2024-02-29", "2024-03-31"):
         build(as_of)
@@ -193,6 +218,7 @@ def test_status_snapshot_is_dated_by_as_of_and_ignores_out_of_order_runs(tmp_pat
 
 def test_active_window_shorter_than_a_month_is_refused_in_one_sentence(tmp_path: Path) -> None:
     with pytest.raises(BuildError) as failure:
-        run_dbt(["build", "--select", "fct_customer_months"], tmp_path / "w.duckdb",
-                variables={"active_window_days": 20})
+        run_dbt(
+            ["build", "--select", "fct_customer_months"], tmp_path / "w.duckdb", variables={"active_window_days": 20}
+        )
     assert "active_window_days must be a number of at least 31, got 20." in str(failure.value)

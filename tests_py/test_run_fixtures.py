@@ -20,8 +20,9 @@ def test_every_raw_row_is_valid_or_rejected_with_its_reason(fixture_warehouse: P
         raw = con.execute("select count(*) from raw.transactions").fetchone()[0]
         valid = con.execute("select count(*) from marts.fct_transactions").fetchone()[0]
         reasons = dict(
-            con.execute("select transaction_id, reject_reason from marts.rejected_transactions"
-                        " where transaction_id is not null").fetchall()
+            con.execute(
+                "select transaction_id, reject_reason from marts.rejected_transactions where transaction_id is not null"
+            ).fetchall()
         )
         missing_id = con.execute(
             "select reject_reason, source_row_number from marts.rejected_transactions where transaction_id is null"
@@ -60,8 +61,17 @@ def test_dim_customers_hand_computed_customer_c4(fixture_warehouse: Path) -> Non
                from marts.dim_customers where customer_id = 'c4'"""
         ).fetchone()
     assert row == (
-        2, 117, 147, 30, Decimal("28.8750"), Decimal("87.7500"), 2,
-        dt.date(2023, 11, 1), "US", "paid_search", None,
+        2,
+        117,
+        147,
+        30,
+        Decimal("28.8750"),
+        Decimal("87.7500"),
+        2,
+        dt.date(2023, 11, 1),
+        "US",
+        "paid_search",
+        None,
     )
 
 

@@ -34,9 +34,17 @@ from loyalty.engines import get_engine
 PROJECT_FILES = ("dbt_project.yml", "profiles.yml")
 PROJECT_DIRS = ("models", "macros", "seeds", "snapshots", "tests")
 MONTHLY_METRICS = (
-    "active_customers", "new_customers", "reactivated_customers", "churned_customers", "customers_start",
-    "retention_rate", "churn_rate", "retention_rate_classic", "retention_rate_end_minus_new",
-    "net_revenue", "average_order_value",
+    "active_customers",
+    "new_customers",
+    "reactivated_customers",
+    "churned_customers",
+    "customers_start",
+    "retention_rate",
+    "churn_rate",
+    "retention_rate_classic",
+    "retention_rate_end_minus_new",
+    "net_revenue",
+    "average_order_value",
 )
 
 
@@ -46,8 +54,13 @@ def _bin(name: str) -> str:
 
 def _env(warehouse: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DBT_")}
-    env.update(LOYALTY_WAREHOUSE=str(warehouse), LOYALTY_TARGET="analyst", DBT_SEND_ANONYMOUS_USAGE_STATS="false",
-               DO_NOT_TRACK="1", DBT_USE_COLORS="false")
+    env.update(
+        LOYALTY_WAREHOUSE=str(warehouse),
+        LOYALTY_TARGET="analyst",
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+        DO_NOT_TRACK="1",
+        DBT_USE_COLORS="false",
+    )
     return env
 
 
@@ -72,11 +85,30 @@ def generated_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """300 generated customers over two years: every customer flow (churn, reactivation) occurs.
     (tests_py/fixtures ends before anyone can churn under the 365-day active window.)"""
     folder = tmp_path_factory.mktemp("semantic_generated")
-    run_cli("generate", "--customers", "300", "--seed", "7", "--start", "2023-01-01", "--end", "2024-12-31",
-            "--no-progress", "--out", str(folder / "transactions.csv"))
+    run_cli(
+        "generate",
+        "--customers",
+        "300",
+        "--seed",
+        "7",
+        "--start",
+        "2023-01-01",
+        "--end",
+        "2024-12-31",
+        "--no-progress",
+        "--out",
+        str(folder / "transactions.csv"),
+    )
     warehouse = folder / "generated.duckdb"
-    run_cli("run", "--transactions", str(folder / "transactions.csv"), "--customers",
-            str(folder / "transactions_customers.csv"), "--warehouse", str(warehouse))
+    run_cli(
+        "run",
+        "--transactions",
+        str(folder / "transactions.csv"),
+        "--customers",
+        str(folder / "transactions_customers.csv"),
+        "--warehouse",
+        str(warehouse),
+    )
     return warehouse
 
 
@@ -129,14 +161,22 @@ def test_mf_validate_configs_on_the_built_warehouse(semantic_project: Path, gene
     assert "Successfully validated metrics against data warehouse (ERRORS: 0" in out
 
 
-def test_mf_query_by_month_equals_the_marts(semantic_project: Path, generated_warehouse: Path,
-                                            tmp_path: Path) -> None:
-    got = mf_query(semantic_project, generated_warehouse, tmp_path / "monthly.csv",
-                   "--metrics", ",".join(MONTHLY_METRICS), "--group-by", "metric_time__month")
+def test_mf_query_by_month_equals_the_marts(semantic_project: Path, generated_warehouse: Path, tmp_path: Path) -> None:
+    got = mf_query(
+        semantic_project,
+        generated_warehouse,
+        tmp_path / "monthly.csv",
+        "--metrics",
+        ",".join(MONTHLY_METRICS),
+        "--group-by",
+        "metric_time__month",
+    )
     got = got.rename(columns={"metric_time__month": "month"})
     got["month"] = pd.to_datetime(got["month"]).dt.strftime("%Y-%m-%d")
     # independently: the monthly rows of rpt_retention_rate_monthly and fct_transactions summed by month
-    want = marts(generated_warehouse, """
+    want = marts(
+        generated_warehouse,
+        """
         with revenue as (
             select
                 date_trunc('month', transaction_date) as month,
@@ -155,18 +195,21 @@ def test_mf_query_by_month_equals_the_marts(semantic_project: Path, generated_wa
             v.net_revenue, v.average_order_value
         from marts.rpt_retention_rate_monthly as r
         full outer join revenue as v on r.activity_month = v.month
-    """)
+    """,
+    )
     assert len(want) >= 6  # several months, and the comparison below is not vacuous:
     assert want["churned_customers"].sum() > 0 and want["retention_rate"].notna().sum() >= 3
     assert set(got.columns) == {"month", *MONTHLY_METRICS}
     assert_frames_close(got[want.columns], want, "month")
 
 
-def test_mf_query_customer_base_and_high_value_share(semantic_project: Path, generated_warehouse: Path,
-                                                     tmp_path: Path) -> None:
-    got = mf_query(semantic_project, generated_warehouse, tmp_path / "base.csv", "--saved-query",
-                   "customer_base_kpis")
-    want = marts(generated_warehouse, """
+def test_mf_query_customer_base_and_high_value_share(
+    semantic_project: Path, generated_warehouse: Path, tmp_path: Path
+) -> None:
+    got = mf_query(semantic_project, generated_warehouse, tmp_path / "base.csv", "--saved-query", "customer_base_kpis")
+    want = marts(
+        generated_warehouse,
+        """
         select
             count(*) as customers,
             count(case when is_churned then 1 end) as churned_customers_as_of,
@@ -174,22 +217,35 @@ def test_mf_query_customer_base_and_high_value_share(semantic_project: Path, gen
             sum(case when value_tier = 'high_value' then revenue_last_12_months end)
                 / sum(revenue_last_12_months) as high_value_revenue_share
         from marts.dim_customers
-    """)
+    """,
+    )
     assert len(got) == 1
     for column in want.columns:
         assert float(got[column][0]) == pytest.approx(float(want[column][0]), rel=1e-9), column
     assert 0 < want["high_value_revenue_share"][0] <= 1
 
 
-def test_mf_query_churn_by_customer_country_and_month(semantic_project: Path, generated_warehouse: Path,
-                                                      tmp_path: Path) -> None:
+def test_mf_query_churn_by_customer_country_and_month(
+    semantic_project: Path, generated_warehouse: Path, tmp_path: Path
+) -> None:
     """Monthly flows sliced by a customer dimension: fct_customer_months joined to dim_customers."""
-    got = mf_query(semantic_project, generated_warehouse, tmp_path / "country.csv",
-                   "--metrics", "customers_start,churned_customers", "--group-by",
-                   "metric_time__month,customer__country")
-    got["key"] = pd.to_datetime(got["metric_time__month"]).dt.strftime("%Y-%m-%d") + "|" + \
-        got["customer__country"].fillna("<null>")
-    want = marts(generated_warehouse, """
+    got = mf_query(
+        semantic_project,
+        generated_warehouse,
+        tmp_path / "country.csv",
+        "--metrics",
+        "customers_start,churned_customers",
+        "--group-by",
+        "metric_time__month,customer__country",
+    )
+    got["key"] = (
+        pd.to_datetime(got["metric_time__month"]).dt.strftime("%Y-%m-%d")
+        + "|"
+        + got["customer__country"].fillna("<null>")
+    )
+    want = marts(
+        generated_warehouse,
+        """
         select
             strftime(m.activity_month, '%Y-%m-%d') || '|' || coalesce(c.country, '<null>') as key,
             count(case when m.is_active_at_month_start then 1 end) as customers_start,
@@ -197,7 +253,8 @@ def test_mf_query_churn_by_customer_country_and_month(semantic_project: Path, ge
         from marts.fct_customer_months as m
         inner join marts.dim_customers as c on m.customer_id = c.customer_id
         group by 1
-    """)
+    """,
+    )
     assert want["key"].str.endswith("|<null>").sum() < len(want)  # at least one known country
     assert_frames_close(got[["key", "customers_start", "churned_customers"]], want, "key")
 
@@ -205,12 +262,14 @@ def test_mf_query_churn_by_customer_country_and_month(semantic_project: Path, ge
 def test_marts_descriptions_are_comments_in_duckdb(fixture_warehouse: Path) -> None:
     manifest = _manifest(fixture_warehouse)
     models = {
-        node["name"]: node for node in manifest["nodes"].values()
+        node["name"]: node
+        for node in manifest["nodes"].values()
         if node["resource_type"] == "model" and node["schema"] == "marts"
     }
     with connect(fixture_warehouse) as con:
-        tables = dict(con.execute(
-            "select table_name, comment from duckdb_tables() where schema_name = 'marts'").fetchall())
+        tables = dict(
+            con.execute("select table_name, comment from duckdb_tables() where schema_name = 'marts'").fetchall()
+        )
         columns = con.execute(
             "select table_name, column_name, comment from duckdb_columns() where schema_name = 'marts'"
         ).fetchall()
@@ -246,8 +305,9 @@ def test_groups_owners_access_and_exposures_in_the_manifest(fixture_warehouse: P
     assert set(exposures) == {"loyalty_report", "parquet_export"}
     exported = {uid.split(".")[-1] for uid in exposures["parquet_export"]["depends_on"]["nodes"]}
     with connect(fixture_warehouse) as con:
-        mart_tables = {r[0] for r in con.execute(
-            "select table_name from duckdb_tables() where schema_name = 'marts'").fetchall()}
+        mart_tables = {
+            r[0] for r in con.execute("select table_name from duckdb_tables() where schema_name = 'marts'").fetchall()
+        }
     assert exported == mart_tables  # the exposure lists exactly what `loyalty export` writes
 
 
@@ -259,25 +319,31 @@ def test_export_writes_descriptions_into_parquet_metadata(fixture_warehouse: Pat
         (table_comment,) = con.execute(
             "select comment from duckdb_tables() where schema_name = 'marts' and table_name = 'fct_transactions'"
         ).fetchone()  # type: ignore[misc]  # fetchone() is Optional; a count(*) always returns a row
-        comments = dict(con.execute(
-            "select column_name, comment from duckdb_columns() "
-            "where schema_name = 'marts' and table_name = 'fct_transactions'").fetchall())
+        comments = dict(
+            con.execute(
+                "select column_name, comment from duckdb_columns() "
+                "where schema_name = 'marts' and table_name = 'fct_transactions'"
+            ).fetchall()
+        )
     assert metadata[b"description"].decode() == table_comment
     assert described == comments
     assert list(described) == pq.read_schema(tmp_path / "fct_transactions.parquet").names
     # DuckDB reads it back too
-    kv = dict(duckdb.sql(
-        f"select decode(key), decode(value) from parquet_kv_metadata('{tmp_path / 'dim_customers.parquet'}')"
-    ).fetchall())
+    kv = dict(
+        duckdb.sql(
+            f"select decode(key), decode(value) from parquet_kv_metadata('{tmp_path / 'dim_customers.parquet'}')"
+        ).fetchall()
+    )
     assert json.loads(kv["column_descriptions"])["customer_id"].startswith("Customer id")
 
 
-def test_source_freshness_passes_after_a_load_and_fails_when_stale(fixture_warehouse: Path,
-                                                                    semantic_project: Path,
-                                                                    tmp_path: Path) -> None:
+def test_source_freshness_passes_after_a_load_and_fails_when_stale(
+    fixture_warehouse: Path, semantic_project: Path, tmp_path: Path
+) -> None:
     with connect(fixture_warehouse) as con:
-        loads = con.execute("select count(distinct loaded_at), count(*) - count(loaded_at) from raw.transactions"
-                            ).fetchone()
+        loads = con.execute(
+            "select count(distinct loaded_at), count(*) - count(loaded_at) from raw.transactions"
+        ).fetchone()
     assert loads == (1, 0)  # one load time, on every row
     fresh = _run([_bin("dbt"), "source", "freshness", "--profiles-dir", "."], semantic_project, fixture_warehouse)
     assert "PASS freshness of raw.transactions" in fresh.stdout

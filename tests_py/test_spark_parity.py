@@ -106,13 +106,16 @@ def built(parity_input: tuple[Path, Path], tmp_path_factory: pytest.TempPathFact
     tx, cust = parity_input
     root = tmp_path_factory.mktemp("parity")
     # surveys and balances of the generated customers (5% malformed rows), as CSV and Parquet
-    surveys = generate_surveys(tx / "b_generated.csv", root / "surveys.csv", end=dt.date(2025, 12, 31), seed=11,
-                               bad_row_rate=0.05).path
-    balances = generate_balances(tx / "b_generated.csv", root / "balances.parquet", end=dt.date(2025, 12, 31),
-                                 seed=11, bad_row_rate=0.05).path
+    surveys = generate_surveys(
+        tx / "b_generated.csv", root / "surveys.csv", end=dt.date(2025, 12, 31), seed=11, bad_row_rate=0.05
+    ).path
+    balances = generate_balances(
+        tx / "b_generated.csv", root / "balances.parquet", end=dt.date(2025, 12, 31), seed=11, bad_row_rate=0.05
+    ).path
     extra = {"surveys": str(surveys), "balances": str(balances)}
-    duck = RunConfig(transactions=str(tx), customers=str(cust), warehouse=root / "duck.duckdb", target="duckdb",
-                     **extra)
+    duck = RunConfig(
+        transactions=str(tx), customers=str(cust), warehouse=root / "duck.duckdb", target="duckdb", **extra
+    )
     spark = RunConfig(transactions=str(tx), customers=str(cust), warehouse=root / "spark", target="spark", **extra)
     loads = {"duckdb": _run_steps(duck)}
 
@@ -133,8 +136,14 @@ def built(parity_input: tuple[Path, Path], tmp_path_factory: pytest.TempPathFact
             load_raw_spark(spark.warehouse, str(bad_input))
     finally:
         stop_session()
-    return {"loads": loads, "exports": exports, "summaries": summaries, "snapshots": snapshots,
-            "spark_warehouse": spark.warehouse, "missing_column": (bad_input, str(missing_column.value))}
+    return {
+        "loads": loads,
+        "exports": exports,
+        "summaries": summaries,
+        "snapshots": snapshots,
+        "spark_warehouse": spark.warehouse,
+        "missing_column": (bad_input, str(missing_column.value)),
+    }
 
 
 def test_spark_reads_csv_in_several_splits(parity_input: tuple[Path, Path]) -> None:
@@ -180,8 +189,11 @@ def _same(a: Any, b: Any) -> bool:
 
 def test_every_mart_has_the_same_columns_and_types(built: dict[str, Any]) -> None:
     duck, spark = built["exports"]["duckdb"], built["exports"]["spark"]
-    differences = {m: (_schema(duck.files[m]), _schema(spark.files[m]))
-                   for m in duck.files if _schema(duck.files[m]) != _schema(spark.files[m])}
+    differences = {
+        m: (_schema(duck.files[m]), _schema(spark.files[m]))
+        for m in duck.files
+        if _schema(duck.files[m]) != _schema(spark.files[m])
+    }
     assert differences == {}
 
 
@@ -204,8 +216,17 @@ def test_every_mart_has_the_same_rows(built: dict[str, Any]) -> None:
 def test_spark_summary_equals_duckdb_summary(built: dict[str, Any]) -> None:
     duck, spark = built["summaries"]["duckdb"], built["summaries"]["spark"]
     assert (spark.engine, duck.engine) == ("Spark", "DuckDB")
-    for name in ("as_of_date", "raw_rows", "valid_rows", "rejected_rows", "rejected_by_reason", "customers",
-                 "repeat_customers", "cohorts", "marts"):
+    for name in (
+        "as_of_date",
+        "raw_rows",
+        "valid_rows",
+        "rejected_rows",
+        "rejected_by_reason",
+        "customers",
+        "repeat_customers",
+        "cohorts",
+        "marts",
+    ):
         assert getattr(spark, name) == getattr(duck, name), name
     assert math.isclose(spark.total_revenue, duck.total_revenue, rel_tol=FLOAT_REL_TOL)
     assert math.isclose(spark.month1_retention, duck.month1_retention, rel_tol=FLOAT_REL_TOL)
@@ -256,8 +277,9 @@ def test_a_spark_warehouse_open_in_one_process_is_refused_by_another(built: dict
 def test_spark_target_refuses_a_duckdb_file_as_warehouse(tmp_path: Path) -> None:
     warehouse = tmp_path / "w.duckdb"
     warehouse.write_bytes(b"")
-    proc = run_cli("export", "--target", "spark", "--warehouse", str(warehouse), "--out", str(tmp_path / "o"),
-                   check=False)
+    proc = run_cli(
+        "export", "--target", "spark", "--warehouse", str(warehouse), "--out", str(tmp_path / "o"), check=False
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip() == (
         f"error: The warehouse {warehouse} is a file: the spark target needs a folder "

@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
 from conftest import connect, run_cli
 
 TRANSACTIONS = """transaction_id,customer_id,transacted_at,amount
@@ -72,9 +73,25 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (folder / "surveys.csv").write_text(SURVEYS)
     (folder / "balances.csv").write_text(BALANCES)
     target = folder / "warehouse.duckdb"
-    run_cli("run", "--transactions", str(folder / "transactions.csv"), "--surveys", str(folder / "surveys.csv"),
-            "--balances", str(folder / "balances.csv"), "--as-of", "2024-12-31", "--warehouse", str(target),
-            "--var", "active_window_days=60", "--var", "big_customer_share=0.5", "--max-rejected-share", "1")
+    run_cli(
+        "run",
+        "--transactions",
+        str(folder / "transactions.csv"),
+        "--surveys",
+        str(folder / "surveys.csv"),
+        "--balances",
+        str(folder / "balances.csv"),
+        "--as-of",
+        "2024-12-31",
+        "--warehouse",
+        str(target),
+        "--var",
+        "active_window_days=60",
+        "--var",
+        "big_customer_share=0.5",
+        "--max-rejected-share",
+        "1",
+    )
     return target
 
 
@@ -89,8 +106,13 @@ def test_every_survey_row_is_valid_or_rejected_with_its_reason(warehouse: Path) 
     assert [r[0] for r in valid] == ["r1", "r13", "r2", "r3", "r4", "r5"]
     rejected = dict(_rows(warehouse, "select source_row_number, reject_reason from marts.rejected_survey_responses"))
     assert rejected == {
-        6: "unparseable_nps_score", 7: "nps_score_out_of_range", 8: "csat_score_out_of_range", 9: "no_score",
-        10: "duplicate_response_id", 11: "after_as_of", 12: "attribute_score_out_of_range",
+        6: "unparseable_nps_score",
+        7: "nps_score_out_of_range",
+        8: "csat_score_out_of_range",
+        9: "no_score",
+        10: "duplicate_response_id",
+        11: "after_as_of",
+        12: "attribute_score_out_of_range",
     }
     # the first copy of r1 is kept
     assert _rows(warehouse, "select nps_score from marts.fct_survey_responses where response_id = 'r1'") == [(10,)]
@@ -115,13 +137,21 @@ def test_survey_comments_never_reach_staging_or_marts(warehouse: Path) -> None:
 
 
 def test_nps_monthly_by_hand(warehouse: Path) -> None:
-    rows = _rows(warehouse, """
+    rows = _rows(
+        warehouse,
+        """
         select response_month, responses, nps_responses, promoters, passives, detractors, nps,
                nps_margin_of_error, csat, csi
-        from marts.rpt_nps_monthly order by response_month""")
+        from marts.rpt_nps_monthly order by response_month""",
+    )
     months = {r[0]: r[1:] for r in rows}
-    assert list(months) == [dt.date(2024, 1, 1), dt.date(2024, 2, 1), dt.date(2024, 5, 1),
-                            dt.date(2024, 6, 1), dt.date(2024, 12, 1)]
+    assert list(months) == [
+        dt.date(2024, 1, 1),
+        dt.date(2024, 2, 1),
+        dt.date(2024, 5, 1),
+        dt.date(2024, 6, 1),
+        dt.date(2024, 12, 1),
+    ]
     jan = months[dt.date(2024, 1, 1)]
     # r1 promoter (10), r2 detractor (3): NPS 0; p = d = 1/2, variance (1 - 0) / 2, half-width 1.96 * 100 * sqrt(0.5)
     assert jan[:5] == (2, 2, 1, 0, 1)
@@ -138,9 +168,12 @@ def test_nps_monthly_by_hand(warehouse: Path) -> None:
 
 
 def test_behaviour_after_the_response_by_nps_class(warehouse: Path) -> None:
-    rows = _rows(warehouse, """
+    rows = _rows(
+        warehouse,
+        """
         select nps_class, responses, followed_up_responses, churned_after, churn_rate_after, avg_revenue_after
-        from marts.rpt_nps_class_behaviour order by class_order""")
+        from marts.rpt_nps_class_behaviour order by class_order""",
+    )
     # promoter r1 (a, Jan 20): a buys 50 on Mar 5, inside the 60 days. passive r5 (a, Jun 10): nothing by Aug 9.
     # detractors: r2 (b) buys 30 on Feb 1; r3 (c) nothing by Apr 10; r4 (d, Dec 15) not followed up yet.
     assert rows == [
@@ -151,9 +184,12 @@ def test_behaviour_after_the_response_by_nps_class(warehouse: Path) -> None:
 
 
 def test_dim_customers_latest_nps_and_csat(warehouse: Path) -> None:
-    rows = _rows(warehouse, """
+    rows = _rows(
+        warehouse,
+        """
         select customer_id, latest_nps_class, latest_nps_score, latest_nps_date, latest_csat_score, latest_csat_date
-        from marts.dim_customers order by customer_id""")
+        from marts.dim_customers order by customer_id""",
+    )
     assert rows == [
         ("a", "passive", 8, dt.date(2024, 6, 10), 5, dt.date(2024, 1, 20)),
         ("b", "detractor", 3, dt.date(2024, 1, 20), 2, dt.date(2024, 1, 20)),
@@ -164,28 +200,46 @@ def test_dim_customers_latest_nps_and_csat(warehouse: Path) -> None:
 
 def test_high_value_detractor_alert(warehouse: Path) -> None:
     # d is the only active customer (60-day window), so high value by purchases, and holds 1.1M
-    rows = _rows(warehouse, """
+    rows = _rows(
+        warehouse,
+        """
         select customer_id, value_tier, asset_tier, latest_nps_score, total_assets
-        from marts.rpt_high_value_detractor_alerts""")
+        from marts.rpt_high_value_detractor_alerts""",
+    )
     assert rows == [("d", "high_value", "high_net_worth", 2, Decimal("1100000.0000"))]
 
 
 def test_every_balance_row_is_valid_or_rejected_with_its_reason(warehouse: Path) -> None:
     assert _rows(warehouse, "select count(*) from raw.balances") == [(18,)]
     rejected = dict(_rows(warehouse, "select source_row_number, reject_reason from marts.rejected_balances"))
-    assert rejected == {13: "duplicate_balance", 14: "negative_balance", 15: "unparseable_balance",
-                        16: "missing_balance_date", 17: "missing_customer_id", 18: "after_as_of"}
+    assert rejected == {
+        13: "duplicate_balance",
+        14: "negative_balance",
+        15: "unparseable_balance",
+        16: "missing_balance_date",
+        17: "missing_customer_id",
+        18: "after_as_of",
+    }
 
 
 def test_month_end_assets_and_tiers(warehouse: Path) -> None:
-    b_months = _rows(warehouse, """
+    b_months = _rows(
+        warehouse,
+        """
         select balance_month, month_end_balance from marts.fct_customer_balances_monthly
-        where customer_id = 'b' order by 1""")
-    assert b_months == [(dt.date(2023, 12, 1), Decimal("20000.0000")), (dt.date(2024, 6, 1), Decimal("25000.0000")),
-                        (dt.date(2024, 12, 1), Decimal("32000.0000"))]
-    tiers = _rows(warehouse, """
+        where customer_id = 'b' order by 1""",
+    )
+    assert b_months == [
+        (dt.date(2023, 12, 1), Decimal("20000.0000")),
+        (dt.date(2024, 6, 1), Decimal("25000.0000")),
+        (dt.date(2024, 12, 1), Decimal("32000.0000")),
+    ]
+    tiers = _rows(
+        warehouse,
+        """
         select customer_id, asset_tier, total_assets, n_products_held, current_balance_month
-        from marts.dim_customer_assets order by 1""")
+        from marts.dim_customer_assets order by 1""",
+    )
     december = dt.date(2024, 12, 1)
     assert tiers == [
         ("a", "no_assets", Decimal("0.0000"), 0, december),
@@ -198,31 +252,46 @@ def test_month_end_assets_and_tiers(warehouse: Path) -> None:
 
 def test_product_holding_against_churn(warehouse: Path) -> None:
     # held in Dec 2023: d, a, b one product each (a holds nothing in Dec 2024), f two
-    rows = _rows(warehouse, """
+    rows = _rows(
+        warehouse,
+        """
         select products_held, customers, churned_customers, churn_rate from marts.rpt_product_holding_churn
-        order by min_products""")
+        order by min_products""",
+    )
     assert rows[0][:3] == ("1", 3, 1) and rows[0][3] == pytest.approx(1 / 3)
     assert rows[1:] == [("2", 1, 0, 0.0), ("3", 0, 0, None), ("4+", 0, 0, None)]
 
 
 def test_big_customer_balance_decline(warehouse: Path) -> None:
     # four customers with assets in Dec 2023; the top half (d 1.5M, f 1.0M) are big; f fell 60%, d 26.7%
-    assert _rows(warehouse, """
+    assert _rows(
+        warehouse,
+        """
         select customer_id, assets_start, assets_end, round(assets_change_pct, 6), asset_rank
-        from marts.rpt_big_customer_balance_decline""") == [
-        ("f", Decimal("1000000.0000"), Decimal("400000.0000"), -60.0, 2)]
-    assert _rows(warehouse, """
+        from marts.rpt_big_customer_balance_decline""",
+    ) == [("f", Decimal("1000000.0000"), Decimal("400000.0000"), -60.0, 2)]
+    assert _rows(
+        warehouse,
+        """
         select window_start_month, window_end_month, customers_with_assets, big_customers,
                big_customers_with_decline, decline_share, literature_decline_share
-        from marts.rpt_big_customer_balance_decline_yearly""") == [
-        (dt.date(2023, 12, 1), dt.date(2024, 12, 1), 4, 2, 1, 0.5, 0.315)]
+        from marts.rpt_big_customer_balance_decline_yearly""",
+    ) == [(dt.date(2023, 12, 1), dt.date(2024, 12, 1), 4, 2, 1, 0.5, 0.315)]
 
 
 def test_unknown_attribute_column_stops_the_run(tmp_path: Path) -> None:
     (tmp_path / "t.csv").write_text(TRANSACTIONS)
     (tmp_path / "s.csv").write_text("response_id,customer_id,responded_at,attr_parking\nr1,a,2024-01-01,5\n")
-    proc = run_cli("run", "--transactions", str(tmp_path / "t.csv"), "--surveys", str(tmp_path / "s.csv"),
-                   "--warehouse", str(tmp_path / "w.duckdb"), check=False)
+    proc = run_cli(
+        "run",
+        "--transactions",
+        str(tmp_path / "t.csv"),
+        "--surveys",
+        str(tmp_path / "s.csv"),
+        "--warehouse",
+        str(tmp_path / "w.duckdb"),
+        check=False,
+    )
     assert proc.returncode == 2
     assert "attribute column attr_parking" in proc.stderr and "csi_weights" in proc.stderr
 
@@ -230,7 +299,15 @@ def test_unknown_attribute_column_stops_the_run(tmp_path: Path) -> None:
 def test_missing_required_balance_column_stops_the_run(tmp_path: Path) -> None:
     (tmp_path / "t.csv").write_text(TRANSACTIONS)
     (tmp_path / "b.csv").write_text("customer_id,balance\na,5\n")
-    proc = run_cli("run", "--transactions", str(tmp_path / "t.csv"), "--balances", str(tmp_path / "b.csv"),
-                   "--warehouse", str(tmp_path / "w.duckdb"), check=False)
+    proc = run_cli(
+        "run",
+        "--transactions",
+        str(tmp_path / "t.csv"),
+        "--balances",
+        str(tmp_path / "b.csv"),
+        "--warehouse",
+        str(tmp_path / "w.duckdb"),
+        check=False,
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().endswith("is missing the required column balance_date.")

@@ -1,2 +1,3 @@
 """Customer-loyalty analytics warehouse."""
+
 __version__ = "0.1.0"

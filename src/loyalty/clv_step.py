@@ -35,10 +35,20 @@ if TYPE_CHECKING:
 
 TRANSACTION_MODELS = ("bg_nbd", "pareto_nbd")
 SCORE_COLUMNS = (
-    "customer_id", "p_alive_bg_nbd", "p_alive_pareto_nbd", "p_alive", "churn_probability",
-    "expected_purchases_90d", "expected_purchases_365d", "expected_avg_order_value", "predicted_clv_365d",
-    "p_purchase_30d", "p_purchase_90d", "median_days_to_next_purchase_365d",
-    "predicted_clv_365d_p10", "predicted_clv_365d_p90",
+    "customer_id",
+    "p_alive_bg_nbd",
+    "p_alive_pareto_nbd",
+    "p_alive",
+    "churn_probability",
+    "expected_purchases_90d",
+    "expected_purchases_365d",
+    "expected_avg_order_value",
+    "predicted_clv_365d",
+    "p_purchase_30d",
+    "p_purchase_90d",
+    "median_days_to_next_purchase_365d",
+    "predicted_clv_365d_p10",
+    "predicted_clv_365d_p90",
 )
 
 
@@ -115,8 +125,15 @@ def _read_inputs(config: RunConfig) -> _Inputs:
     return _Inputs(inputs.summary, inputs.purchase_days, inputs.as_of)
 
 
-def _fit_rows(fits: list[FitResult], purpose: str, selected: str, run_id: str, as_of: dt.date | None,
-              calibration_end: dt.date | None, fitted_at: dt.datetime) -> list[dict[str, Any]]:
+def _fit_rows(
+    fits: list[FitResult],
+    purpose: str,
+    selected: str,
+    run_id: str,
+    as_of: dt.date | None,
+    calibration_end: dt.date | None,
+    fitted_at: dt.datetime,
+) -> list[dict[str, Any]]:
     rows = []
     for fit in fits:
         row: dict[str, Any] = {
@@ -149,24 +166,28 @@ def _holdout_rows(result: dict[str, pd.DataFrame], calibration_end: dt.date, hol
         mae = errors.groupby(customers["frequency_bucket"]).mean()
         for order, bucket in enumerate(by_frequency["frequency_bucket"]):
             rec = by_frequency.iloc[order]
-            rows.append({
+            rows.append(
+                {
+                    "model_name": model,
+                    "frequency_bucket": str(bucket),
+                    "bucket_order": _bucket_order(str(bucket)),
+                    "n_customers": int(rec["n_customers"]),
+                    "predicted_repeat_purchases": float(rec[f"predicted_total_{model}"]),
+                    "actual_repeat_purchases": float(rec["actual_total"]),
+                    "mean_absolute_error": float(mae.get(bucket, np.nan)),
+                }
+            )
+        rows.append(
+            {
                 "model_name": model,
-                "frequency_bucket": str(bucket),
-                "bucket_order": _bucket_order(str(bucket)),
-                "n_customers": int(rec["n_customers"]),
-                "predicted_repeat_purchases": float(rec[f"predicted_total_{model}"]),
-                "actual_repeat_purchases": float(rec["actual_total"]),
-                "mean_absolute_error": float(mae.get(bucket, np.nan)),
-            })
-        rows.append({
-            "model_name": model,
-            "frequency_bucket": "total",
-            "bucket_order": 8,
-            "n_customers": int(totals.loc[model, "n_customers"]),
-            "predicted_repeat_purchases": float(totals.loc[model, "predicted_total"]),
-            "actual_repeat_purchases": float(totals.loc[model, "actual_total"]),
-            "mean_absolute_error": float(totals.loc[model, "mean_absolute_error"]),
-        })
+                "frequency_bucket": "total",
+                "bucket_order": 8,
+                "n_customers": int(totals.loc[model, "n_customers"]),
+                "predicted_repeat_purchases": float(totals.loc[model, "predicted_total"]),
+                "actual_repeat_purchases": float(totals.loc[model, "actual_total"]),
+                "mean_absolute_error": float(totals.loc[model, "mean_absolute_error"]),
+            }
+        )
     frame = pd.DataFrame(rows)
     frame["calibration_end_date"] = calibration_end
     frame["holdout_end_date"] = holdout_end
@@ -177,18 +198,24 @@ def _bucket_order(bucket: str) -> int:
     return 7 if bucket.endswith("+") else int(bucket)
 
 
-EMPTY_HOLDOUT = pd.DataFrame({
-    "model_name": pd.Series(dtype="string"), "frequency_bucket": pd.Series(dtype="string"),
-    "bucket_order": pd.Series(dtype="int64"), "n_customers": pd.Series(dtype="int64"),
-    "predicted_repeat_purchases": pd.Series(dtype="float64"), "actual_repeat_purchases": pd.Series(dtype="float64"),
-    "mean_absolute_error": pd.Series(dtype="float64"), "calibration_end_date": pd.Series(dtype="datetime64[ns]"),
-    "holdout_end_date": pd.Series(dtype="datetime64[ns]"),
-})
+EMPTY_HOLDOUT = pd.DataFrame(
+    {
+        "model_name": pd.Series(dtype="string"),
+        "frequency_bucket": pd.Series(dtype="string"),
+        "bucket_order": pd.Series(dtype="int64"),
+        "n_customers": pd.Series(dtype="int64"),
+        "predicted_repeat_purchases": pd.Series(dtype="float64"),
+        "actual_repeat_purchases": pd.Series(dtype="float64"),
+        "mean_absolute_error": pd.Series(dtype="float64"),
+        "calibration_end_date": pd.Series(dtype="datetime64[ns]"),
+        "holdout_end_date": pd.Series(dtype="datetime64[ns]"),
+    }
+)
 
 
-
-def _write_outputs(config: RunConfig, scores: pd.DataFrame, fit_rows: list[dict[str, Any]],
-                   holdout: pd.DataFrame) -> None:
+def _write_outputs(
+    config: RunConfig, scores: pd.DataFrame, fit_rows: list[dict[str, Any]], holdout: pd.DataFrame
+) -> None:
     fits = pd.DataFrame(fit_rows, columns=MODEL_FITS_NAMES)
     config.engine.write_clv_outputs(config.work, scores, fits, holdout)
 
@@ -233,15 +260,28 @@ def clv_step(config: RunConfig, calibration_end: dt.date | None = None) -> ClvRe
         holdout_totals = result["totals"]
         holdout_frame = _holdout_rows(result, cal_end, inputs.as_of)
         for _, fit in result["fits"].iterrows():
-            holdout_fit_rows.append({
-                "run_id": run_id, "model_name": fit["model"], "fit_purpose": "holdout_calibration",
-                "time_unit": fit["time_unit"], "message": fit["message"],
-                **{f"param_{p}": (float(fit[f"param_{p}"]) if f"param_{p}" in fit and pd.notna(fit[f"param_{p}"])
-                                  else None) for p in MODEL_PARAMS},
-                "log_likelihood": float(fit["log_likelihood"]) if pd.notna(fit["log_likelihood"]) else None,
-                "n_customers": int(fit["n_customers"]), "converged": bool(fit["converged"]), "is_selected": False,
-                "as_of_date": inputs.as_of, "calibration_end_date": cal_end, "fitted_at": fitted_at,
-            })
+            holdout_fit_rows.append(
+                {
+                    "run_id": run_id,
+                    "model_name": fit["model"],
+                    "fit_purpose": "holdout_calibration",
+                    "time_unit": fit["time_unit"],
+                    "message": fit["message"],
+                    **{
+                        f"param_{p}": (
+                            float(fit[f"param_{p}"]) if f"param_{p}" in fit and pd.notna(fit[f"param_{p}"]) else None
+                        )
+                        for p in MODEL_PARAMS
+                    },
+                    "log_likelihood": float(fit["log_likelihood"]) if pd.notna(fit["log_likelihood"]) else None,
+                    "n_customers": int(fit["n_customers"]),
+                    "converged": bool(fit["converged"]),
+                    "is_selected": False,
+                    "as_of_date": inputs.as_of,
+                    "calibration_end_date": cal_end,
+                    "fitted_at": fitted_at,
+                }
+            )
     else:
         caught.append(
             f"No holdout check: {n_calibration} customers had bought by the calibration end date {cal_end} "
@@ -252,8 +292,11 @@ def clv_step(config: RunConfig, calibration_end: dt.date | None = None) -> ClvRe
     with warnings.catch_warnings(record=True) as found:
         warnings.simplefilter("always")
         scores, fits = score_customers(
-            inputs.summary, time_unit=settings.time_unit, margin=settings.margin,
-            annual_discount_rate=settings.annual_discount_rate, churn_model=chosen,
+            inputs.summary,
+            time_unit=settings.time_unit,
+            margin=settings.margin,
+            annual_discount_rate=settings.annual_discount_rate,
+            churn_model=chosen,
         )
     caught += [str(w.message) for w in found]
     scores = scores.loc[:, list(SCORE_COLUMNS)].copy()
@@ -262,8 +305,9 @@ def clv_step(config: RunConfig, calibration_end: dt.date | None = None) -> ClvRe
     fit_rows = _fit_rows(fits, "scoring", chosen, run_id, inputs.as_of, inputs.as_of, fitted_at) + holdout_fit_rows
     _write_outputs(config, scores, fit_rows, holdout_frame)
     subscriptions = subscription_step(config, inputs.as_of, run_id)  # None unless --subscriptions was given
-    return ClvReport(run_id, inputs.as_of, chosen, reason, len(scores), fits, holdout_totals, cal_end, caught,
-                     subscriptions)
+    return ClvReport(
+        run_id, inputs.as_of, chosen, reason, len(scores), fits, holdout_totals, cal_end, caught, subscriptions
+    )
 
 
 # --------------------------------------------------------------------------- subscriptions (sBG)
@@ -280,8 +324,10 @@ class SubscriptionReport:
     def lines(self) -> list[str]:
         params = ", ".join(f"{k}={v:.4g}" for k, v in self.fit.params.items())
         state = "converged" if self.fit.converged else f"NOT USED: {self.fit.message}"
-        return [f"Subscriptions: {self.n_rows:,} rows, {self.n_valid:,} valid, {self.n_rejected:,} rejected",
-                f"  sbg ({self.fit.time_unit}s): {params}; LL {self.fit.log_likelihood:.1f}; {state}"]
+        return [
+            f"Subscriptions: {self.n_rows:,} rows, {self.n_valid:,} valid, {self.n_rejected:,} rejected",
+            f"  sbg ({self.fit.time_unit}s): {params}; LL {self.fit.log_likelihood:.1f}; {state}",
+        ]
 
 
 def subscription_step(config: RunConfig, as_of: dt.date | None, run_id: str) -> SubscriptionReport | None:
@@ -316,8 +362,9 @@ def subscription_step(config: RunConfig, as_of: dt.date | None, run_id: str) -> 
     scores = subs.subscriber_scores(lifetimes, fit, subs.rate_per_period(settings.annual_discount_rate, period))
     plans = valid["plan"].to_numpy()
     scores.insert(1, "plan", plans[~lifetimes["is_churned"].to_numpy()] if len(lifetimes) else [])
-    scores.insert(2, "started_at", valid["started_at"].to_numpy()[~lifetimes["is_churned"].to_numpy()]
-                  if len(lifetimes) else [])
+    scores.insert(
+        2, "started_at", valid["started_at"].to_numpy()[~lifetimes["is_churned"].to_numpy()] if len(lifetimes) else []
+    )
     fitted_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     fit_row = _fit_rows([fit], "subscriptions", "", run_id, as_of, None, fitted_at)
     import duckdb  # DuckDB only (checked above); the Spark engine has no subscription tables yet
@@ -325,8 +372,11 @@ def subscription_step(config: RunConfig, as_of: dt.date | None, run_id: str) -> 
     con = duckdb.connect(str(config.work))
     try:
         con.execute("create schema if not exists clv")
-        for name, frame in (("subscription_survival", survival), ("subscriber_scores", scores),
-                            ("rejected_subscriptions", rejected)):
+        for name, frame in (
+            ("subscription_survival", survival),
+            ("subscriber_scores", scores),
+            ("rejected_subscriptions", rejected),
+        ):
             con.register(f"{name}_frame", frame)
             con.execute(f"create or replace table clv.{name} as select * from {name}_frame")
         con.execute(f"create table if not exists clv.model_fits ({MODEL_FITS_COLUMNS})")

@@ -286,9 +286,7 @@ def generate(
     out = Path(out)
     fmt = out.suffix.lower()
     if fmt not in _SUPPORTED_FORMATS:
-        raise ValueError(
-            f"Unsupported output extension {out.suffix or '(none)'!r} for {out}: use .parquet or .csv."
-        )
+        raise ValueError(f"Unsupported output extension {out.suffix or '(none)'!r} for {out}: use .parquet or .csv.")
     _validate(n_customers, seed, start, end, bad_row_rate, chunk_customers)
 
     customers_path = customers_path_for(out)
@@ -531,7 +529,6 @@ class _Calendar:
                 break
             d += step
         return np.minimum(d, self.n_days - 1)
-
 
 
 # --------------------------------------------------------------------------
@@ -841,7 +838,11 @@ def _transactions_table(
 
     if out_kind is not None:
         blank = _chance(rng, 0.5, n)  # missing values: half null, half empty string
-        for column, k in ((customer_id, _K_MISSING_CUSTOMER), (transacted_at, _K_MISSING_TS), (amount, _K_MISSING_AMOUNT)):
+        for column, k in (
+            (customer_id, _K_MISSING_CUSTOMER),
+            (transacted_at, _K_MISSING_TS),
+            (amount, _K_MISSING_AMOUNT),
+        ):
             rows_k = np.flatnonzero(out_kind == k)
             values = np.where(blank[rows_k], "", None)  # type: ignore[call-overload]  # numpy stubs: no str/None overload
             column.set(rows_k, values.tolist())
@@ -1032,7 +1033,7 @@ def _put_digits(buf: np.ndarray, pos: int, digits: int, value: np.ndarray) -> No
 
 @functools.cache
 def _time_of_day_bytes() -> np.ndarray:
-    """"HH:MM:SS" (as S8 items) for every second of a day."""
+    """ "HH:MM:SS" (as S8 items) for every second of a day."""
     tod = np.arange(86400)
     buf = np.empty((86400, 8), dtype=np.uint8)
     buf[:, 2] = buf[:, 5] = ord(":")

@@ -87,8 +87,9 @@ def _check_out(out: Path) -> None:
         raise ValueError(f"Unsupported output extension {out.suffix or '(none)'!r} for {out}: use .parquet or .csv.")
 
 
-def generate_surveys(transactions: Path, out: Path, *, end: dt.date, seed: int = 42,
-                     bad_row_rate: float = 0.0) -> ExtraGenerateResult:
+def generate_surveys(
+    transactions: Path, out: Path, *, end: dt.date, seed: int = 42, bad_row_rate: float = 0.0
+) -> ExtraGenerateResult:
     """Write survey responses of a share of the customers of `transactions` to `out` (.csv/.parquet)."""
     _check_out(out)
     rng = np.random.default_rng([seed, 11])
@@ -98,18 +99,22 @@ def generate_surveys(transactions: Path, out: Path, *, end: dt.date, seed: int =
         spans = days.groupby("customer_id")["purchase_date"].agg(["min", "max"]).sort_index()
         chosen = spans[rng.random(len(spans)) < SURVEY_SHARE]
         first = pd.to_datetime(chosen["min"]).to_numpy()
-        last_possible = np.minimum(pd.to_datetime(chosen["max"]).to_numpy() + np.timedelta64(180, "D"),
-                                   np.datetime64(end))
+        last_possible = np.minimum(
+            pd.to_datetime(chosen["max"]).to_numpy() + np.timedelta64(180, "D"), np.datetime64(end)
+        )
         span_days = np.maximum((last_possible - first).astype("timedelta64[D]").astype(int), 0)
         offset = np.floor(rng.random(len(chosen)) * (span_days + 1)).astype(int)
-        responses = pd.DataFrame({
-            "customer_id": chosen.index.to_numpy(),
-            "response_date": (first + offset.astype("timedelta64[D]")).astype("datetime64[D]"),
-        })
+        responses = pd.DataFrame(
+            {
+                "customer_id": chosen.index.to_numpy(),
+                "response_date": (first + offset.astype("timedelta64[D]")).astype("datetime64[D]"),
+            }
+        )
         con.register("responses", responses)
         con.register("days", days)
-        responses["next_purchase_days"] = con.execute(
-            """
+        responses["next_purchase_days"] = (
+            con.execute(
+                """
             select count(days.purchase_date)
             from responses
             left join days
@@ -119,26 +124,35 @@ def generate_surveys(transactions: Path, out: Path, *, end: dt.date, seed: int =
             group by responses.customer_id, responses.response_date
             order by responses.customer_id
             """
-        ).df().iloc[:, 0].to_numpy()
+            )
+            .df()
+            .iloc[:, 0]
+            .to_numpy()
+        )
     finally:
         con.close()
     n = len(responses)
     # purchase days per 365 days over the part of the next year that the history covers
-    observable = np.clip((np.datetime64(end) - responses["response_date"].to_numpy().astype("datetime64[D]"))
-                         .astype(int), 30, 365)
+    observable = np.clip(
+        (np.datetime64(end) - responses["response_date"].to_numpy().astype("datetime64[D]")).astype(int), 30, 365
+    )
     next_rate = responses["next_purchase_days"].to_numpy() * 365.0 / observable
     satisfaction = 5.0 + 1.6 * np.minimum(next_rate, 3) + rng.normal(0, 1.5, n)
     nps = np.clip(np.rint(satisfaction), 0, 10).astype(int)
     csat = np.clip(np.rint(1 + satisfaction / 2.5 + rng.normal(0, 0.5, n)), 1, 5).astype(int)
     seconds = rng.integers(8 * 3600, 20 * 3600, n)
-    frame = pd.DataFrame({
-        "response_id": [f"s{i:09d}" for i in range(1, n + 1)],
-        "customer_id": responses["customer_id"].to_numpy(),
-        "responded_at": [f"{d}T{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
-                         for d, s in zip(responses["response_date"].dt.date.astype(str), seconds, strict=True)],
-        "nps_score": nps.astype(str),
-        "csat_score": np.where(rng.random(n) < 0.7, csat.astype(str), ""),
-    })
+    frame = pd.DataFrame(
+        {
+            "response_id": [f"s{i:09d}" for i in range(1, n + 1)],
+            "customer_id": responses["customer_id"].to_numpy(),
+            "responded_at": [
+                f"{d}T{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+                for d, s in zip(responses["response_date"].dt.date.astype(str), seconds, strict=True)
+            ],
+            "nps_score": nps.astype(str),
+            "csat_score": np.where(rng.random(n) < 0.7, csat.astype(str), ""),
+        }
+    )
     for attribute in csi_attributes():
         score = np.clip(np.rint(satisfaction + rng.normal(0, 1.2, n)), 1, 10).astype(int)
         frame[f"attr_{attribute}"] = np.where(rng.random(n) < 0.8, score.astype(str), "")
@@ -168,8 +182,9 @@ def _spoil_surveys(frame: pd.DataFrame, rng: np.random.Generator, rate: float) -
     return len(bad)
 
 
-def generate_balances(transactions: Path, out: Path, *, end: dt.date, seed: int = 42,
-                      bad_row_rate: float = 0.0) -> ExtraGenerateResult:
+def generate_balances(
+    transactions: Path, out: Path, *, end: dt.date, seed: int = 42, bad_row_rate: float = 0.0
+) -> ExtraGenerateResult:
     """Write month-end balance statements of a share of the customers of `transactions` to `out`."""
     _check_out(out)
     rng = np.random.default_rng([seed, 12])
@@ -200,8 +215,12 @@ def generate_balances(transactions: Path, out: Path, *, end: dt.date, seed: int 
     frame = pd.DataFrame(rows, columns=["customer_id", "balance_date", "product", "balance"])
     bad = np.flatnonzero(rng.random(len(frame)) < bad_row_rate)
     for k, row in enumerate(bad):
-        column, value = [("balance", "-100.00"), ("balance", "1.000,50"), ("balance_date", "2024-13-01"),
-                         ("customer_id", "")][k % 4]
+        column, value = [
+            ("balance", "-100.00"),
+            ("balance", "1.000,50"),
+            ("balance_date", "2024-13-01"),
+            ("customer_id", ""),
+        ][k % 4]
         frame.loc[row, column] = value
     _write(frame, out)
     return ExtraGenerateResult(out, len(frame), len(bad))

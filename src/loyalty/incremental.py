@@ -71,9 +71,11 @@ class IncrementalLoad:
     def describe(self) -> str:
         counts = {s: sum(1 for f in self.files if f.status == s) for s in ("new", "grown", "unchanged")}
         how = f"from scratch ({self.reason})" if self.from_scratch else "incrementally"
-        return (f"Loaded {self.rows_added:,} new transaction rows {how}: {counts['new']} new, "
-                f"{counts['grown']} grown, {counts['unchanged']} unchanged file(s); "
-                f"{self.rows_total:,} rows in raw.transactions.")
+        return (
+            f"Loaded {self.rows_added:,} new transaction rows {how}: {counts['new']} new, "
+            f"{counts['grown']} grown, {counts['unchanged']} unchanged file(s); "
+            f"{self.rows_total:,} rows in raw.transactions."
+        )
 
 
 def fingerprint(path: Path, n_bytes: int) -> str:
@@ -150,8 +152,7 @@ def plan(con: duckdb.DuckDBPyConnection, files: list[Path], full_refresh: bool) 
         same_prefix = stat.st_size >= entry.size_bytes and fingerprint(file, entry.size_bytes) == entry.fingerprint
         if same_prefix and stat.st_size == entry.size_bytes:
             result.files.append(FileLoad(file, entry.file_index, entry.rows_loaded, "unchanged"))
-        elif (same_prefix and file.suffix.lower() == ".csv"
-              and _ends_with_line_break(file, entry.size_bytes)):
+        elif same_prefix and file.suffix.lower() == ".csv" and _ends_with_line_break(file, entry.size_bytes):
             result.files.append(FileLoad(file, entry.file_index, entry.rows_loaded, "grown"))
         else:
             raise ChangedInputError(
@@ -164,7 +165,8 @@ def plan(con: duckdb.DuckDBPyConnection, files: list[Path], full_refresh: bool) 
 
 def _from_scratch(files: list[Path], reason: str) -> IncrementalLoad:
     return IncrementalLoad(
-        from_scratch=True, reason=reason,
+        from_scratch=True,
+        reason=reason,
         files=[FileLoad(f, i, 0, "new") for i, f in enumerate(files, start=1)],
     )
 
@@ -207,8 +209,7 @@ def load_transactions(
                 con.execute("insert into raw.transactions by name " + " union all ".join(selects))
         for f in to_load:
             (rows,) = con.execute(  # type: ignore[misc]
-                "select coalesce(max(source_row_number), 0) from raw.transactions "
-                "where raw_row_id between ? and ?",
+                "select coalesce(max(source_row_number), 0) from raw.transactions where raw_row_id between ? and ?",
                 [f.file_index * ROW_ID_FILE_FACTOR, (f.file_index + 1) * ROW_ID_FILE_FACTOR - 1],
             ).fetchone()
             stat = stats[str(f.path)]

@@ -70,7 +70,7 @@ class CsvOptions:
     def parse(cls, delimiter: str | None, encoding: str | None) -> CsvOptions:
         """Check user-given options; an unusable value raises InputError with one sentence."""
         delim = "," if delimiter is None else _DELIMITER_NAMES.get(delimiter.lower(), delimiter)
-        if len(delim) != 1 or delim in "\"\r\n" or delim.isalnum():
+        if len(delim) != 1 or delim in '"\r\n' or delim.isalnum():
             raise InputError(
                 f"The CSV delimiter {delimiter!r} is not usable: give one character that is not a letter, "
                 "digit, quote or line break (or tab, comma, semicolon, pipe)."
@@ -174,9 +174,7 @@ def _csv_header(file: Path, what: str, options: CsvOptions) -> list[str]:
 
 def _parquet_header(con: duckdb.DuckDBPyConnection, file: Path, what: str) -> list[str]:
     try:
-        rows = con.execute(
-            f"select name, num_children from parquet_schema({_quote(str(file))})"
-        ).fetchall()
+        rows = con.execute(f"select name, num_children from parquet_schema({_quote(str(file))})").fetchall()
     except duckdb.Error as exc:
         raise InputError(f"Could not read the {what} file {file}: {_first_line(exc)}") from None
     # rows in depth-first order; the first is the schema's root, whose children are the columns
@@ -298,7 +296,8 @@ def _stage_csv(
     rejects = f"{stage}_rejects"
     selected = ", ".join(
         f"{_value(chr(34) + columns[n].replace(chr(34), chr(34) * 2) + chr(34))} as {n}"
-        if n in columns else f"cast(null as varchar) as {n}"
+        if n in columns
+        else f"cast(null as varchar) as {n}"
         for n in names
     )
     try:
@@ -339,7 +338,8 @@ def _stage_parquet(
 ) -> None:
     selected = ", ".join(
         f"{_value(chr(34) + columns[n].replace(chr(34), chr(34) * 2) + chr(34))} as {n}"
-        if n in columns else f"cast(null as varchar) as {n}"
+        if n in columns
+        else f"cast(null as varchar) as {n}"
         for n in names
     )
     con.execute(
@@ -490,9 +490,18 @@ def load_raw(
         # timestamps with time zone become UTC text with their offset (+00), on every machine
         con.execute("set TimeZone = 'UTC'")
         con.execute("create schema if not exists raw")
+
         def select_for_file(file: Path, file_index: int) -> str:
-            return _file_select(con, "transactions", file, file_index, TRANSACTION_REQUIRED,
-                                TRANSACTION_OPTIONAL, "transactions", options)
+            return _file_select(
+                con,
+                "transactions",
+                file,
+                file_index,
+                TRANSACTION_REQUIRED,
+                TRANSACTION_OPTIONAL,
+                "transactions",
+                options,
+            )
 
         try:
             incremental = load_transactions(con, tx_files, select_for_file, full_refresh)
@@ -504,8 +513,9 @@ def load_raw(
             names = ", ".join(str(f) for f in tx_files)
             raise InputError(f"The transactions input {names} contains no rows.")
         if cust_files:
-            n_cust = _load_table(con, "customers", cust_files, CUSTOMER_REQUIRED, CUSTOMER_OPTIONAL,
-                                 "customers", options)
+            n_cust = _load_table(
+                con, "customers", cust_files, CUSTOMER_REQUIRED, CUSTOMER_OPTIONAL, "customers", options
+            )
             _refuse_malformed_customers(con)
         else:
             _empty_customers(con)
@@ -515,5 +525,4 @@ def load_raw(
         )
     finally:
         con.close()
-    return LoadResult(tx_files, cust_files, n_tx, n_cust, {str(k): int(v) for k, v in per_file.items()},
-                      incremental)
+    return LoadResult(tx_files, cust_files, n_tx, n_cust, {str(k): int(v) for k, v in per_file.items()}, incremental)

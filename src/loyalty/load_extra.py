@@ -87,7 +87,8 @@ def _numbered_file(con: duckdb.DuckDBPyConnection, file: Path, index: int, colum
     return (
         f"select cast({index} as bigint) * {ROW_ID_FILE_FACTOR} + {row_number} as raw_row_id, "
         f"{_quote(str(file))} as source_file, cast({row_number} as bigint) as source_row_number, "
-        + ", ".join(parts) + f" from {_reader(file)}"
+        + ", ".join(parts)
+        + f" from {_reader(file)}"
     )
 
 
@@ -110,8 +111,9 @@ def _create(con: duckdb.DuckDBPyConnection, table: str, selects: list[str], what
     return int(count)
 
 
-def _checked_columns(con: duckdb.DuckDBPyConnection, file: Path, required: tuple[str, ...],
-                     what: str) -> dict[str, str]:
+def _checked_columns(
+    con: duckdb.DuckDBPyConnection, file: Path, required: tuple[str, ...], what: str
+) -> dict[str, str]:
     columns = _columns(con, file, what)
     missing = [c for c in required if c not in columns]
     if missing:
@@ -132,7 +134,7 @@ def load_surveys(con: duckdb.DuckDBPyConnection, spec: str | Path | None) -> tup
     for index, file in enumerate(files, start=1):
         columns = _checked_columns(con, file, SURVEY_REQUIRED, "surveys")
         attributes = sorted(c for c in columns if c.startswith(SURVEY_ATTRIBUTE_PREFIX))
-        unknown = [a for a in attributes if a[len(SURVEY_ATTRIBUTE_PREFIX):] not in known]
+        unknown = [a for a in attributes if a[len(SURVEY_ATTRIBUTE_PREFIX) :] not in known]
         if unknown:
             raise InputError(
                 f"The surveys file {file} has the attribute column {unknown[0]}, whose attribute is not in "
@@ -140,11 +142,13 @@ def load_surveys(con: duckdb.DuckDBPyConnection, spec: str | Path | None) -> tup
             )
         numbered = f"numbered_{index}"
         con.execute(f"create or replace temp table {numbered} as {_numbered_file(con, file, index, columns)}")
-        parts = [f"{_ident(c)} as {c}" if c in columns else f"cast(null as varchar) as {c}"
-                 for c in SURVEY_REQUIRED + SURVEY_OPTIONAL]
+        parts = [
+            f"{_ident(c)} as {c}" if c in columns else f"cast(null as varchar) as {c}"
+            for c in SURVEY_REQUIRED + SURVEY_OPTIONAL
+        ]
         response_selects.append(f"select {', '.join(ROW_COLUMNS)}, {', '.join(parts)} from {numbered}")
         for attribute in attributes:
-            name = attribute[len(SURVEY_ATTRIBUTE_PREFIX):]
+            name = attribute[len(SURVEY_ATTRIBUTE_PREFIX) :]
             attribute_selects.append(
                 f"select {', '.join(ROW_COLUMNS)}, {_quote(name)} as attribute, {_ident(attribute)} as score "
                 f"from {numbered}"
@@ -179,8 +183,9 @@ def load_balances(con: duckdb.DuckDBPyConnection, spec: str | Path | None) -> in
     return n_rows
 
 
-def load_extra_into(con: duckdb.DuckDBPyConnection, surveys: str | Path | None,
-                    balances: str | Path | None) -> ExtraLoadResult:
+def load_extra_into(
+    con: duckdb.DuckDBPyConnection, surveys: str | Path | None, balances: str | Path | None
+) -> ExtraLoadResult:
     con.execute("create schema if not exists raw")
     n_surveys, n_scores = load_surveys(con, surveys)
     n_balances = load_balances(con, balances)

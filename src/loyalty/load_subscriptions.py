@@ -86,10 +86,12 @@ def read_subscriptions(path: str, as_of: dt.date) -> tuple[pd.DataFrame, pd.Data
     bad = reason.notna()
     rejected = raw[bad].copy()
     rejected["rejection_reason"] = reason[bad]
-    valid = pd.DataFrame({
-        "customer_id": customer[~bad].to_numpy(),
-        "plan": raw.loc[~bad, "plan"].to_numpy(),
-        "started_at": started[~bad].to_numpy(),
-        "ended_at": ended[~bad].to_numpy(),
-    })
+    valid = pd.DataFrame(
+        {
+            "customer_id": customer[~bad].to_numpy(),
+            "plan": raw.loc[~bad, "plan"].to_numpy(),
+            "started_at": started[~bad].to_numpy(),
+            "ended_at": ended[~bad].to_numpy(),
+        }
+    )
     return valid, rejected.reset_index(drop=True)

@@ -130,8 +130,6 @@ def publish_step(config: RunConfig) -> None:
     config.engine.publish(config.warehouse)
 
 
-
-
 def summarize_step(config: RunConfig) -> Summary:
     """Headline numbers of the published warehouse (read-only, after publish_step)."""
     return summarize(config.engine, config.warehouse)

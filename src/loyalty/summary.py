@@ -101,8 +101,12 @@ def _read(con: Any, warehouse: Path) -> Summary:
     by_reason = con.execute(
         "select reject_reason, count(*) from marts.rejected_transactions group by 1 order by 2 desc, 1"
     ).fetchall()
-    marts = [r[0] for r in con.execute(
-        "select table_name from information_schema.tables where table_schema = 'marts' order by 1").fetchall()]
+    marts = [
+        r[0]
+        for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
+        ).fetchall()
+    ]
     dim = "marts.dim_customers"
     s = Summary(
         warehouse=warehouse,
@@ -115,8 +119,10 @@ def _read(con: Any, warehouse: Path) -> Summary:
         repeat_customers=int(_one(con, f"select count(*) from {dim} where frequency > 0")),
         total_revenue=float(_one(con, f"select coalesce(sum(total_revenue), 0) from {dim}")),
         cohorts=int(_one(con, "select count(distinct cohort_month) from marts.rpt_cohort_retention_monthly")),
-        month1_retention=_one(con, "select avg(retention_rate) from marts.rpt_cohort_retention_monthly "
-                                   "where months_since_first_purchase = 1"),
+        month1_retention=_one(
+            con,
+            "select avg(retention_rate) from marts.rpt_cohort_retention_monthly where months_since_first_purchase = 1",
+        ),
         marts=marts,
     )
     cat = Catalog(con)
@@ -126,9 +132,12 @@ def _read(con: Any, warehouse: Path) -> Summary:
     for column in ("rfm_segment", "lifecycle_stage", "value_tier"):
         if cat.has(dim, column):
             s.segment_column = column
-            s.top_segments = [(str(name), int(n)) for name, n in con.execute(
-                f"select {column}, count(*) from {dim} group by 1 order by 2 desc, 1 limit {TOP_SEGMENTS}"
-            ).fetchall()]
+            s.top_segments = [
+                (str(name), int(n))
+                for name, n in con.execute(
+                    f"select {column}, count(*) from {dim} group by 1 order by 2 desc, 1 limit {TOP_SEGMENTS}"
+                ).fetchall()
+            ]
             break
     if cat.has(dim, "predicted_clv_365d"):
         value = _one(con, f"select sum(predicted_clv_365d) from {dim}")
@@ -174,5 +183,7 @@ def _cohort_table(con: Any, n_cohorts: int = COHORT_TABLE_MONTHS) -> list[dict[s
         row[f"m{int(month)}"] = None if rate is None else round(100 * float(rate), 1)
     columns = [f"m{m}" for m in range(n_cohorts + 1)]
     # every row has every column (months not reached yet are empty), latest cohort first
-    return [{"cohort_month": r["cohort_month"], "cohort_size": r["cohort_size"], **{c: r.get(c) for c in columns}}
-            for _, r in sorted(table.items(), reverse=True)]
+    return [
+        {"cohort_month": r["cohort_month"], "cohort_size": r["cohort_size"], **{c: r.get(c) for c in columns}}
+        for _, r in sorted(table.items(), reverse=True)
+    ]

@@ -47,10 +47,14 @@ def test_bgbb_expected_transactions_equals_the_papers_closed_form() -> None:
     x, tx, n, future = np.array([0.0, 2, 6]), np.array([0.0, 3, 6]), np.array([6.0, 6, 6]), 5
     ll = np.exp(bgbb.log_likelihood_rows(params, x, tx, n))
     eq13 = (
-        np.exp(special.betaln(a + x + 1, b + n - x) - special.betaln(a, b)) * d / (g - 1)
+        np.exp(special.betaln(a + x + 1, b + n - x) - special.betaln(a, b))
+        * d
+        / (g - 1)
         * np.exp(special.gammaln(g + d) - special.gammaln(1 + d))
-        * (np.exp(special.gammaln(1 + d + n) - special.gammaln(g + d + n))
-           - np.exp(special.gammaln(1 + d + n + future) - special.gammaln(g + d + n + future)))
+        * (
+            np.exp(special.gammaln(1 + d + n) - special.gammaln(g + d + n))
+            - np.exp(special.gammaln(1 + d + n + future) - special.gammaln(g + d + n + future))
+        )
     ) / ll
     assert bgbb.expected_transactions(params, future, x, tx, n) == pytest.approx(eq13, rel=1e-10)
 

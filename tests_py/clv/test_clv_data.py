@@ -43,13 +43,17 @@ def transactions(rows: list[tuple[int, str, float]]) -> pd.DataFrame:
 
 
 def test_summary_counts_purchase_days_and_averages_repeat_day_spend() -> None:
-    frame = transactions([
-        (1, "2024-01-01", 10.0), (1, "2024-01-01", 5.0),  # first day: 15
-        (1, "2024-01-05", 20.0), (1, "2024-01-05", 4.0),  # same day: one purchase day of 24
-        (1, "2024-01-09", 0.0),  # a zero-amount purchase is a purchase day
-        (1, "2024-02-01", 99.0),  # after the as-of date
-        (2, "2024-01-03", 7.0),
-    ])
+    frame = transactions(
+        [
+            (1, "2024-01-01", 10.0),
+            (1, "2024-01-01", 5.0),  # first day: 15
+            (1, "2024-01-05", 20.0),
+            (1, "2024-01-05", 4.0),  # same day: one purchase day of 24
+            (1, "2024-01-09", 0.0),  # a zero-amount purchase is a purchase day
+            (1, "2024-02-01", 99.0),  # after the as-of date
+            (2, "2024-01-03", 7.0),
+        ]
+    )
     s = summarize_transactions(frame, "2024-01-10").set_index("customer_id")
     assert s.loc[1, ["frequency", "recency_days", "tenure_days"]].tolist() == [2, 8, 9]
     assert s.loc[1, "monetary_value"] == pytest.approx((24.0 + 0.0) / 2)
@@ -57,13 +61,19 @@ def test_summary_counts_purchase_days_and_averages_repeat_day_spend() -> None:
 
 
 def test_holdout_counts_distinct_days_including_zero_amounts_and_reports_failed_fits() -> None:
-    frame = transactions([
-        (1, "2024-01-01", 10.0), (1, "2024-01-20", 5.0),
-        (1, "2024-02-10", 3.0), (1, "2024-02-10 18:30", 4.0), (1, "2024-02-12", 0.0),  # 2 holdout days
-        (2, "2024-01-15", 8.0), (2, "2024-03-01", 1.0),  # 1 holdout day
-        (3, "2024-02-05", 9.0),  # first purchase in the holdout: not in the cohort
-        (2, "2024-04-01", 1.0),  # after holdout_end
-    ])
+    frame = transactions(
+        [
+            (1, "2024-01-01", 10.0),
+            (1, "2024-01-20", 5.0),
+            (1, "2024-02-10", 3.0),
+            (1, "2024-02-10 18:30", 4.0),
+            (1, "2024-02-12", 0.0),  # 2 holdout days
+            (2, "2024-01-15", 8.0),
+            (2, "2024-03-01", 1.0),  # 1 holdout day
+            (3, "2024-02-05", 9.0),  # first purchase in the holdout: not in the cohort
+            (2, "2024-04-01", 1.0),  # after holdout_end
+        ]
+    )
     with pytest.warns(ClvWarning):  # 2 customers: nothing can be fitted
         out = holdout_validation(frame, "2024-01-31", "2024-03-15", time_unit="days")
     customers = out["customers"].set_index("customer_id")

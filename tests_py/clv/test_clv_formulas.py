@@ -48,8 +48,11 @@ def test_bg_nbd_conditional_expectation_is_fhl_equation_10() -> None:
         shrink = ((alpha + t_obs) / (alpha + t_obs + t)) ** (r + x)
         bracket = 1.0 - shrink * special.hyp2f1(r + x, b + x, a + b + x - 1.0, z)
         delta = 1.0 if x > 0 else 0.0
-        by_hand = (a + b + x - 1.0) / (a - 1.0) * bracket / (
-            1.0 + delta * a / (b + x - 1.0) * ((alpha + t_obs) / (alpha + tx)) ** (r + x)
+        by_hand = (
+            (a + b + x - 1.0)
+            / (a - 1.0)
+            * bracket
+            / (1.0 + delta * a / (b + x - 1.0) * ((alpha + t_obs) / (alpha + tx)) ** (r + x))
         )
         assert model.expected_purchases(t, x, tx, t_obs)[0] == pytest.approx(by_hand, rel=1e-10)
     # horizons computed together, or one per customer, agree with one-at-a-time
@@ -98,9 +101,10 @@ def pnbd_a0_by_hand(params: dict[str, float], x: float, tx: float, t_obs: float)
     else:
         big, second = beta, r + x
     diff = abs(alpha - beta)
-    return special.hyp2f1(rsx, second, rsx + 1, diff / (big + tx)) / (big + tx) ** rsx - special.hyp2f1(
-        rsx, second, rsx + 1, diff / (big + t_obs)
-    ) / (big + t_obs) ** rsx
+    return (
+        special.hyp2f1(rsx, second, rsx + 1, diff / (big + tx)) / (big + tx) ** rsx
+        - special.hyp2f1(rsx, second, rsx + 1, diff / (big + t_obs)) / (big + t_obs) ** rsx
+    )
 
 
 @pytest.mark.parametrize("params", [PNBD, {"r": 0.553, "alpha": 11.669, "s": 0.606, "beta": 10.578}])

@@ -8,24 +8,42 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from loyalty.clv import predictions
-from loyalty.clv import BetaGeoModel, ClvWarning, ParetoNBDModel, score_customers
+from loyalty.clv import BetaGeoModel, ClvWarning, ParetoNBDModel, predictions, score_customers
 from loyalty.clv.score import clv_steps, discounted_clv
 
 # frequency, recency_days, tenure_days, typical spend per purchase day; each pattern is
 # four customers whose spend spreads less the more purchases they made (so the
 # Gamma-Gamma model can tell per-purchase noise from customer heterogeneity).
 PATTERNS = [
-    (0, 0, 300, 0.0), (0, 0, 200, 0.0), (0, 0, 100, 0.0), (0, 0, 30, 0.0),
-    (1, 20, 300, 25.0), (1, 150, 250, 40.0), (2, 60, 280, 18.5), (2, 240, 260, 55.0),
-    (3, 100, 300, 30.0), (4, 280, 290, 22.0), (6, 200, 310, 35.0), (9, 295, 300, 60.0),
+    (0, 0, 300, 0.0),
+    (0, 0, 200, 0.0),
+    (0, 0, 100, 0.0),
+    (0, 0, 30, 0.0),
+    (1, 20, 300, 25.0),
+    (1, 150, 250, 40.0),
+    (2, 60, 280, 18.5),
+    (2, 240, 260, 55.0),
+    (3, 100, 300, 30.0),
+    (4, 280, 290, 22.0),
+    (6, 200, 310, 35.0),
+    (9, 295, 300, 60.0),
 ]
 SPREAD = (-0.5, -0.15, 0.15, 0.5)
 COLUMNS = [
-    "customer_id", "p_alive_bg_nbd", "p_alive_pareto_nbd", "p_alive", "churn_probability",
-    "expected_purchases_90d", "expected_purchases_365d", "expected_avg_order_value", "predicted_clv_365d",
-    "p_purchase_30d", "p_purchase_90d", "median_days_to_next_purchase_365d",
-    "predicted_clv_365d_p10", "predicted_clv_365d_p90",
+    "customer_id",
+    "p_alive_bg_nbd",
+    "p_alive_pareto_nbd",
+    "p_alive",
+    "churn_probability",
+    "expected_purchases_90d",
+    "expected_purchases_365d",
+    "expected_avg_order_value",
+    "predicted_clv_365d",
+    "p_purchase_30d",
+    "p_purchase_90d",
+    "median_days_to_next_purchase_365d",
+    "predicted_clv_365d_p10",
+    "predicted_clv_365d_p90",
 ]
 
 
@@ -60,8 +78,12 @@ def test_scores_have_one_row_per_customer_and_consistent_columns() -> None:
     assert (scores["expected_purchases_365d"] > scores["expected_purchases_90d"]).all()
     # the median waiting time is null exactly when a purchase within 365 days is less likely than not
     within_year = predictions.p_purchase_within(
-        BetaGeoModel.from_params(fits[0].params, "weeks"), 365 / 7, summary["frequency"].to_numpy(dtype=float),
-        summary["recency_days"].to_numpy() / 7, summary["tenure_days"].to_numpy() / 7)
+        BetaGeoModel.from_params(fits[0].params, "weeks"),
+        365 / 7,
+        summary["frequency"].to_numpy(dtype=float),
+        summary["recency_days"].to_numpy() / 7,
+        summary["tenure_days"].to_numpy() / 7,
+    )
     np.testing.assert_array_equal(scores["median_days_to_next_purchase_365d"].isna(), within_year < 0.5)
     assert (scores["p_purchase_90d"] >= scores["p_purchase_30d"]).all()
 

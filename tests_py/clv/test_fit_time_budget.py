@@ -16,8 +16,9 @@ def _slow_quadratic(theta: np.ndarray) -> tuple[float, np.ndarray]:
 
 def test_fit_past_its_time_budget_is_not_converged_and_says_why() -> None:
     start = time.monotonic()
-    outcome = maximise_likelihood(lambda mask, w: _slow_quadratic, np.ones(10), [np.zeros(2)], ["r", "alpha"],
-                                  time_budget=0.05)
+    outcome = maximise_likelihood(
+        lambda mask, w: _slow_quadratic, np.ones(10), [np.zeros(2)], ["r", "alpha"], time_budget=0.05
+    )
     assert time.monotonic() - start < 5
     assert outcome.converged is False
     assert outcome.message == "stopped after its time budget of 0.05 s without converging"
@@ -25,7 +26,8 @@ def test_fit_past_its_time_budget_is_not_converged_and_says_why() -> None:
 
 
 def test_fit_within_its_budget_converges_to_the_optimum() -> None:
-    outcome = maximise_likelihood(lambda mask, w: _slow_quadratic, np.ones(10), [np.zeros(2)], ["r", "alpha"],
-                                  time_budget=60)
+    outcome = maximise_likelihood(
+        lambda mask, w: _slow_quadratic, np.ones(10), [np.zeros(2)], ["r", "alpha"], time_budget=60
+    )
     assert outcome.converged is True
     np.testing.assert_allclose(outcome.theta, [1.0, 1.0], atol=1e-6)

@@ -54,8 +54,9 @@ def test_pareto_nbd_no_purchase_if_alive_equals_a_seeded_simulation(x: float, t_
     assert got == pytest.approx(simulated, abs=1.5e-3)  # 4 standard errors of the simulation
 
 
-@pytest.mark.parametrize("model", [BetaGeoModel.from_params(BG), ParetoNBDModel.from_params(PNBD)],
-                         ids=["bg_nbd", "pareto_nbd"])
+@pytest.mark.parametrize(
+    "model", [BetaGeoModel.from_params(BG), ParetoNBDModel.from_params(PNBD)], ids=["bg_nbd", "pareto_nbd"]
+)
 def test_median_days_to_next_purchase_is_the_first_day_with_an_even_chance(model: BetaGeoModel) -> None:
     rng = np.random.default_rng(3)
     t_obs = rng.uniform(1, 78, 300)
@@ -65,8 +66,9 @@ def test_median_days_to_next_purchase_is_the_first_day_with_an_even_chance(model
     days = np.arange(1, 366, dtype=float)
     brute = np.full(300, np.nan)
     for i in range(300):
-        p = predictions.p_purchase_within(model, days / 7, np.full(365, x[i]), np.full(365, tx[i]),
-                                          np.full(365, t_obs[i]))
+        p = predictions.p_purchase_within(
+            model, days / 7, np.full(365, x[i]), np.full(365, tx[i]), np.full(365, t_obs[i])
+        )
         reached = np.flatnonzero(p >= 0.5)
         brute[i] = days[reached[0]] if reached.size else np.nan
     np.testing.assert_array_equal(got, brute)
@@ -85,8 +87,9 @@ def test_median_days_by_hand_for_a_bg_nbd_customer() -> None:
     # P(alive) = 0.7266: (1 - 1/(2 * 0.7266))^(-1/2.243) - 1 = 0.31185^-0.44583 - 1 = 0.6812;
     # x (4.414 + 38.857) = 29.475 weeks = 206.3 days
     model = BetaGeoModel.from_params(BG)
-    got = predictions.median_days_to_next_purchase(model, np.array([X]), np.array([TX]), np.array([T]),
-                                                   days_per_unit=7.0)[0]
+    got = predictions.median_days_to_next_purchase(
+        model, np.array([X]), np.array([TX]), np.array([T]), days_per_unit=7.0
+    )[0]
     assert got == 207.0  # the first whole day past 206.3
 
 

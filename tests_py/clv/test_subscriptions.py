@@ -24,11 +24,13 @@ def test_whole_months_count_only_completed_months() -> None:
 
 
 def test_lifetimes_churn_and_censoring_by_hand() -> None:
-    subs = pd.DataFrame({
-        "customer_id": ["a", "b", "c", "d"],
-        "started_at": pd.to_datetime(["2024-01-10", "2024-01-20", "2024-02-05", "2024-02-05"]),
-        "ended_at": pd.to_datetime(["2024-03-15", None, "2024-02-20", "2024-07-01"]),
-    })
+    subs = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c", "d"],
+            "started_at": pd.to_datetime(["2024-01-10", "2024-01-20", "2024-02-05", "2024-02-05"]),
+            "ended_at": pd.to_datetime(["2024-03-15", None, "2024-02-20", "2024-07-01"]),
+        }
+    )
     life = subscriptions.subscription_lifetimes(subs, dt.date(2024, 5, 1), "month")
     assert life["completed_periods"].tolist() == [2, 3, 0, 2]  # d ends after the as-of date: active
     assert life["is_churned"].tolist() == [True, False, True, False]
@@ -37,11 +39,13 @@ def test_lifetimes_churn_and_censoring_by_hand() -> None:
 
 
 def test_survival_by_cohort_counts_only_subscribers_observable_that_long() -> None:
-    subs = pd.DataFrame({
-        "customer_id": ["a", "b", "c", "d"],
-        "started_at": pd.to_datetime(["2024-01-10", "2024-01-20", "2024-02-05", "2024-02-05"]),
-        "ended_at": pd.to_datetime(["2024-03-15", None, "2024-02-20", None]),
-    })
+    subs = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c", "d"],
+            "started_at": pd.to_datetime(["2024-01-10", "2024-01-20", "2024-02-05", "2024-02-05"]),
+            "ended_at": pd.to_datetime(["2024-03-15", None, "2024-02-20", None]),
+        }
+    )
     life = subscriptions.subscription_lifetimes(subs, dt.date(2024, 5, 1), "month")
     fit = FitResult("sbg", {"alpha": 2.0, "beta": 3.0}, "month", -1.0, 4, True, "given")
     table = subscriptions.survival_by_cohort(life, fit)
@@ -73,11 +77,13 @@ def test_fit_on_lifetimes_rebuilt_from_the_published_regular_cohort() -> None:
     for year in range(1, 8):
         rows += [(dt.date(1999 + year, 6, 30), True)] * (alive[year - 1] - alive[year])
     rows += [(None, False)] * alive[7]
-    subs = pd.DataFrame({
-        "customer_id": [str(i) for i in range(1000)],
-        "started_at": pd.to_datetime(["2000-01-01"] * 1000),
-        "ended_at": pd.to_datetime([r[0] for r in rows]),
-    })
+    subs = pd.DataFrame(
+        {
+            "customer_id": [str(i) for i in range(1000)],
+            "started_at": pd.to_datetime(["2000-01-01"] * 1000),
+            "ended_at": pd.to_datetime([r[0] for r in rows]),
+        }
+    )
     life = subscriptions.subscription_lifetimes(subs, dt.date(2007, 1, 1), "year")
     fit = subscriptions.fit_lifetimes(life, "year")
     assert fit.params["alpha"] == pytest.approx(0.704, abs=5e-4)
@@ -109,8 +115,12 @@ def test_loader_rejects_each_bad_row_with_its_reason(tmp_path: Path) -> None:
     assert valid["customer_id"].tolist() == ["a", "f"]
     assert valid["started_at"].tolist() == [pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-05")]
     assert rejected["rejection_reason"].tolist() == [
-        "missing_customer_id", "invalid_started_at", "invalid_ended_at", "ended_before_started",
-        "started_after_as_of"]
+        "missing_customer_id",
+        "invalid_started_at",
+        "invalid_ended_at",
+        "ended_before_started",
+        "started_after_as_of",
+    ]
     assert rejected["row_number"].tolist() == [2, 3, 4, 5, 6]
     assert len(valid) + len(rejected) == 7
 

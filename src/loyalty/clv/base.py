@@ -99,9 +99,16 @@ class SummaryRows:
         x, tx, t_obs = (c[keep] for c in comp.columns)
         (vx, vtx, vt), (cx, ctx, ct) = comp.values, comp.codes
         return cls(
-            x=x.astype(float), tx=tx / time_scale, t_obs=t_obs / time_scale, w=comp.weights[keep],
-            x_values=vx.astype(float), x_codes=cx[keep], tx_values=vtx / time_scale, tx_codes=ctx[keep],
-            t_values=vt / time_scale, t_codes=ct[keep],
+            x=x.astype(float),
+            tx=tx / time_scale,
+            t_obs=t_obs / time_scale,
+            w=comp.weights[keep],
+            x_values=vx.astype(float),
+            x_codes=cx[keep],
+            tx_values=vtx / time_scale,
+            tx_codes=ctx[keep],
+            t_values=vt / time_scale,
+            t_codes=ct[keep],
         )
 
     @property
@@ -111,9 +118,16 @@ class SummaryRows:
     def select(self, mask: np.ndarray, w: np.ndarray) -> SummaryRows:
         """The rows in ``mask`` with replacement weights ``w`` (distinct values kept)."""
         return SummaryRows(
-            x=self.x[mask], tx=self.tx[mask], t_obs=self.t_obs[mask], w=w,
-            x_values=self.x_values, x_codes=self.x_codes[mask], tx_values=self.tx_values,
-            tx_codes=self.tx_codes[mask], t_values=self.t_values, t_codes=self.t_codes[mask],
+            x=self.x[mask],
+            tx=self.tx[mask],
+            t_obs=self.t_obs[mask],
+            w=w,
+            x_values=self.x_values,
+            x_codes=self.x_codes[mask],
+            tx_values=self.tx_values,
+            tx_codes=self.tx_codes[mask],
+            t_values=self.t_values,
+            t_codes=self.t_codes[mask],
         )
 
 
@@ -162,9 +176,13 @@ class TransactionModel(ABC):
         self.result: FitResult | None = None
 
     def __repr__(self) -> str:
-        state = "unfitted" if self.result is None else (
-            ", ".join(f"{k}={v:.4g}" for k, v in self.result.params.items())
-            + ("" if self.result.converged else ", NOT CONVERGED")
+        state = (
+            "unfitted"
+            if self.result is None
+            else (
+                ", ".join(f"{k}={v:.4g}" for k, v in self.result.params.items())
+                + ("" if self.result.converged else ", NOT CONVERGED")
+            )
         )
         return f"{type(self).__name__}(time_unit={self.time_unit!r}; {state})"
 
@@ -220,8 +238,9 @@ class TransactionModel(ABC):
                 n_customers,
                 f"not fitted: {n_customers} customers, fewer than MIN_CUSTOMERS = {MIN_CUSTOMERS}",
             )
-            warnings.warn(f"{self.model_name}: {self.result.message}; predictions are NaN",
-                          TooFewCustomersWarning, stacklevel=3)
+            warnings.warn(
+                f"{self.model_name}: {self.result.message}; predictions are NaN", TooFewCustomersWarning, stacklevel=3
+            )
             return self
 
         def build(mask: np.ndarray | None, w: np.ndarray | None) -> Objective:
@@ -236,13 +255,17 @@ class TransactionModel(ABC):
             log_likelihood=float(-outcome.mean_nll * rows.w.sum()),
             n_customers=n_customers,
             converged=outcome.converged,
-            message=("converged: " if outcome.converged else "NOT converged: ") + outcome.message
+            message=("converged: " if outcome.converged else "NOT converged: ")
+            + outcome.message
             + f"; {rows.w.shape[0]} unique (frequency, recency, T) rows",
             n_evaluations=outcome.n_evaluations,
         )
         if not outcome.converged:
-            warnings.warn(f"{self.model_name} fit did not converge ({self.result.message}); "
-                          "its predictions are NaN", ConvergenceWarning, stacklevel=3)
+            warnings.warn(
+                f"{self.model_name} fit did not converge ({self.result.message}); its predictions are NaN",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
         return self
 
     def covariance_log(self, rows: SummaryRows) -> np.ndarray | None:
@@ -284,7 +307,8 @@ class TransactionModel(ABC):
         if not self.result.converged:
             warnings.warn(
                 f"{self.model_name}: {what} is NaN because the fit is not usable ({self.result.message})",
-                NotUsableWarning, stacklevel=3,
+                NotUsableWarning,
+                stacklevel=3,
             )
             return None
         return self.result.params

@@ -58,8 +58,12 @@ def log_likelihood_rows(params: dict[str, float], x: np.ndarray, tx: np.ndarray,
     span = n - tx  # i = 0 .. span - 1
     for i in range(int(span.max(initial=0))):
         with np.errstate(invalid="ignore"):
-            term = (special.betaln(alpha + x, beta + tx - x + i) - lb_ab
-                    + special.betaln(gamma + 1.0, delta + tx + i) - lb_gd)
+            term = (
+                special.betaln(alpha + x, beta + tx - x + i)
+                - lb_ab
+                + special.betaln(gamma + 1.0, delta + tx + i)
+                - lb_gd
+            )
         terms.append(np.where(i < span, term, -np.inf))
     return special.logsumexp(np.vstack(terms), axis=0)
 
@@ -102,8 +106,15 @@ def fit_bgbb(
     uw = np.bincount(inverse.ravel(), weights=w[keep], minlength=unique.shape[0])
     total = float(uw.sum())
     if total <= 0 or not np.any(unique[:, 0] > 0):
-        return FitResult(MODEL_NAME, {p: math.nan for p in PARAM_NAMES}, period, math.nan, round(total), False,
-                         "not fitted: no customer has a repeat transaction")
+        return FitResult(
+            MODEL_NAME,
+            {p: math.nan for p in PARAM_NAMES},
+            period,
+            math.nan,
+            round(total),
+            False,
+            "not fitted: no customer has a repeat transaction",
+        )
     objective = BgBbLikelihood(unique[:, 0], unique[:, 1], unique[:, 2], uw)
     starts = [np.log(np.array(s)) for s in ((1.0, 1.0, 1.0, 1.0), (0.5, 0.5, 0.5, 2.0), (2.0, 1.0, 1.0, 5.0))]
     outcome = maximise_likelihood(lambda _m, _w: objective, uw, starts, PARAM_NAMES)
@@ -117,7 +128,8 @@ def fit_bgbb(
         log_likelihood=float(-outcome.mean_nll * total),
         n_customers=round(total),
         converged=outcome.converged,
-        message=("converged: " if outcome.converged else "NOT converged: ") + outcome.message
+        message=("converged: " if outcome.converged else "NOT converged: ")
+        + outcome.message
         + f"; {unique.shape[0]} distinct (frequency, recency, n) rows",
         n_evaluations=outcome.n_evaluations,
         covariance_log=covariance,
@@ -128,8 +140,12 @@ def p_alive(params: dict[str, float], frequency: object, recency: object, n_peri
     """P(alive at opportunity n + 1 | x, t_x, n) (FHS10 eq. 11)."""
     x, tx, n = _rows(frequency, recency, n_periods)
     alpha, beta, gamma, delta = (params[k] for k in PARAM_NAMES)
-    log_num = (special.betaln(alpha + x, beta + n - x) - special.betaln(alpha, beta)
-               + special.betaln(gamma, delta + n + 1.0) - special.betaln(gamma, delta))
+    log_num = (
+        special.betaln(alpha + x, beta + n - x)
+        - special.betaln(alpha, beta)
+        + special.betaln(gamma, delta + n + 1.0)
+        - special.betaln(gamma, delta)
+    )
     return np.exp(log_num - log_likelihood_rows(params, x, tx, n))
 
 

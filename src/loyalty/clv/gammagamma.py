@@ -62,7 +62,8 @@ class GammaGammaLikelihood:
             + n * q * np.log(gamma)
             + p * self.c_p
             + self.c_const
-            - p * s_wpx_log - q * s_w_log
+            - p * s_wpx_log
+            - q * s_w_log
         )
         psi_pxq = special.digamma(px + q)
         inv_gm = 1.0 / (gamma + self.mx)
@@ -78,8 +79,12 @@ def log_likelihood_individual(params: dict[str, float], x: np.ndarray, m: np.nda
     p, q, gamma = (params[k] for k in ("p", "q", "gamma"))
     x, m = np.asarray(x, dtype=float), np.asarray(m, dtype=float)
     return (
-        special.gammaln(p * x + q) - special.gammaln(p * x) - special.gammaln(q)
-        + q * np.log(gamma) + (p * x - 1) * np.log(m) + p * x * np.log(x)
+        special.gammaln(p * x + q)
+        - special.gammaln(p * x)
+        - special.gammaln(q)
+        + q * np.log(gamma)
+        + (p * x - 1) * np.log(m)
+        + p * x * np.log(x)
         - (p * x + q) * np.log(gamma + m * x)
     )
 
@@ -105,8 +110,15 @@ class GammaGammaModel:
     def from_params(cls, params: dict[str, float]) -> Self:
         """A model with given parameters, ready to predict."""
         model = cls()
-        model.result = FitResult(cls.model_name, {k: float(params[k]) for k in cls.param_names}, "n/a",
-                                 math.nan, 0, True, "parameters supplied by the caller")
+        model.result = FitResult(
+            cls.model_name,
+            {k: float(params[k]) for k in cls.param_names},
+            "n/a",
+            math.nan,
+            0,
+            True,
+            "parameters supplied by the caller",
+        )
         return model
 
     def fit(
@@ -127,11 +139,18 @@ class GammaGammaModel:
         n_excluded = round(float(w.sum())) - n_used
         note = f"{n_used} repeat buyers with positive spend ({n_excluded} other customers excluded)"
         if n_used < MIN_REPEAT_BUYERS:
-            self.result = FitResult(self.model_name, {k: math.nan for k in self.param_names}, "n/a", math.nan,
-                                    n_used, False,
-                                    f"not fitted: {note}, fewer than MIN_REPEAT_BUYERS = {MIN_REPEAT_BUYERS}")
-            warnings.warn(f"gamma_gamma: {self.result.message}; predictions are NaN", TooFewCustomersWarning,
-                          stacklevel=2)
+            self.result = FitResult(
+                self.model_name,
+                {k: math.nan for k in self.param_names},
+                "n/a",
+                math.nan,
+                n_used,
+                False,
+                f"not fitted: {note}, fewer than MIN_REPEAT_BUYERS = {MIN_REPEAT_BUYERS}",
+            )
+            warnings.warn(
+                f"gamma_gamma: {self.result.message}; predictions are NaN", TooFewCustomersWarning, stacklevel=2
+            )
             return self
         # Mean spend is continuous, so rows are not compressed; terms that depend on x only
         # are summed per distinct x.
@@ -153,21 +172,33 @@ class GammaGammaModel:
             hessian = hessian_central(build(None, None), out.theta) * float(wu.sum())
             covariance = np.linalg.inv(hessian) if np.all(np.linalg.eigvalsh(hessian) > 0) else None
         self.result = FitResult(
-            self.model_name, params, "n/a", float(-out.mean_nll * wu.sum()), n_used, out.converged,
+            self.model_name,
+            params,
+            "n/a",
+            float(-out.mean_nll * wu.sum()),
+            n_used,
+            out.converged,
             ("converged: " if out.converged else "NOT converged: ") + out.message + f"; {note}",
-            out.n_evaluations, covariance,
+            out.n_evaluations,
+            covariance,
         )
         if not out.converged:
-            warnings.warn(f"gamma_gamma fit did not converge ({self.result.message}); its predictions are NaN",
-                          ConvergenceWarning, stacklevel=2)
+            warnings.warn(
+                f"gamma_gamma fit did not converge ({self.result.message}); its predictions are NaN",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
         return self
 
     def _usable_params(self) -> dict[str, float] | None:
         if self.result is None:
             raise RuntimeError("GammaGammaModel is not fitted: call fit() first")
         if not self.result.converged:
-            warnings.warn(f"gamma_gamma: predictions are NaN because the fit is not usable ({self.result.message})",
-                          NotUsableWarning, stacklevel=3)
+            warnings.warn(
+                f"gamma_gamma: predictions are NaN because the fit is not usable ({self.result.message})",
+                NotUsableWarning,
+                stacklevel=3,
+            )
             return None
         return self.result.params
 
@@ -198,6 +229,10 @@ class GammaGammaModel:
         with np.errstate(divide="ignore", invalid="ignore"):
             out = np.where(denom > 0, p * (gamma + m_used * x_used) / denom, np.nan)
         if np.any(denom <= 0):
-            warnings.warn("gamma_gamma: q <= 1, the population mean spend does not exist; NaN returned "
-                          "for customers without repeat purchases", NotUsableWarning, stacklevel=2)
+            warnings.warn(
+                "gamma_gamma: q <= 1, the population mean spend does not exist; NaN returned "
+                "for customers without repeat purchases",
+                NotUsableWarning,
+                stacklevel=2,
+            )
         return out

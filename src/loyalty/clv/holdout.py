@@ -85,8 +85,9 @@ def holdout_validation(
             predicted[name] = model.expected_purchases(t_holdout, x, tx, t_obs)
         else:
             predicted[name] = np.full(x.shape, np.nan)
-            warnings.warn(f"holdout_validation: {name} did not converge; its predictions are NaN",
-                          ClvWarning, stacklevel=2)
+            warnings.warn(
+                f"holdout_validation: {name} did not converge; its predictions are NaN", ClvWarning, stacklevel=2
+            )
 
     customers = pd.DataFrame(
         {
@@ -145,8 +146,7 @@ def holdout_validation(
             for m in MODELS
         ]
     )
-    return {"by_frequency": by_frequency, "totals": totals, "tracking": tracking, "customers": customers,
-            "fits": fits}
+    return {"by_frequency": by_frequency, "totals": totals, "tracking": tracking, "customers": customers, "fits": fits}
 
 
 def _tracking(
@@ -172,8 +172,14 @@ def _tracking(
     # expected: customers grouped by first purchase day
     first_days, counts = np.unique(first.to_numpy(), return_counts=True)
     elapsed = (period_end.to_numpy()[:, None] - first_days[None, :]) / np.timedelta64(1, "D") / scale
-    out = pd.DataFrame({"period": np.arange(1, n_periods + 1), "period_end": period_end,
-                        "is_holdout": period_end > cal_end, "actual_cumulative": actual_cum})
+    out = pd.DataFrame(
+        {
+            "period": np.arange(1, n_periods + 1),
+            "period_end": period_end,
+            "is_holdout": period_end > cal_end,
+            "actual_cumulative": actual_cum,
+        }
+    )
     for name, model in models.items():
         if model.result is not None and model.result.converged:
             e = model.expected_purchases_new(np.maximum(elapsed, 0.0).ravel()).reshape(elapsed.shape)

@@ -67,6 +67,8 @@ _deadline: ContextVar[float | None] = ContextVar("fit_deadline", default=None)
 
 class FitTimeExceeded(Exception):
     """The fit ran past its time budget (raised from inside the objective)."""
+
+
 _HESSIAN_STEP = 1e-4
 
 
@@ -191,8 +193,14 @@ def minimize_nll(
     start_values = [f.value(s) for s in clipped]
     theta0 = clipped[int(np.argmin(start_values))]
     if min(start_values) >= _BAD_VALUE:
-        return Outcome(theta0, np.nan, np.full(len(names), np.nan), False,
-                       "log-likelihood is not finite at any starting point", f.n_evaluations)
+        return Outcome(
+            theta0,
+            np.nan,
+            np.full(len(names), np.nan),
+            False,
+            "log-likelihood is not finite at any starting point",
+            f.n_evaluations,
+        )
     lbfgs_opts = {"maxiter": max_iter, "maxfun": 2 * max_iter, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 20}
     notes: list[str] = []
 
@@ -202,7 +210,10 @@ def minimize_nll(
     ok, why = assess(theta, value, grad, names)
     if not ok and not why.startswith("parameter(s) at the edge"):
         nm = optimize.minimize(
-            f.value, theta, method="Nelder-Mead", bounds=bounds,
+            f.value,
+            theta,
+            method="Nelder-Mead",
+            bounds=bounds,
             options={"maxiter": max_iter, "maxfev": 4 * max_iter, "xatol": 1e-10, "fatol": 1e-15, "adaptive": True},
         )
         notes.append(f"Nelder-Mead fallback: {nm.message}")
@@ -290,9 +301,15 @@ def newton_refine(
     if ok and step_size > step_tol:
         # gradient tiny but the curvature is so low that the optimum is still imprecise
         ok, why = False, f"{why}, but the Newton step is {step_size:.1e} > {step_tol:.0e}"
-    return Outcome(theta, value, grad, ok,
-                   f"{why}; Newton step {step_size:.1e}; quasi-Newton refinement: {it} iteration(s)",
-                   f.n_evaluations - start_count, hess)
+    return Outcome(
+        theta,
+        value,
+        grad,
+        ok,
+        f"{why}; Newton step {step_size:.1e}; quasi-Newton refinement: {it} iteration(s)",
+        f.n_evaluations - start_count,
+        hess,
+    )
 
 
 def maximise_likelihood(
@@ -313,8 +330,9 @@ def maximise_likelihood(
             return _maximise_likelihood(build, weights, starts, names, max_iter=max_iter)
     except FitTimeExceeded:
         nan = np.full(len(names), np.nan)
-        return Outcome(nan, np.nan, nan, False,
-                       f"stopped after its time budget of {time_budget:g} s without converging", 0)
+        return Outcome(
+            nan, np.nan, nan, False, f"stopped after its time budget of {time_budget:g} s without converging", 0
+        )
     finally:
         _deadline.reset(token)
 

@@ -121,8 +121,9 @@ class ParetoNbdLikelihood:
         y_tx = np.searchsorted(y_values, rows.tx_values)[rows.tx_codes[sel]]
         y_T = np.searchsorted(y_values, rows.t_values)[rows.t_codes[sel]]
         x_codes = rows.x_codes[sel]
-        codes, ix, iy = combine_codes(np.concatenate([x_codes, x_codes]), np.concatenate([y_tx, y_T]),
-                                      max(y_values.shape[0], 1))
+        codes, ix, iy = combine_codes(
+            np.concatenate([x_codes, x_codes]), np.concatenate([y_tx, y_T]), max(y_values.shape[0], 1)
+        )
         self.px, self.py = self.ux[ix], y_values[iy]
         self.i1, self.i2 = codes[: self.k], codes[self.k :]
 
@@ -162,8 +163,9 @@ class ParetoNbdLikelihood:
         n_T = self.uT.shape[0]
         wp_T = np.bincount(iT, weights=wp, minlength=n_T)
         wpx_T = np.bincount(iT, weights=wp * x, minlength=n_T)
-        grad_ll[0] += (dot(self.wx, special.digamma(r + self.ux)) - n * special.digamma(r) + n * np.log(alpha)
-                       - dot(wp_T, log_aT))
+        grad_ll[0] += (
+            dot(self.wx, special.digamma(r + self.ux)) - n * special.digamma(r) + n * np.log(alpha) - dot(wp_T, log_aT)
+        )
         grad_ll[1] += n * r / alpha - dot(r * wp_T + wpx_T, 1.0 / (alpha + self.uT))
         grad_ll[2] += n * np.log(beta) - dot(wp_T, log_bT)
         grad_ll[3] += n * s / beta - s * dot(wp_T, 1.0 / (beta + self.uT))
@@ -193,10 +195,7 @@ def log_likelihood_individual(params: dict[str, float], x: np.ndarray, tx: np.nd
     r, alpha, s, beta = (params[k] for k in ("r", "alpha", "s", "beta"))
     x, tx, t_obs = (np.asarray(v, dtype=float) for v in (x, tx, t_obs))
     u, v = _u_v(params, x, tx, t_obs)
-    return (
-        special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha) + s * np.log(beta)
-        + np.logaddexp(u, v)
-    )
+    return special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha) + s * np.log(beta) + np.logaddexp(u, v)
 
 
 class ParetoNBDModel(TransactionModel):

@@ -56,7 +56,9 @@ def _pairs(x: np.ndarray, t_obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
     return codes, vx[ix], vt[it]
 
 
-def p_no_purchase_if_alive(model: TransactionModel, t: np.ndarray | float, x: np.ndarray, t_obs: np.ndarray) -> np.ndarray:
+def p_no_purchase_if_alive(
+    model: TransactionModel, t: np.ndarray | float, x: np.ndarray, t_obs: np.ndarray
+) -> np.ndarray:
     """P(no purchase in (T, T + t] | alive at T, x, T), per row (t in the model's time unit,
     a scalar or one value per row)."""
     params = model.params
@@ -80,7 +82,11 @@ def p_no_purchase_if_alive(model: TransactionModel, t: np.ndarray | float, x: np
 
 
 def p_purchase_within(
-    model: TransactionModel, t: float, x: np.ndarray, tx: np.ndarray, t_obs: np.ndarray,
+    model: TransactionModel,
+    t: float,
+    x: np.ndarray,
+    tx: np.ndarray,
+    t_obs: np.ndarray,
     p_alive: np.ndarray | None = None,
 ) -> np.ndarray:
     """P(at least one purchase in (T, T + t] | x, t_x, T); t in the model's time unit."""
@@ -89,8 +95,14 @@ def p_purchase_within(
 
 
 def median_days_to_next_purchase(
-    model: TransactionModel, x: np.ndarray, tx: np.ndarray, t_obs: np.ndarray, *,
-    days_per_unit: float, horizon_days: int = 365, p_alive: np.ndarray | None = None,
+    model: TransactionModel,
+    x: np.ndarray,
+    tx: np.ndarray,
+    t_obs: np.ndarray,
+    *,
+    days_per_unit: float,
+    horizon_days: int = 365,
+    p_alive: np.ndarray | None = None,
 ) -> np.ndarray:
     """Smallest whole number of days d in 1..``horizon_days`` with
     P(at least one purchase within d days) >= 1/2, else NaN (see the module docstring).

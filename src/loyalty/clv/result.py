@@ -62,9 +62,7 @@ class FitResult:
         if self.time_unit not in TIME_UNITS or time_unit == self.time_unit:
             return self
         factor = TIME_UNITS[self.time_unit] / TIME_UNITS[time_unit]  # weeks -> days: x 7
-        params = {
-            k: (v * factor if k in RATE_SCALE_PARAMS else v) for k, v in self.params.items()
-        }
+        params = {k: (v * factor if k in RATE_SCALE_PARAMS else v) for k, v in self.params.items()}
         return FitResult(
             model_name=self.model_name,
             params=params,

@@ -113,9 +113,7 @@ class SbgLikelihood:
         return -ll / self.n, -grad / self.n
 
 
-def fit_sbg(
-    completed: object, churned: object, weights: object | None = None, *, period: str = "month"
-) -> FitResult:
+def fit_sbg(completed: object, churned: object, weights: object | None = None, *, period: str = "month") -> FitResult:
     """Maximum-likelihood sBG fit on subscribers' completed whole periods and whether they
     have cancelled (True) or are still active (False), one row per subscriber or per group
     with ``weights`` subscribers. ``period`` is recorded as the fit's time unit.
@@ -135,8 +133,15 @@ def fit_sbg(
         raise ValueError("weights must be finite and >= 0")
     n = float(w.sum())
     if not np.any(c & (w > 0)):
-        return FitResult(MODEL_NAME, {p: math.nan for p in PARAM_NAMES}, period, math.nan, round(n), False,
-                         "not fitted: no subscriber has cancelled, so the cancellation rate cannot be estimated")
+        return FitResult(
+            MODEL_NAME,
+            {p: math.nan for p in PARAM_NAMES},
+            period,
+            math.nan,
+            round(n),
+            False,
+            "not fitted: no subscriber has cancelled, so the cancellation rate cannot be estimated",
+        )
     objective = SbgLikelihood(k, c, w)
     starts = [np.log(np.array(s)) for s in ((1.0, 1.0), (0.5, 2.0), (2.0, 5.0))]
     outcome = maximise_likelihood(lambda _m, _w: objective, w, starts, PARAM_NAMES)

@@ -108,8 +108,12 @@ def score_customers(
         gamma_gamma=GammaGammaModel().fit(prepared.frequency, prepared.monetary),
     )
     scores = compute_scores(
-        prepared, models, churn_model=churn_model, margin=margin,
-        annual_discount_rate=annual_discount_rate, horizon_days=horizon_days,
+        prepared,
+        models,
+        churn_model=churn_model,
+        margin=margin,
+        annual_discount_rate=annual_discount_rate,
+        horizon_days=horizon_days,
     )
     return scores, models.results()
 
@@ -162,8 +166,12 @@ class FittedModels:
 def prepare_summary(summary: pd.DataFrame, time_unit: str) -> PreparedSummary:
     """Validate the summary and compress it (in days, then converted to ``time_unit``)."""
     frequency = summary["frequency"].to_numpy()
-    rows, comp = summary_rows(frequency, summary["recency_days"].to_numpy(), summary["tenure_days"].to_numpy(),
-                              time_scale=TIME_UNITS[time_unit])
+    rows, comp = summary_rows(
+        frequency,
+        summary["recency_days"].to_numpy(),
+        summary["tenure_days"].to_numpy(),
+        time_scale=TIME_UNITS[time_unit],
+    )
     monetary = summary["monetary_value"].to_numpy(dtype=float, na_value=np.nan)
     return PreparedSummary(summary, time_unit, rows, comp, frequency, monetary)
 
@@ -227,8 +235,11 @@ def compute_scores(
     actionable = _actionable_predictions(prepared, chosen_model, gg, clv, horizons_days[2:], coefficients)
 
     if unusable:
-        warnings.warn("score_customers: NaN scores for model(s) that are not usable: " + "; ".join(unusable),
-                      ClvWarning, stacklevel=2)
+        warnings.warn(
+            "score_customers: NaN scores for model(s) that are not usable: " + "; ".join(unusable),
+            ClvWarning,
+            stacklevel=2,
+        )
     scores = pd.DataFrame(
         {
             "customer_id": summary["customer_id"].to_numpy(),
@@ -290,7 +301,8 @@ def _actionable_predictions(
     p30 = predictions.p_purchase_within(model, 30.0 / scale, ux, utx, uT, alive_u)[inverse]
     p90 = predictions.p_purchase_within(model, 90.0 / scale, ux, utx, uT, alive_u)[inverse]
     median_days = predictions.median_days_to_next_purchase(
-        model, ux, utx, uT, days_per_unit=scale, horizon_days=365, p_alive=alive_u)[inverse]
+        model, ux, utx, uT, days_per_unit=scale, horizon_days=365, p_alive=alive_u
+    )[inverse]
     low = high = nan
     covariance = model.covariance_log(prepared.rows)
     gg_cov = gg.result.covariance_log if gg.result is not None else None
@@ -305,6 +317,7 @@ def _actionable_predictions(
 
         log_var = predictions.log_variance(discounted, model.params, covariance)[inverse]
         log_var = log_var + predictions.gamma_gamma_log_variance(
-            gg.result.params, gg_cov, prepared.frequency, prepared.monetary)
+            gg.result.params, gg_cov, prepared.frequency, prepared.monetary
+        )
         low, high = predictions.clv_interval(clv, log_var)
     return ActionablePredictions(p30, p90, median_days, low, high)

@@ -51,9 +51,7 @@ def log_hyp2f1_series(a: object, b: object, c: object, z: object) -> np.ndarray:
         n = n0 + np.arange(_CHUNK, dtype=float)[None, :]
         aa, bb, cc = a1[active, None], b1[active, None], c1[active, None]
         step = np.log(aa + n) + np.log(bb + n) - np.log(cc + n) - np.log1p(n) + logz[active, None]
-        logs = log_term[active, None] + np.concatenate(
-            [np.zeros((active.size, 1)), np.cumsum(step, axis=1)], axis=1
-        )
+        logs = log_term[active, None] + np.concatenate([np.zeros((active.size, 1)), np.cumsum(step, axis=1)], axis=1)
         # logs[:, k] = log t_{n0 + k}, k = 0.._CHUNK; t_{n0} is already in log_sum unless n0 == 0
         body = logs[:, 1:] if n0 > 0 else logs
         body_sum = special.logsumexp(body, axis=1)

@@ -26,8 +26,15 @@ from .result import FitResult
 
 PERIODS = ("week", "month", "year")
 SURVIVAL_COLUMNS = [
-    "cohort_start", "period_number", "n_subscribers", "n_observable", "n_active", "observed_survival",
-    "observed_retention", "projected_survival", "projected_retention",
+    "cohort_start",
+    "period_number",
+    "n_subscribers",
+    "n_observable",
+    "n_active",
+    "observed_survival",
+    "observed_retention",
+    "projected_survival",
+    "projected_retention",
 ]
 
 
@@ -71,13 +78,15 @@ def subscription_lifetimes(subscriptions: pd.DataFrame, as_of: dt.date, period: 
     ended = pd.to_datetime(subscriptions["ended_at"])
     churned = ended.notna() & (ended <= as_of_ts)
     end = ended.where(churned, as_of_ts)
-    return pd.DataFrame({
-        "customer_id": subscriptions["customer_id"].to_numpy(),
-        "cohort_start": cohort_start(started, period).dt.date.to_numpy(),
-        "completed_periods": whole_periods(started, end, period),
-        "is_churned": churned.to_numpy(),
-        "periods_observable": whole_periods(started, pd.Series(as_of_ts, index=started.index), period),
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": subscriptions["customer_id"].to_numpy(),
+            "cohort_start": cohort_start(started, period).dt.date.to_numpy(),
+            "completed_periods": whole_periods(started, end, period),
+            "is_churned": churned.to_numpy(),
+            "periods_observable": whole_periods(started, pd.Series(as_of_ts, index=started.index), period),
+        }
+    )
 
 
 def fit_lifetimes(lifetimes: pd.DataFrame, period: str) -> FitResult:
@@ -105,17 +114,19 @@ def survival_by_cohort(lifetimes: pd.DataFrame, fit: FitResult) -> pd.DataFrame:
             active_t = int(np.sum(seen & (k >= t)))
             active_prev = int(np.sum(seen & (k >= t - 1))) if t > 0 else active_t
             n_seen = int(seen.sum())
-            rows.append({
-                "cohort_start": cohort,
-                "period_number": t,
-                "n_subscribers": len(group),
-                "n_observable": n_seen,
-                "n_active": active_t,
-                "observed_survival": active_t / n_seen if n_seen else np.nan,
-                "observed_retention": active_t / active_prev if t > 0 and active_prev else np.nan,
-                "projected_survival": float(sbg.survival(a, b, t)) if ok else np.nan,
-                "projected_retention": float(sbg.retention_rate(a, b, t)) if ok and t > 0 else np.nan,
-            })
+            rows.append(
+                {
+                    "cohort_start": cohort,
+                    "period_number": t,
+                    "n_subscribers": len(group),
+                    "n_observable": n_seen,
+                    "n_active": active_t,
+                    "observed_survival": active_t / n_seen if n_seen else np.nan,
+                    "observed_retention": active_t / active_prev if t > 0 and active_prev else np.nan,
+                    "projected_survival": float(sbg.survival(a, b, t)) if ok else np.nan,
+                    "projected_retention": float(sbg.retention_rate(a, b, t)) if ok and t > 0 else np.nan,
+                }
+            )
     return pd.DataFrame(rows, columns=SURVIVAL_COLUMNS)
 
 

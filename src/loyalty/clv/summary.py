@@ -23,8 +23,11 @@ def purchase_days(transactions: pd.DataFrame, until: object | None = None) -> pd
         dates = pd.to_datetime(dates, format="ISO8601")  # dates or timestamps, as text or objects
     day = dates.dt.tz_localize(None).dt.normalize() if dates.dt.tz is not None else dates.dt.normalize()
     frame = pd.DataFrame(
-        {"customer_id": transactions["customer_id"].to_numpy(), "day": day.to_numpy(),
-         "amount": pd.to_numeric(transactions["amount"]).to_numpy(dtype=float)}
+        {
+            "customer_id": transactions["customer_id"].to_numpy(),
+            "day": day.to_numpy(),
+            "amount": pd.to_numeric(transactions["amount"]).to_numpy(dtype=float),
+        }
     )
     if frame["day"].isna().any():
         raise ValueError("transaction_date has missing values")

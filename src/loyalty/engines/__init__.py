@@ -1,8 +1,8 @@
 """The engines a warehouse is built on, one implementation each behind `Engine` (base.py).
 
-    engine = get_engine("duckdb")            # or "spark": the dbt target
-    warehouse = engine.warehouse_path(None)  # P, resolved once per run
-    work = engine.work_path(warehouse)       # W, where the run writes
+engine = get_engine("duckdb")            # or "spark": the dbt target
+warehouse = engine.warehouse_path(None)  # P, resolved once per run
+work = engine.work_path(warehouse)       # W, where the run writes
 """
 
 from __future__ import annotations

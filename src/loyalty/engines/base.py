@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from loyalty.load_extra import ExtraLoadResult
     from loyalty.quality import QualityReport
 
+
 @dataclass
 class ExportResult:
     out: Path
@@ -100,8 +101,7 @@ class Engine(ABC):
         """The CLV step's inputs (loyalty.clv.tables' SQL), with DuckDB's pandas types."""
 
     @abstractmethod
-    def write_clv_outputs(self, work: Path, scores: pd.DataFrame, fits: pd.DataFrame,
-                          holdout: pd.DataFrame) -> None:
+    def write_clv_outputs(self, work: Path, scores: pd.DataFrame, fits: pd.DataFrame, holdout: pd.DataFrame) -> None:
         """Replace clv.customer_scores and clv.holdout_validation, append to clv.model_fits."""
 
     @abstractmethod
@@ -162,7 +162,7 @@ STATE_FILE = "state.json"
 
 
 def read_state(folder: Path) -> str | None:
-    """"clean", "dirty", or None when no run has written the state (a new or unknown W)."""
+    """ "clean", "dirty", or None when no run has written the state (a new or unknown W)."""
     try:
         return str(json.loads((folder / STATE_FILE).read_text())["state"])
     except (OSError, ValueError, KeyError, TypeError):
@@ -173,8 +173,7 @@ def write_state(folder: Path, state: str) -> None:
     """Write the state durably (temp file, fsync, rename, fsync of the folder)."""
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".{STATE_FILE}.{os.getpid()}"
-    body = {"state": state, "pid": os.getpid(),
-            "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+    body = {"state": state, "pid": os.getpid(), "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
     with open(tmp, "w") as handle:
         handle.write(json.dumps(body) + "\n")
         handle.flush()

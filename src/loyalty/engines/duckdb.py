@@ -37,11 +37,11 @@ from loyalty.errors import LoyaltyError
 from loyalty.project import project_dir
 
 if TYPE_CHECKING:
-    from loyalty.load_extra import ExtraLoadResult
     import pandas as pd
 
     from loyalty.dbt import DbtResult
     from loyalty.load import LoadResult
+    from loyalty.load_extra import ExtraLoadResult
     from loyalty.quality import QualityReport
 
 DEFAULT_WAREHOUSE = Path("build") / "loyalty.duckdb"
@@ -106,8 +106,10 @@ class DuckDBEngine(Engine):
         else:
             path = (project_dir() / DEFAULT_WAREHOUSE).resolve()
         if path.is_dir():
-            raise LoyaltyError(f"The warehouse {path} is a folder: the duckdb target needs a DuckDB file "
-                               "(a folder is a Spark warehouse: add --target spark).")
+            raise LoyaltyError(
+                f"The warehouse {path} is a folder: the duckdb target needs a DuckDB file "
+                "(a folder is a Spark warehouse: add --target spark)."
+            )
         return path
 
     def work_path(self, warehouse: Path) -> Path:
@@ -120,8 +122,10 @@ class DuckDBEngine(Engine):
         folder, work = work_folder(warehouse), self.work_path(warehouse)
         folder.mkdir(parents=True, exist_ok=True)
         # copies of killed runs: being published beside P, or being restored beside W
-        for pattern, where in ((f".{warehouse.name}.{PUBLISH_TMP}*", warehouse.parent),
-                               (f".{WORK_FILE}.{PUBLISH_TMP}*", folder)):
+        for pattern, where in (
+            (f".{warehouse.name}.{PUBLISH_TMP}*", warehouse.parent),
+            (f".{WORK_FILE}.{PUBLISH_TMP}*", folder),
+        ):
             for stale in where.glob(pattern):
                 stale.unlink(missing_ok=True)
                 done.append(f"Removed {stale.name}, left by a run that was stopped while copying.")
@@ -175,8 +179,7 @@ class DuckDBEngine(Engine):
             con.close()
         return ClvInputs(summary, days, row[0] if row else None)
 
-    def write_clv_outputs(self, work: Path, scores: pd.DataFrame, fits: pd.DataFrame,
-                          holdout: pd.DataFrame) -> None:
+    def write_clv_outputs(self, work: Path, scores: pd.DataFrame, fits: pd.DataFrame, holdout: pd.DataFrame) -> None:
         con = duckdb.connect(str(work))
         try:
             con.execute("create schema if not exists clv")

@@ -30,11 +30,11 @@ from loyalty.errors import LoyaltyError
 from loyalty.project import project_dir
 
 if TYPE_CHECKING:
-    from loyalty.load_extra import ExtraLoadResult
     import pandas as pd
 
     from loyalty.dbt import DbtResult
     from loyalty.load import LoadResult
+    from loyalty.load_extra import ExtraLoadResult
     from loyalty.quality import QualityReport
 
 DEFAULT_SPARK_WAREHOUSE = Path("build") / "loyalty-spark"
@@ -57,8 +57,10 @@ class SparkEngine(Engine):
         else:
             path = (project_dir() / DEFAULT_SPARK_WAREHOUSE).resolve()
         if path.is_file():
-            raise LoyaltyError(f"The warehouse {path} is a file: the spark target needs a folder "
-                               "(a file is a DuckDB warehouse: use --target duckdb).")
+            raise LoyaltyError(
+                f"The warehouse {path} is a file: the spark target needs a folder "
+                "(a file is a DuckDB warehouse: use --target duckdb)."
+            )
         return path
 
     def work_path(self, warehouse: Path) -> Path:
@@ -99,8 +101,10 @@ class SparkEngine(Engine):
 
     def _refuse_dirty(self, warehouse: Path) -> None:
         if read_state(publish_folder(warehouse)) == "dirty":
-            raise LoyaltyError(f"The last run on the Spark warehouse {warehouse} did not finish: its tables are a "
-                               "mix of two runs until the next `loyalty run` restores the last good state.")
+            raise LoyaltyError(
+                f"The last run on the Spark warehouse {warehouse} did not finish: its tables are a "
+                "mix of two runs until the next `loyalty run` restores the last good state."
+            )
 
     # ---- the steps' engine work
 
@@ -126,8 +130,7 @@ class SparkEngine(Engine):
 
         return ClvInputs(*read_clv_inputs(work))
 
-    def write_clv_outputs(self, work: Path, scores: pd.DataFrame, fits: pd.DataFrame,
-                          holdout: pd.DataFrame) -> None:
+    def write_clv_outputs(self, work: Path, scores: pd.DataFrame, fits: pd.DataFrame, holdout: pd.DataFrame) -> None:
         from loyalty.spark.clv_io import write_clv_outputs
 
         write_clv_outputs(work, scores, fits, holdout)

@@ -57,8 +57,11 @@ class LockInfo:
 
     def describe(self) -> str:
         who = self.run or "another run"
-        parts = [p for p in (f"pid {self.pid}" if self.pid else None, self.host,
-                             f"since {self.since}" if self.since else None) if p]
+        parts = [
+            p
+            for p in (f"pid {self.pid}" if self.pid else None, self.host, f"since {self.since}" if self.since else None)
+            if p
+        ]
         return f"{who} ({', '.join(parts)})" if parts else who
 
 

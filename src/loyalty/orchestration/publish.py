@@ -51,8 +51,12 @@ def headline_markdown(h: Summary, *, run_label: str, links: dict[str, str]) -> s
         "",
     ]
     if h.top_segments:
-        lines += [f"**Top segments** (`dim_customers.{h.segment_column}`)", "",
-                  "| Segment | Customers |", "| --- | --- |"]
+        lines += [
+            f"**Top segments** (`dim_customers.{h.segment_column}`)",
+            "",
+            "| Segment | Customers |",
+            "| --- | --- |",
+        ]
         lines += [f"| {name} | {n:,} |" for name, n in h.top_segments]
         lines.append("")
     else:

@@ -73,8 +73,7 @@ def _call(flow: Any, params: dict[str, Any]) -> Any:
 
 def run_flow(config: Any, *, lock_timeout_seconds: float | None = None) -> Any:
     """Run loyalty_pipeline for this RunConfig; return its Summary or raise the step's LoyaltyError."""
-    return _call(load_flow("loyalty_pipeline"),
-                 flow_parameters(config, lock_timeout_seconds=lock_timeout_seconds))
+    return _call(load_flow("loyalty_pipeline"), flow_parameters(config, lock_timeout_seconds=lock_timeout_seconds))
 
 
 def run_backfill(
@@ -92,9 +91,18 @@ def run_backfill(
     lock_timeout_seconds: float | None = None,
 ) -> list[Any]:
     """Run loyalty_backfill; return one Summary per as-of date, oldest first."""
-    params: dict[str, Any] = dict(transactions=transactions, customers=customers, as_of_dates=as_of_dates,
-                                  start=start, end=end, every=every, warehouse=str(warehouse),
-                                  full_refresh=full_refresh, target=target, variables=variables or {})
+    params: dict[str, Any] = dict(
+        transactions=transactions,
+        customers=customers,
+        as_of_dates=as_of_dates,
+        start=start,
+        end=end,
+        every=every,
+        warehouse=str(warehouse),
+        full_refresh=full_refresh,
+        target=target,
+        variables=variables or {},
+    )
     if lock_timeout_seconds is not None:
         params["lock_timeout_seconds"] = lock_timeout_seconds
     return _call(load_flow("loyalty_backfill"), params)

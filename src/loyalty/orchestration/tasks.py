@@ -94,8 +94,12 @@ def hold_warehouse(config: RunConfig, timeout_seconds: float) -> Iterator[float]
     label = f"flow run {flow_run.name!r} ({flow_run.id})" if flow_run.id else None
 
     def waiting(holder: LockInfo) -> None:
-        logger.warning("Waiting up to %.0f s for the warehouse %s, in use by %s.",
-                       timeout_seconds, config.warehouse, holder.describe())
+        logger.warning(
+            "Waiting up to %.0f s for the warehouse %s, in use by %s.",
+            timeout_seconds,
+            config.warehouse,
+            holder.describe(),
+        )
 
     with warehouse_lock(config.warehouse, timeout=timeout_seconds, run_name=label, on_wait=waiting) as waited:
         if waited >= 1:
@@ -115,9 +119,12 @@ def prepare_work(config: RunConfig) -> None:
 def load_raw_input(config: RunConfig) -> LoadResult:
     """Load the transactions (and customers) files into raw.* as text, every row kept."""
     result = _step(lambda: pipeline.load_step(config))
-    get_run_logger().info("Loaded %s transaction rows from %d file(s) and %s customer rows.",
-                          f"{result.n_transaction_rows:,}", len(result.transaction_files),
-                          f"{result.n_customer_rows:,}")
+    get_run_logger().info(
+        "Loaded %s transaction rows from %d file(s) and %s customer rows.",
+        f"{result.n_transaction_rows:,}",
+        len(result.transaction_files),
+        f"{result.n_customer_rows:,}",
+    )
     if result.incremental is not None:  # DuckDB: what this run added (loyalty.incremental)
         get_run_logger().info(result.incremental.describe())
     return result
@@ -208,17 +215,30 @@ def publish_run_summary(config: RunConfig, summary: Summary, links: dict[str, st
 
     label = f"{config.warehouse.name} as of {summary.as_of_date}"
     target_dir = config.engine.state_dir(config.warehouse) / "target"
-    all_links = {f"dbt results, {phase} phase": str(target_dir / f"run_results_{phase}.json")
-                 for phase in pipeline.BUILD_PHASES if (target_dir / f"run_results_{phase}.json").is_file()}
+    all_links = {
+        f"dbt results, {phase} phase": str(target_dir / f"run_results_{phase}.json")
+        for phase in pipeline.BUILD_PHASES
+        if (target_dir / f"run_results_{phase}.json").is_file()
+    }
     if summary.data_docs:
         all_links["Data Docs (Great Expectations)"] = str(summary.data_docs)
     all_links.update(links or {})
     markdown = headline_markdown(summary, run_label=label, links=all_links)
-    ids = [str(create_markdown_artifact(markdown=markdown, key=SUMMARY_ARTIFACT_KEY,
-                                        description=f"Headline numbers of {label}"))]
+    ids = [
+        str(
+            create_markdown_artifact(
+                markdown=markdown, key=SUMMARY_ARTIFACT_KEY, description=f"Headline numbers of {label}"
+            )
+        )
+    ]
     table = cohort_table(summary)
     if table:
-        ids.append(str(create_table_artifact(table=table, key=COHORT_ARTIFACT_KEY,
-                                             description=f"Retention (%) of the latest cohorts, {label}")))
+        ids.append(
+            str(
+                create_table_artifact(
+                    table=table, key=COHORT_ARTIFACT_KEY, description=f"Retention (%) of the latest cohorts, {label}"
+                )
+            )
+        )
     get_run_logger().info("Published the run summary of %s (flow run %s).", label, flow_run.name)
     return ids

@@ -25,31 +25,52 @@ VENDOR = Path("static") / "vendor"
 
 # CDN address in GX's templates -> (npm package, file in the package)
 CDN_FILES: dict[str, tuple[str, str]] = {
-    "https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css":
-        ("bootstrap", "dist/css/bootstrap.min.css"),
-    "https://stackpath.bootstrapcdn.com/bootstrap/4.3.1/js/bootstrap.min.js":
-        ("bootstrap", "dist/js/bootstrap.min.js"),
+    "https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css": (
+        "bootstrap",
+        "dist/css/bootstrap.min.css",
+    ),
+    "https://stackpath.bootstrapcdn.com/bootstrap/4.3.1/js/bootstrap.min.js": ("bootstrap", "dist/js/bootstrap.min.js"),
     "https://code.jquery.com/jquery-3.7.1.min.js": ("jquery", "dist/jquery.min.js"),
-    "https://cdnjs.cloudflare.com/ajax/libs/popper.js/1.12.9/umd/popper.min.js":
-        ("popper.js", "dist/umd/popper.min.js"),
-    "https://cdnjs.cloudflare.com/ajax/libs/font-awesome/6.6.0/css/all.min.css":
-        ("@fortawesome/fontawesome-free", "css/all.min.css"),
-    "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.css":
-        ("bootstrap-table", "dist/bootstrap-table.min.css"),
-    "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.js":
-        ("bootstrap-table", "dist/bootstrap-table.min.js"),
-    "https://unpkg.com/bootstrap-table@1.19.1/dist/extensions/filter-control/bootstrap-table-filter-control.min.js":
-        ("bootstrap-table", "dist/extensions/filter-control/bootstrap-table-filter-control.min.js"),
-    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.css":
-        ("bootstrap-table", "dist/extensions/filter-control/bootstrap-table-filter-control.css"),
-    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.min.css":
-        ("bootstrap-table", "dist/extensions/filter-control/bootstrap-table-filter-control.min.css"),
-    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/css/bootstrap-datepicker.min.css":
-        ("bootstrap-datepicker", "dist/css/bootstrap-datepicker.min.css"),
-    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/js/bootstrap-datepicker.min.js":
-        ("bootstrap-datepicker", "dist/js/bootstrap-datepicker.min.js"),
-    "https://cdn.jsdelivr.net/npm/@forevolve/bootstrap-dark@1.1.0/dist/css/bootstrap-prefers-dark.css":
-        ("@forevolve/bootstrap-dark", "dist/css/bootstrap-prefers-dark.css"),
+    "https://cdnjs.cloudflare.com/ajax/libs/popper.js/1.12.9/umd/popper.min.js": (
+        "popper.js",
+        "dist/umd/popper.min.js",
+    ),
+    "https://cdnjs.cloudflare.com/ajax/libs/font-awesome/6.6.0/css/all.min.css": (
+        "@fortawesome/fontawesome-free",
+        "css/all.min.css",
+    ),
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.css": (
+        "bootstrap-table",
+        "dist/bootstrap-table.min.css",
+    ),
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.js": (
+        "bootstrap-table",
+        "dist/bootstrap-table.min.js",
+    ),
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/extensions/filter-control/bootstrap-table-filter-control.min.js": (
+        "bootstrap-table",
+        "dist/extensions/filter-control/bootstrap-table-filter-control.min.js",
+    ),
+    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.css": (
+        "bootstrap-table",
+        "dist/extensions/filter-control/bootstrap-table-filter-control.css",
+    ),
+    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.min.css": (
+        "bootstrap-table",
+        "dist/extensions/filter-control/bootstrap-table-filter-control.min.css",
+    ),
+    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/css/bootstrap-datepicker.min.css": (
+        "bootstrap-datepicker",
+        "dist/css/bootstrap-datepicker.min.css",
+    ),
+    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/js/bootstrap-datepicker.min.js": (
+        "bootstrap-datepicker",
+        "dist/js/bootstrap-datepicker.min.js",
+    ),
+    "https://cdn.jsdelivr.net/npm/@forevolve/bootstrap-dark@1.1.0/dist/css/bootstrap-prefers-dark.css": (
+        "@forevolve/bootstrap-dark",
+        "dist/css/bootstrap-prefers-dark.css",
+    ),
     "https://cdn.jsdelivr.net/npm/vega@5": ("vega", "build/vega.min.js"),
     "https://cdn.jsdelivr.net/npm/vega-lite@5": ("vega-lite", "build/vega-lite.min.js"),
     "https://cdn.jsdelivr.net/npm/vega-embed@6": ("vega-embed", "build/vega-embed.min.js"),
@@ -59,8 +80,10 @@ CDN_FOLDERS: list[tuple[str, str]] = [("@fortawesome/fontawesome-free", "webfont
 # the logos GX's pages load from its web site (some with a tracking query string) -> the same
 # logo shipped in GX's own static images, which every Data Docs site has
 REMOTE_LOGO = "https://great-expectations-web-assets.s3.us-east-2.amazonaws.com/full_logo_dark.png"
-REMOTE_IMAGE = re.compile(r"https://great-expectations-web-assets\.s3\.[a-z0-9-]+\.amazonaws\.com/[A-Za-z0-9_.-]+"
-                          r"(\?[^\"'\s<>)]*)?")
+REMOTE_IMAGE = re.compile(
+    r"https://great-expectations-web-assets\.s3\.[a-z0-9-]+\.amazonaws\.com/[A-Za-z0-9_.-]+"
+    r"(\?[^\"'\s<>)]*)?"
+)
 LOCAL_LOGO = Path("static") / "images" / "logo-long.png"
 # GX 1.24 links the favicon one folder too high on validation result pages (a 404 on every
 # page view): pointed at the site's own favicon, relative to each page
@@ -80,13 +103,17 @@ def _copy_assets(site: Path) -> None:
     modules = assets_dir()
     wanted = [(package, file) for package, file in CDN_FILES.values()]
     for package, folder in CDN_FOLDERS:
-        wanted += [(package, str(p.relative_to(modules / package)))
-                   for p in sorted((modules / package / folder).glob("*")) if p.is_file()]
+        wanted += [
+            (package, str(p.relative_to(modules / package)))
+            for p in sorted((modules / package / folder).glob("*"))
+            if p.is_file()
+        ]
     missing = [f"{package}/{file}" for package, file in wanted if not (modules / package / file).is_file()]
     if missing:
         raise DataDocsAssetsError(
             f"The Data Docs styles and scripts are not installed ({missing[0]} is missing in {modules}): "
-            "run `make setup` (it installs them with npm from gx/assets/package-lock.json).")
+            "run `make setup` (it installs them with npm from gx/assets/package-lock.json)."
+        )
     for package, file in wanted:
         src, dst = modules / package / file, site / VENDOR / package / file
         if dst.is_file() and dst.stat().st_size == src.stat().st_size:
@@ -139,5 +166,8 @@ def make_offline(site: Path) -> int:
     if not site.is_dir():
         return 0
     _copy_assets(site)
-    return sum(rewrite_page(page, site) for page in sorted(site.rglob("*.html"))
-               if VENDOR not in page.relative_to(site).parents)
+    return sum(
+        rewrite_page(page, site)
+        for page in sorted(site.rglob("*.html"))
+        if VENDOR not in page.relative_to(site).parents
+    )

@@ -105,8 +105,10 @@ class QualityReport:
         if self.skipped:
             parts.append(f"{len(self.skipped)} not applicable yet")
         rows = sum(self.rows.values())
-        return (f"Data quality, {self.title}: {', '.join(parts)} "
-                f"({len(self.rows)} batches, {rows:,} rows, {self.seconds:.1f} s)")
+        return (
+            f"Data quality, {self.title}: {', '.join(parts)} "
+            f"({len(self.rows)} batches, {rows:,} rows, {self.seconds:.1f} s)"
+        )
 
     def lines(self) -> list[str]:
         out = [self.headline()]
@@ -122,8 +124,9 @@ class QualityReport:
         more_text = f"; and {more} more" if more > 0 else ""
         docs = f" (Data Docs: {self.data_docs})" if self.data_docs else ""
         plural = "s" if len(failures) > 1 else ""
-        return (f"The {self.title} check failed ({len(failures)} critical expectation{plural}): "
-                f"{shown}{more_text}{docs}.")
+        return (
+            f"The {self.title} check failed ({len(failures)} critical expectation{plural}): {shown}{more_text}{docs}."
+        )
 
 
 def _missing(value: Any) -> bool:

@@ -69,8 +69,16 @@ def _exception_message(info: Any) -> str | None:
 
 def _skipped(suite: str, table: str, expectation: Any, reason: str) -> CheckResult:
     config = expectation.configuration
-    return CheckResult(suite, table, config.type, expectation_columns(config.kwargs),
-                       expectation.description, str(expectation.severity.value), True, skipped=reason)
+    return CheckResult(
+        suite,
+        table,
+        config.type,
+        expectation_columns(config.kwargs),
+        expectation.description,
+        str(expectation.severity.value),
+        True,
+        skipped=reason,
+    )
 
 
 def run_phase(warehouse: Path, phase: str, parameters: dict[str, Any] | None = None) -> QualityReport:
@@ -88,8 +96,7 @@ def run_phase(warehouse: Path, phase: str, parameters: dict[str, Any] | None = N
     try:
         catalog = read_catalog(con)
         run_id = validation_run_id(con, catalog)
-        suites = sorted((s for s in context.suites.all() if (s.meta or {}).get("phase") == phase),
-                        key=lambda s: s.name)
+        suites = sorted((s for s in context.suites.all() if (s.meta or {}).get("phase") == phase), key=lambda s: s.name)
         result_ids: list[Any] = []
         for suite in suites:
             result_ids += _run_suite(context, con, catalog, suite, report, run_id)
@@ -123,8 +130,14 @@ def validation_run_id(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> Any:
     return RunIdentifier(run_name=validation_run_name(row[0]))
 
 
-def _run_suite(context: Any, con: duckdb.DuckDBPyConnection, catalog: Catalog, suite: Any,
-               report: QualityReport, run_id: Any = None) -> list[Any]:
+def _run_suite(
+    context: Any,
+    con: duckdb.DuckDBPyConnection,
+    catalog: Catalog,
+    suite: Any,
+    report: QualityReport,
+    run_id: Any = None,
+) -> list[Any]:
     """Run the suite's checkpoint; return the identifiers of the stored validation results."""
     meta = dict(suite.meta or {})
     table = _table_label(suite.name, meta)
@@ -136,8 +149,18 @@ def _run_suite(context: Any, con: duckdb.DuckDBPyConnection, catalog: Catalog, s
             for expectation in suite.expectations:
                 report.checks.append(_skipped(suite.name, table, expectation, f"table {absent[0]} not built yet"))
         else:
-            report.checks.append(CheckResult(suite.name, table, "table_exists", (), None, "critical", False,
-                                             evidence=f"table {', '.join(absent)} does not exist"))
+            report.checks.append(
+                CheckResult(
+                    suite.name,
+                    table,
+                    "table_exists",
+                    (),
+                    None,
+                    "critical",
+                    False,
+                    evidence=f"table {', '.join(absent)} does not exist",
+                )
+            )
         return []
 
     if relation:
@@ -167,19 +190,33 @@ def _run_suite(context: Any, con: duckdb.DuckDBPyConnection, catalog: Catalog, s
         frame = read_frame(con, sql)
     except duckdb.Error as exc:
         reason = str(exc).strip().splitlines()[0]
-        report.checks.append(CheckResult(suite.name, table, "read_batch", (), None, "critical", False,
-                                         evidence=f"could not be read ({reason})"))
+        report.checks.append(
+            CheckResult(
+                suite.name, table, "read_batch", (), None, "critical", False, evidence=f"could not be read ({reason})"
+            )
+        )
         return []
     report.load_seconds += time.perf_counter() - loaded
     report.rows[suite.name] = len(frame)
 
     try:
-        result = checkpoint.run(batch_parameters={"dataframe": frame}, expectation_parameters=report.parameters,
-                                run_id=run_id)
+        result = checkpoint.run(
+            batch_parameters={"dataframe": frame}, expectation_parameters=report.parameters, run_id=run_id
+        )
     except Exception as exc:  # noqa: BLE001 - GX's own errors become one sentence, not a traceback
         reason = " ".join(str(exc).split())[:300]
-        report.checks.append(CheckResult(suite.name, table, "checkpoint", (), None, "critical", False,
-                                         evidence=f"checkpoint {suite.name} could not run ({reason})"))
+        report.checks.append(
+            CheckResult(
+                suite.name,
+                table,
+                "checkpoint",
+                (),
+                None,
+                "critical",
+                False,
+                evidence=f"checkpoint {suite.name} could not run ({reason})",
+            )
+        )
         return []
     for validation in result.run_results.values():
         for r in validation.results:
@@ -188,13 +225,23 @@ def _run_suite(context: Any, con: duckdb.DuckDBPyConnection, catalog: Catalog, s
             exception = _exception_message(r.exception_info)
             severity = getattr(config, "severity", None)
             severity_text = str(getattr(severity, "value", severity or "critical"))
-            evidence = "" if r.success else describe_failure(
-                config.type, kwargs, dict(r.result or {}), exception, report.parameters)
-            report.checks.append(CheckResult(
-                suite.name, table, config.type, expectation_columns(kwargs),
-                (config.description if hasattr(config, "description") else None),
-                severity_text, bool(r.success), evidence,
-            ))
+            evidence = (
+                ""
+                if r.success
+                else describe_failure(config.type, kwargs, dict(r.result or {}), exception, report.parameters)
+            )
+            report.checks.append(
+                CheckResult(
+                    suite.name,
+                    table,
+                    config.type,
+                    expectation_columns(kwargs),
+                    (config.description if hasattr(config, "description") else None),
+                    severity_text,
+                    bool(r.success),
+                    evidence,
+                )
+            )
     return list(result.run_results.keys())
 
 

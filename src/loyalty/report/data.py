@@ -115,28 +115,38 @@ def _read(con: Any, cat: _Catalog, d: ReportData) -> ReportData:  # noqa: C901 -
         d.kpis["customers"] = int(row[0])
         d.kpis["net_revenue"] = float(row[1] or 0)
     if cat.has(DIM, "is_churned"):
-        row = _row(con, f"select sum(case when is_churned then 0 else 1 end), "
-                        f"sum(case when is_churned then 1 else 0 end) from {DIM}")
+        row = _row(
+            con,
+            f"select sum(case when is_churned then 0 else 1 end), "
+            f"sum(case when is_churned then 1 else 0 end) from {DIM}",
+        )
         d.kpis["active_customers"], d.kpis["churned_customers"] = int(row[0] or 0), int(row[1] or 0)
     if cat.has(DIM, "predicted_clv_365d"):
         value = _row(con, f"select sum(predicted_clv_365d) from {DIM}")[0]
         d.kpis["predicted_clv_365d"] = None if value is None else float(value)
 
     if cat.has(COHORTS, "cohort_month", "months_since_first_purchase", "cohort_size", "retention_rate"):
-        d.cohorts = _frame(con, f"""
+        d.cohorts = _frame(
+            con,
+            f"""
             select cohort_month, months_since_first_purchase, cohort_size, active_customers, retention_rate
-            from {COHORTS} order by cohort_month, months_since_first_purchase""")
+            from {COHORTS} order by cohort_month, months_since_first_purchase""",
+        )
 
-    if cat.has(RETENTION, "activity_month", "retention_rate", "churn_rate", "customers_start", "customers_end",
-               "new_customers"):
+    if cat.has(
+        RETENTION, "activity_month", "retention_rate", "churn_rate", "customers_start", "customers_end", "new_customers"
+    ):
         # the textbook formula (end - new) / start counts customers who came back after churning
         # as retained; the mart's own rates (retained / start, churned / start) do not
-        d.retention = _frame(con, f"""
+        d.retention = _frame(
+            con,
+            f"""
             select activity_month, customers_start, customers_end, new_customers, retention_rate, churn_rate,
                 case when customers_start > 0
                     then cast(customers_end - new_customers as double) / customers_start end
                     as retention_rate_end_minus_new
-            from {RETENTION} order by activity_month""")
+            from {RETENTION} order by activity_month""",
+        )
         if len(d.retention):
             last = d.retention.iloc[-1]
             d.kpis["retention_month"] = last["activity_month"]
@@ -145,7 +155,9 @@ def _read(con: Any, cat: _Catalog, d: ReportData) -> ReportData:  # noqa: C901 -
 
     if cat.has(SNAPSHOT, "customer_id", "lifecycle_stage", "dbt_valid_from", "dbt_valid_to"):
         # status on each recorded date: the version valid on that date, per customer
-        d.lifecycle = _frame(con, f"""
+        d.lifecycle = _frame(
+            con,
+            f"""
             with recorded as (
                 select distinct cast(dbt_valid_from as date) as status_date from {SNAPSHOT}
             )
@@ -155,34 +167,49 @@ def _read(con: Any, cat: _Catalog, d: ReportData) -> ReportData:  # noqa: C901 -
                 on cast(s.dbt_valid_from as date) <= recorded.status_date
                 and (s.dbt_valid_to is null or cast(s.dbt_valid_to as date) > recorded.status_date)
             group by recorded.status_date, s.lifecycle_stage
-            order by recorded.status_date, s.lifecycle_stage""")
+            order by recorded.status_date, s.lifecycle_stage""",
+        )
 
     if cat.has(DIM, "rfm_recency_score", "rfm_frequency_score", "rfm_segment", "total_revenue"):
-        d.rfm_grid = _frame(con, f"""
+        d.rfm_grid = _frame(
+            con,
+            f"""
             select rfm_recency_score, rfm_frequency_score, min(rfm_segment) as rfm_segment,
                 count(*) as customers, sum(total_revenue) as revenue
             from {DIM} group by rfm_recency_score, rfm_frequency_score
-            order by rfm_recency_score, rfm_frequency_score""")
-        d.rfm_segments = _frame(con, f"""
+            order by rfm_recency_score, rfm_frequency_score""",
+        )
+        d.rfm_segments = _frame(
+            con,
+            f"""
             select rfm_segment, count(*) as customers, sum(total_revenue) as revenue
-            from {DIM} group by rfm_segment order by customers desc, rfm_segment""")
+            from {DIM} group by rfm_segment order by customers desc, rfm_segment""",
+        )
 
     if cat.has(DIM, "value_tier", "revenue_last_12_months"):
-        d.value_tiers = _frame(con, f"""
+        d.value_tiers = _frame(
+            con,
+            f"""
             select value_tier, count(*) as customers, sum(revenue_last_12_months) as revenue_last_12_months,
                 sum(total_revenue) as revenue
-            from {DIM} group by value_tier order by value_tier""")
+            from {DIM} group by value_tier order by value_tier""",
+        )
 
     if cat.has(DIM, "predicted_clv_365d", "customer_id"):
-        d.clv = _frame(con, f"""
-            select predicted_clv_365d from {DIM} where predicted_clv_365d is not null""")
-        columns = [c for c in ("rfm_segment", "value_tier", "frequency", "total_revenue", "p_alive")
-                   if cat.has(DIM, c)]
+        d.clv = _frame(
+            con,
+            f"""
+            select predicted_clv_365d from {DIM} where predicted_clv_365d is not null""",
+        )
+        columns = [c for c in ("rfm_segment", "value_tier", "frequency", "total_revenue", "p_alive") if cat.has(DIM, c)]
         extra = "".join(f", {c}" for c in columns)
-        d.top_customers = _frame(con, f"""
+        d.top_customers = _frame(
+            con,
+            f"""
             select customer_id, predicted_clv_365d{extra} from {DIM}
             where predicted_clv_365d is not null
-            order by predicted_clv_365d desc, customer_id limit {TOP_CUSTOMERS}""")
+            order by predicted_clv_365d desc, customer_id limit {TOP_CUSTOMERS}""",
+        )
 
     if cat.has(ALERTS, "customer_id", "loss_rank"):
         d.alerts_total = int(_row(con, f"select count(*) from {ALERTS}")[0])
@@ -191,11 +218,20 @@ def _read(con: Any, cat: _Catalog, d: ReportData) -> ReportData:  # noqa: C901 -
     if cat.has(BREADTH, "category_breadth", "min_categories", "customers", "churn_rate"):
         d.category_breadth = _frame(con, f"select * from {BREADTH} order by min_categories")
 
-    if cat.has(HOLDOUT, "model_name", "frequency_bucket", "bucket_order", "predicted_repeat_purchases",
-               "actual_repeat_purchases"):
+    if cat.has(
+        HOLDOUT,
+        "model_name",
+        "frequency_bucket",
+        "bucket_order",
+        "predicted_repeat_purchases",
+        "actual_repeat_purchases",
+    ):
         d.holdout = _frame(con, f"select * from {HOLDOUT} order by model_name, bucket_order")
 
     if cat.has(DIM, "p_alive", "frequency", "recency_days"):
-        d.p_alive_grid = _frame(con, f"""
-            select frequency, recency_days, tenure_days, p_alive from {DIM} where p_alive is not null""")
+        d.p_alive_grid = _frame(
+            con,
+            f"""
+            select frequency, recency_days, tenure_days, p_alive from {DIM} where p_alive is not null""",
+        )
     return d

@@ -63,21 +63,30 @@ def _kpis(d: ReportData) -> str:
         items.append(("predicted CLV, 365 days", "n/a" if v is None else f"{v:,.0f}"))
     if "net_revenue" in k:
         items.append(("net revenue to date", f"{k['net_revenue']:,.0f}"))
-    return "".join(f"<div class='kpi'><div class='v'>{html.escape(v)}</div><div class='l'>{html.escape(label)}"
-                   "</div></div>" for label, v in items)
+    return "".join(
+        f"<div class='kpi'><div class='v'>{html.escape(v)}</div><div class='l'>{html.escape(label)}</div></div>"
+        for label, v in items
+    )
 
 
 def _section(chart: Chart) -> str:
     classes = ["chart"] + (["wide"] if chart.key in WIDE else []) + (["missing"] if chart.missing else [])
     body = ""
     if chart.figure is not None:
-        body = pio.to_html(chart.figure, full_html=False, include_plotlyjs=False, div_id=f"chart-{chart.key}",
-                           config={"displaylogo": False, "responsive": True})
+        body = pio.to_html(
+            chart.figure,
+            full_html=False,
+            include_plotlyjs=False,
+            div_id=f"chart-{chart.key}",
+            config={"displaylogo": False, "responsive": True},
+        )
     elif chart.table_html is not None:
         body = f"<div class='table-wrap' id='table-{chart.key}'>{chart.table_html}</div>"
-    return (f"<section id='{chart.key}' class='{' '.join(classes)}' data-kind="
-            f"'{'chart' if chart.figure is not None else 'table' if chart.table_html is not None else 'none'}'>"
-            f"<h2>{html.escape(chart.title)}</h2><p class='reading'>{html.escape(chart.reading)}</p>{body}</section>")
+    return (
+        f"<section id='{chart.key}' class='{' '.join(classes)}' data-kind="
+        f"'{'chart' if chart.figure is not None else 'table' if chart.table_html is not None else 'none'}'>"
+        f"<h2>{html.escape(chart.title)}</h2><p class='reading'>{html.escape(chart.reading)}</p>{body}</section>"
+    )
 
 
 def render_html(d: ReportData, charts: list[Chart], *, generated_at: dt.datetime | None = None) -> str:

@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 
-
 def _arrow(spark: SparkSession) -> None:
     spark.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
 
@@ -81,5 +80,9 @@ def write_clv_outputs(warehouse: Path, scores: pd.DataFrame, fits: pd.DataFrame,
     )
     holdout_frame.write.mode("overwrite").format("parquet").saveAsTable("clv.holdout_validation")
     spark.sql(f"create table if not exists clv.model_fits ({MODEL_FITS_COLUMNS}) using parquet")
-    typed = fits.reindex(columns=MODEL_FITS_NAMES).astype(object).where(fits.reindex(columns=MODEL_FITS_NAMES).notna(), None)
+    typed = (
+        fits.reindex(columns=MODEL_FITS_NAMES)
+        .astype(object)
+        .where(fits.reindex(columns=MODEL_FITS_NAMES).notna(), None)
+    )
     _frame(spark, typed, MODEL_FITS_COLUMNS).select(*MODEL_FITS_NAMES).write.insertInto("clv.model_fits")

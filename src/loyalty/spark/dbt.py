@@ -65,6 +65,7 @@ def run_dbt_in_session(
     results = read_run_results(state_dir(warehouse) / "target" / "run_results.json")
     result = DbtResult(["dbt", *command], 0 if outcome.success else 1, text, results)
     if check and not outcome.success:
-        raise BuildError(failure_sentence(args[0] if args else "dbt", result,
-                                          state_dir(warehouse) / "target" / "manifest.json"))
+        raise BuildError(
+            failure_sentence(args[0] if args else "dbt", result, state_dir(warehouse) / "target" / "manifest.json")
+        )
     return result

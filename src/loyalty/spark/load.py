@@ -56,8 +56,10 @@ def _read(spark: SparkSession, file: Path, what: str, header: list[str], options
     from pyspark.sql.types import StringType, StructField, StructType
 
     if file_format(file) == "jsonl":
-        raise InputError(f"The {what} file {file} is JSON Lines, which the spark target does not read: "
-                         "convert it to Parquet or CSV, or use --target duckdb.")
+        raise InputError(
+            f"The {what} file {file} is JSON Lines, which the spark target does not read: "
+            "convert it to Parquet or CSV, or use --target duckdb."
+        )
     try:
         if file_format(file) == "parquet":
             return spark.read.parquet(str(file))
@@ -89,8 +91,7 @@ def _text(df: DataFrame, name: str) -> str:
 
     quoted = "`" + name.replace("`", "``") + "`"
     if isinstance(df.schema[name].dataType, TimestampType):  # an instant: UTC wall clock + offset
-        return (f"concat(regexp_replace(date_format({quoted}, 'yyyy-MM-dd HH:mm:ss.SSSSSS'), '[.]?0+$', ''),"
-                " '+00')")
+        return f"concat(regexp_replace(date_format({quoted}, 'yyyy-MM-dd HH:mm:ss.SSSSSS'), '[.]?0+$', ''), '+00')"
     return f"cast({quoted} as string)"
 
 
@@ -148,11 +149,12 @@ def _normalized(
         joined = f"concat_ws({_sql_text(options.delimiter)}, {fields})"
         bad_text = (
             f"when instr({joined}, '\ufffd') > 0 then replace({joined}, '\ufffd', '?')"
-            if options.encoding == "utf-8" else ""
+            if options.encoding == "utf-8"
+            else ""
         )
         numbered = numbered.withColumn(
-            "_raw_line", F.expr(f"case when {CORRUPT} is not null then regexp_replace({CORRUPT}, '[\\r\\n]+$', '') "
-                                f"{bad_text} end")
+            "_raw_line",
+            F.expr(f"case when {CORRUPT} is not null then regexp_replace({CORRUPT}, '[\\r\\n]+$', '') {bad_text} end"),
         )
     else:
         numbered = numbered.withColumn("_raw_line", F.lit(None).cast("string"))
@@ -184,8 +186,7 @@ def _load_table(
     options: CsvOptions,
 ) -> int:
     frames = [
-        _normalized(spark, file, index, required, optional, what, options)
-        for index, file in enumerate(files, start=1)
+        _normalized(spark, file, index, required, optional, what, options) for index, file in enumerate(files, start=1)
     ]
     combined = frames[0]
     for frame in frames[1:]:
@@ -202,8 +203,9 @@ def _load_table(
 
 def _empty_customers(spark: SparkSession) -> None:
     cols = ", ".join(f"{c} string" for c in CUSTOMER_REQUIRED + CUSTOMER_OPTIONAL)
-    schema = (f"raw_row_id bigint, source_file string, source_row_number bigint, {cols}, raw_line string,"
-              " loaded_at timestamp")
+    schema = (
+        f"raw_row_id bigint, source_file string, source_row_number bigint, {cols}, raw_line string, loaded_at timestamp"
+    )
     spark.createDataFrame([], schema).write.mode("overwrite").format("parquet").saveAsTable("raw.customers")
 
 
@@ -219,14 +221,14 @@ def load_raw_spark(
     cust_files = resolve_files(customers, "customers") if customers else []
     spark = get_session(warehouse)
     spark.sql("create database if not exists raw")
-    n_tx = _load_table(spark, "transactions", tx_files, TRANSACTION_REQUIRED, TRANSACTION_OPTIONAL, "transactions",
-                       options)
+    n_tx = _load_table(
+        spark, "transactions", tx_files, TRANSACTION_REQUIRED, TRANSACTION_OPTIONAL, "transactions", options
+    )
     if n_tx == 0:
         names = ", ".join(str(f) for f in tx_files)
         raise InputError(f"The transactions input {names} contains no rows.")
     if cust_files:
-        n_cust = _load_table(spark, "customers", cust_files, CUSTOMER_REQUIRED, CUSTOMER_OPTIONAL, "customers",
-                             options)
+        n_cust = _load_table(spark, "customers", cust_files, CUSTOMER_REQUIRED, CUSTOMER_OPTIONAL, "customers", options)
         malformed = spark.sql(
             "select source_file, source_row_number from raw.customers where raw_line is not null"
             " order by raw_row_id limit 1"

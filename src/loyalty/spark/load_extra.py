@@ -29,7 +29,8 @@ def load_extra_raw_spark(warehouse: Path, surveys: str | Path | None, balances: 
         for table in EXTRA_TABLES:
             columns = con.execute(
                 "select column_name, data_type from information_schema.columns "
-                "where table_schema = 'raw' and table_name = ? order by ordinal_position", [table]
+                "where table_schema = 'raw' and table_name = ? order by ordinal_position",
+                [table],
             ).fetchall()
             schema = ", ".join(f"{name} {'bigint' if kind == 'BIGINT' else 'string'}" for name, kind in columns)
             rows = [tuple(row) for row in con.execute(f"select * from raw.{table}").fetchall()]

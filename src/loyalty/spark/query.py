@@ -123,7 +123,8 @@ class SparkConnection:
             tables, "table_schema string, table_name string, table_type string"
         ).createOrReplaceTempView("loyalty_information_schema_tables")
         self.spark.createDataFrame(
-            columns, "table_schema string, table_name string, column_name string, ordinal_position int, data_type string"
+            columns,
+            "table_schema string, table_name string, column_name string, ordinal_position int, data_type string",
         ).createOrReplaceTempView("loyalty_information_schema_columns")
 
     def _frame(self, sql: str, params: list[Any] | tuple[Any, ...] | None = None) -> Any:

@@ -119,7 +119,11 @@ def get_session(warehouse: Path) -> SparkSession:
         except Exception as exc:
             session.stop()
             text = str(exc)
-            if "Another instance of Derby" in text or "metastore" in text.lower() or "SessionHiveMetaStoreClient" in text:
+            if (
+                "Another instance of Derby" in text
+                or "metastore" in text.lower()
+                or "SessionHiveMetaStoreClient" in text
+            ):
                 raise SparkUnavailableError(
                     f"The Spark warehouse {warehouse} is in use by another process "
                     "(its embedded metastore admits one process at a time)."
