@@ -22,6 +22,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -147,7 +148,7 @@ def assert_frames_close(got: pd.DataFrame, want: pd.DataFrame, key: str) -> None
                 assert float(g) == pytest.approx(float(w), rel=1e-9, abs=1e-9), (column, month, g, w)
 
 
-def _manifest(warehouse: Path) -> dict:  # type: ignore[type-arg] - dbt's manifest JSON
+def _manifest(warehouse: Path) -> dict[str, Any]:  # dbt's manifest JSON
     """dbt's manifest of the runs that built (and published) this warehouse."""
     return json.loads((get_engine("duckdb").state_dir(warehouse) / "target" / "manifest.json").read_text())
 

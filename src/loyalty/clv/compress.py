@@ -80,7 +80,9 @@ def rank(key: np.ndarray, cardinality: int) -> tuple[np.ndarray, np.ndarray]:
         codes = np.empty(n, dtype=np.intp)
         codes[order] = np.repeat(np.arange(starts.shape[0], dtype=np.intp), run_lengths)
         return codes, sorted_key[starts]
-    distinct, codes = np.unique(key, return_inverse=True)
+    # (two statements: mypy 1.19 crashes unpacking np.unique's overloaded tuple)
+    unique = np.unique(key, return_inverse=True)
+    distinct, codes = unique[0], unique[1]
     return codes.astype(np.intp, copy=False).ravel(), distinct
 
 

@@ -3,13 +3,18 @@ per distinct purchase day - the lifetimes convention the CLV models expect."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 
 TRANSACTION_COLUMNS = ("customer_id", "transaction_date", "amount")
 
+# a date, or its ISO text (pd.Timestamp reads both)
+DateLike = dt.date | str | pd.Timestamp
 
-def purchase_days(transactions: pd.DataFrame, until: object | None = None) -> pd.DataFrame:
+
+def purchase_days(transactions: pd.DataFrame, until: DateLike | None = None) -> pd.DataFrame:
     """One row per (customer_id, purchase day) with the day's total amount.
 
     Several purchases on one day count as one purchase day (their amounts are summed);
@@ -33,10 +38,11 @@ def purchase_days(transactions: pd.DataFrame, until: object | None = None) -> pd
         raise ValueError("transaction_date has missing values")
     if until is not None:
         frame = frame[frame["day"] <= pd.Timestamp(until)]
-    return frame.groupby(["customer_id", "day"], as_index=False, sort=True)["amount"].sum()
+    summed: pd.DataFrame = frame.groupby(["customer_id", "day"], as_index=False, sort=True)["amount"].sum()
+    return summed
 
 
-def summarize_purchase_days(days: pd.DataFrame, as_of: object) -> pd.DataFrame:
+def summarize_purchase_days(days: pd.DataFrame, as_of: DateLike) -> pd.DataFrame:
     """Summary per customer from :func:`purchase_days` output (rows after ``as_of`` ignored).
 
     Columns: customer_id, first_purchase_date, frequency (repeat purchase days),
@@ -68,7 +74,7 @@ def summarize_purchase_days(days: pd.DataFrame, as_of: object) -> pd.DataFrame:
     )
 
 
-def summarize_transactions(transactions: pd.DataFrame, as_of: object) -> pd.DataFrame:
+def summarize_transactions(transactions: pd.DataFrame, as_of: DateLike) -> pd.DataFrame:
     """Customer summary at ``as_of`` from raw purchases (customer_id, transaction_date,
     amount); see :func:`summarize_purchase_days` for the columns."""
     return summarize_purchase_days(purchase_days(transactions, until=as_of), as_of)
