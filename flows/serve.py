@@ -14,8 +14,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import cast
 
 from prefect import serve
+from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron
 
 from loyalty.engines import TARGETS
@@ -55,18 +57,26 @@ def main(argv: list[str] | None = None) -> None:
         "warehouse": _absolute(args.warehouse) if args.warehouse else None,
         "target": args.target,
     }
-    daily = loyalty_pipeline.to_deployment(
-        name="daily",
-        schedules=[Cron(args.cron, timezone=args.timezone)],
-        parameters=inputs,  # as_of stays empty: each run describes the latest complete data
-        description="The loyalty warehouse, rebuilt and validated on a schedule.",
-        tags=["loyalty"],
+    # to_deployment is @async_dispatch, typed as maybe a coroutine; called here outside any event
+    # loop it returns the RunnerDeployment itself
+    daily = cast(
+        RunnerDeployment,
+        loyalty_pipeline.to_deployment(
+            name="daily",
+            schedules=[Cron(args.cron, timezone=args.timezone)],
+            parameters=inputs,  # as_of stays empty: each run describes the latest complete data
+            description="The loyalty warehouse, rebuilt and validated on a schedule.",
+            tags=["loyalty"],
+        ),
     )
-    backfill = loyalty_backfill.to_deployment(
-        name="backfill",
-        parameters=inputs,  # give as_of_dates, or start and end (and every) when starting a run
-        description="Rebuild the warehouse for a series of past as-of dates, oldest first.",
-        tags=["loyalty"],
+    backfill = cast(
+        RunnerDeployment,
+        loyalty_backfill.to_deployment(
+            name="backfill",
+            parameters=inputs,  # give as_of_dates, or start and end (and every) when starting a run
+            description="Rebuild the warehouse for a series of past as-of dates, oldest first.",
+            tags=["loyalty"],
+        ),
     )
     serve(daily, backfill)
 

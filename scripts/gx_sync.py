@@ -24,6 +24,10 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    from great_expectations.datasource.fluent import PandasDatasource
 
 DATA_SOURCE = "warehouse"
 BATCH_DEFINITION = "whole_table"
@@ -50,7 +54,8 @@ def sync(project: Path) -> list[str]:
 
     context = gx.get_context(mode="file", context_root_dir=str(project))
     if DATA_SOURCE in context.data_sources.all():
-        source = context.data_sources.get(DATA_SOURCE)
+        # get() is typed as any data source; this name is only ever given to add_pandas below
+        source = cast("PandasDatasource", context.data_sources.get(DATA_SOURCE))
     else:
         source = context.data_sources.add_pandas(DATA_SOURCE)
     names = suite_names(project)

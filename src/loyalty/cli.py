@@ -42,7 +42,7 @@ def _dbt_var(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
     return parsed
 
 
-def _csv_options(func):  # type: ignore[no-untyped-def]  # click decorators / callables typed loosely
+def _csv_options(func):  # click decorators / callables typed loosely
     """--csv-delimiter / --csv-encoding: checked, then handed to the loaders (loyalty.load.CsvOptions)."""
     options = [
         click.option(
@@ -218,8 +218,7 @@ def _generate_extra(
         click.echo(f"Wrote {extra.n_rows:,} {what} ({extra.n_bad_rows:,} malformed) to {extra.path}")
 
 
-# (the type: ignore below: click decorators / callables typed loosely)
-def _run_flow(config, lock_timeout: float):  # type: ignore[no-untyped-def]
+def _run_flow(config, lock_timeout: float):  # click decorators / callables typed loosely
     """Run the pipeline flow with progress lines; input files are checked before Prefect starts."""
     from loyalty.load import check_inputs, check_warehouse_folder
     from loyalty.orchestration.runner import console_progress, run_flow
@@ -261,7 +260,7 @@ TARGET_OPTION = click.option(
 )
 
 
-def _run_options(func):  # type: ignore[no-untyped-def]  # click decorators / callables typed loosely
+def _run_options(func):  # click decorators / callables typed loosely
     options = [
         TARGET_OPTION,
         click.option(
@@ -401,7 +400,7 @@ def run(
             transactions=transactions,
             customers=customers,
             as_of=as_of,
-            warehouse=warehouse,
+            warehouse=warehouse,  # type: ignore[arg-type]  # None = the engine's default, resolved by RunConfig
             full_refresh=full_refresh,
             target=target,
             variables=var_items,
@@ -443,7 +442,7 @@ def demo(
         config = RunConfig(
             transactions=str(result.transactions_path),
             customers=str(result.customers_path),
-            warehouse=warehouse,
+            warehouse=warehouse,  # type: ignore[arg-type]  # None = the engine's default, resolved by RunConfig
             full_refresh=full_refresh,
             target=target,
         )

@@ -182,10 +182,11 @@ def _holdout_rows(result: dict[str, pd.DataFrame], calibration_end: dt.date, hol
                 "model_name": model,
                 "frequency_bucket": "total",
                 "bucket_order": 8,
-                "n_customers": int(totals.loc[model, "n_customers"]),
-                "predicted_repeat_purchases": float(totals.loc[model, "predicted_total"]),
-                "actual_repeat_purchases": float(totals.loc[model, "actual_total"]),
-                "mean_absolute_error": float(totals.loc[model, "mean_absolute_error"]),
+                # (the type: ignore: pandas-stubs types .loc[row, col] as any scalar; these are numbers)
+                "n_customers": int(totals.loc[model, "n_customers"]),  # type: ignore[arg-type]
+                "predicted_repeat_purchases": float(totals.loc[model, "predicted_total"]),  # type: ignore[arg-type]
+                "actual_repeat_purchases": float(totals.loc[model, "actual_total"]),  # type: ignore[arg-type]
+                "mean_absolute_error": float(totals.loc[model, "mean_absolute_error"]),  # type: ignore[arg-type]
             }
         )
     frame = pd.DataFrame(rows)
@@ -253,6 +254,8 @@ def clv_step(config: RunConfig, calibration_end: dt.date | None = None) -> ClvRe
     first_days = days.groupby("customer_id")["transaction_date"].min() if len(days) else pd.Series(dtype=object)
     n_calibration = int((pd.to_datetime(first_days) <= pd.Timestamp(cal_end)).sum()) if cal_end else 0
     if cal_end is not None and n_calibration >= MIN_CUSTOMERS:
+        # the as-of date is the data's last day: None only without purchase days (n_calibration 0)
+        assert inputs.as_of is not None
         with warnings.catch_warnings(record=True) as found:
             warnings.simplefilter("always")
             result = holdout_validation(days, cal_end, inputs.as_of, time_unit=settings.time_unit)

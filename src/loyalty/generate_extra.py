@@ -178,7 +178,7 @@ def _spoil_surveys(frame: pd.DataFrame, rng: np.random.Generator, rate: float) -
         elif kind == 4:
             frame.loc[row, "customer_id"] = ""
         else:
-            frame.loc[row, "response_id"] = frame.loc[max(row - 1, 0), "response_id"] if row else ""
+            frame.loc[row, "response_id"] = frame.loc[max(int(row) - 1, 0), "response_id"] if row else ""
     return len(bad)
 
 

@@ -13,7 +13,7 @@ from .base import ClvWarning, TransactionModel
 from .bgnbd import BetaGeoModel
 from .paretonbd import ParetoNBDModel
 from .result import TIME_UNITS, FitResult, check_time_unit
-from .summary import purchase_days, summarize_purchase_days
+from .summary import DateLike, purchase_days, summarize_purchase_days
 
 MODELS = ("bg_nbd", "pareto_nbd")
 #: Calibration repeat purchase days 0..6 get their own bucket; 7 and more share "7+".
@@ -26,8 +26,8 @@ def _bucket(frequency: np.ndarray) -> np.ndarray:
 
 def holdout_validation(
     transactions: pd.DataFrame,
-    calibration_end: object,
-    holdout_end: object,
+    calibration_end: DateLike,
+    holdout_end: DateLike,
     *,
     time_unit: str = "weeks",
 ) -> dict[str, pd.DataFrame]:

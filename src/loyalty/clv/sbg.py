@@ -35,6 +35,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 from scipy import special
 
 from .optimize import hessian_central, maximise_likelihood
@@ -173,7 +174,9 @@ def expected_remaining_periods(alpha: float, beta: float, completed: object) -> 
     return (beta + k) / (alpha - 1.0)
 
 
-def median_remaining_periods(alpha: float, beta: float, completed: object, max_periods: int = 100_000) -> np.ndarray:
+def median_remaining_periods(
+    alpha: float, beta: float, completed: npt.ArrayLike, max_periods: int = 100_000
+) -> np.ndarray:
     """Smallest m >= 0 with P(T > k + m | T > k) <= 1/2, per subscriber (k = ``completed``).
 
     Found by bisection on m, the conditional survival being decreasing in m; NaN when it

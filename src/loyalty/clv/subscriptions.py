@@ -52,8 +52,8 @@ def whole_periods(start: pd.Series, end: pd.Series, period: str) -> np.ndarray:
         return ((e - s).dt.days // 7).to_numpy(dtype=np.int64)
     months = (e.dt.year - s.dt.year) * 12 + (e.dt.month - s.dt.month)
     short = e.dt.day < s.dt.day  # the day of the month has not come round yet
-    months = (months - short.astype(int)).to_numpy(dtype=np.int64)
-    return months if period == "month" else months // 12
+    whole = (months - short.astype(int)).to_numpy(dtype=np.int64)
+    return whole if period == "month" else whole // 12
 
 
 def cohort_start(start: pd.Series, period: str) -> pd.Series:

@@ -37,7 +37,7 @@ def purchase_days(transactions: pd.DataFrame, until: DateLike | None = None) -> 
     if frame["day"].isna().any():
         raise ValueError("transaction_date has missing values")
     if until is not None:
-        frame = frame[frame["day"] <= pd.Timestamp(until)]
+        frame = frame.loc[frame["day"] <= pd.Timestamp(until)]
     summed: pd.DataFrame = frame.groupby(["customer_id", "day"], as_index=False, sort=True)["amount"].sum()
     return summed
 

@@ -42,6 +42,7 @@ from loyalty.orchestration.retry import (
     retry_on_transient,
 )
 from loyalty.pipeline import RunConfig, Summary
+from loyalty.quality.report import QualityReport
 
 T = TypeVar("T")
 
@@ -164,18 +165,18 @@ def build_clv_marts(config: RunConfig) -> None:
 
 
 @task(name="validate-raw-input", **WAREHOUSE_STEP)
-def validate_raw_input(config: RunConfig) -> Any:
+def validate_raw_input(config: RunConfig) -> QualityReport:
     """Great Expectations on the classified raw rows (e.g. the share rejected), before any mart is built."""
     return _quality(lambda: pipeline.validate_raw_step(config))
 
 
 @task(name="validate-marts", **WAREHOUSE_STEP)
-def validate_marts(config: RunConfig) -> Any:
+def validate_marts(config: RunConfig) -> QualityReport:
     """Great Expectations on every mart that exists, after the last build phase."""
     return _quality(lambda: pipeline.validate_marts_step(config))
 
 
-def _quality(fn: Callable[[], Any]) -> Any:
+def _quality(fn: Callable[[], QualityReport]) -> QualityReport:
     """Run a quality step; log its headline and each warning (a critical failure raises)."""
     report = _step(fn)
     logger = get_run_logger()

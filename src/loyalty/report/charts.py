@@ -203,7 +203,8 @@ def rfm_grid(d: ReportData) -> Chart:
     segment = g.pivot(index="rfm_frequency_score", columns="rfm_recency_score", values="rfm_segment")
     text = [
         [
-            f"{segment.iat[i, j]}<br>{int(customers.iat[i, j]):,} cust.<br>{_money(revenue.iat[i, j])}"
+            # pandas-stubs types .iat as any scalar; customers and revenue are numbers
+            f"{segment.iat[i, j]}<br>{int(customers.iat[i, j]):,} cust.<br>{_money(revenue.iat[i, j])}"  # type: ignore[arg-type]
             if not pd.isna(customers.iat[i, j])
             else ""
             for j in range(customers.shape[1])

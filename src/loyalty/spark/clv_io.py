@@ -18,6 +18,7 @@ from loyalty.clv.tables import AS_OF_SQL, MODEL_FITS_COLUMNS, MODEL_FITS_NAMES, 
 from loyalty.spark.session import get_session
 
 if TYPE_CHECKING:
+    import numpy as np
     from pyspark.sql import DataFrame, SparkSession
 
 
@@ -36,7 +37,7 @@ def read_clv_inputs(warehouse: Path) -> tuple[pd.DataFrame, pd.DataFrame, dt.dat
     return summary, days, row[0][0] if row else None
 
 
-def _spark_type(dtype: object, values: pd.Series) -> str:
+def _spark_type(dtype: np.dtype | pd.api.extensions.ExtensionDtype, values: pd.Series) -> str:
     if dtype == object:  # noqa: E721 - python objects: the type of the first value decides
         first = values.dropna()
         sample = first.iloc[0] if len(first) else None
@@ -83,6 +84,7 @@ def write_clv_outputs(warehouse: Path, scores: pd.DataFrame, fits: pd.DataFrame,
     typed = (
         fits.reindex(columns=MODEL_FITS_NAMES)
         .astype(object)
-        .where(fits.reindex(columns=MODEL_FITS_NAMES).notna(), None)
+        # pandas-stubs has no overload for other=None, which pandas documents for object frames
+        .where(fits.reindex(columns=MODEL_FITS_NAMES).notna(), None)  # type: ignore[call-overload]
     )
     _frame(spark, typed, MODEL_FITS_COLUMNS).select(*MODEL_FITS_NAMES).write.insertInto("clv.model_fits")
