@@ -83,7 +83,7 @@ def p_no_purchase_if_alive(
 
 def p_purchase_within(
     model: TransactionModel,
-    t: float,
+    t: float | np.ndarray,
     x: np.ndarray,
     tx: np.ndarray,
     t_obs: np.ndarray,

@@ -71,7 +71,7 @@ def retention_rate(alpha: float, beta: float, t: object) -> np.ndarray:
     return (beta + tt - 1.0) / (alpha + beta + tt - 1.0)
 
 
-def lifetimes_from_survival(alive: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def lifetimes_from_survival(alive: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(completed periods, is_churned, weights) from a cohort's counts alive at the start of
     periods 0, 1, ..., k (alive[0] = cohort size): alive[t-1] - alive[t] cancelled in period
     t (completed t - 1 periods), and alive[k] are still active after k completed periods."""

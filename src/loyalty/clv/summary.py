@@ -37,8 +37,9 @@ def purchase_days(transactions: pd.DataFrame, until: DateLike | None = None) -> 
     if frame["day"].isna().any():
         raise ValueError("transaction_date has missing values")
     if until is not None:
-        frame = frame.loc[frame["day"] <= pd.Timestamp(until)]
-    summed: pd.DataFrame = frame.groupby(["customer_id", "day"], as_index=False, sort=True)["amount"].sum()
+        frame = frame[frame["day"] <= pd.Timestamp(until)]
+    # with as_index=False the sum is a DataFrame (the keys become columns); pandas-stubs says Series
+    summed: pd.DataFrame = frame.groupby(["customer_id", "day"], as_index=False, sort=True)["amount"].sum()  # type: ignore[assignment]
     return summed
 
 
