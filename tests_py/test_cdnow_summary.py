@@ -14,7 +14,7 @@ EXPECTED = json.loads((FIXTURES / "cdnow_lifetimes_summary.json").read_text())
 
 def test_customer_count_and_summary_sums_match_lifetimes(cdnow_warehouse: Path) -> None:
     with connect(cdnow_warehouse) as con:
-        n, freq, rec, tenure, monetary, repeat = con.execute(
+        n, freq, rec, tenure, monetary, repeat = con.execute(  # type: ignore[misc]  # fetchone() is None only without a row; the unpacking then fails the test
             """
             select count(*), sum(frequency), sum(recency_days), sum(tenure_days),
                    sum(cast(monetary_value as double)), count(case when frequency > 0 then 1 end)

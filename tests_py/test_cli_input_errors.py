@@ -10,8 +10,7 @@ import pytest
 from conftest import FIXTURES, connect, run_cli
 
 
-# (the type: ignore below: click decorators / callables typed loosely)
-def assert_one_sentence_error(proc, *fragments: str) -> None:  # type: ignore[no-untyped-def]
+def assert_one_sentence_error(proc, *fragments: str) -> None:
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]

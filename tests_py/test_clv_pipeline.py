@@ -28,6 +28,7 @@ def test_holdout_calibration_fit_reproduces_published_cdnow_estimates(cdnow_ware
             " from marts.rpt_clv_model_fits where model_name = ? and fit_purpose = 'holdout_calibration'",
             [model],
         ).fetchone()
+    assert row is not None
     *fitted, ll, n_customers, unit, converged, calibration_end = row
     assert [round(v, 3) for v in fitted] == list(params.values())
     assert round(ll, 1) == log_likelihood
@@ -72,7 +73,7 @@ def test_auto_churn_model_is_the_one_with_lower_holdout_error(cdnow_warehouse: P
 def test_dim_customers_carries_probabilities_and_clv(cdnow_warehouse: Path) -> None:
     with connect(cdnow_warehouse) as con:
         (n, bad_range, one_time, one_time_alive, bad_complement, negative_clv, hist_mismatch, null_scores) = (
-            con.execute(
+            con.execute(  # type: ignore[misc]  # fetchone() is None only without a row; the unpacking then fails the test
                 """
             select
                 count(*),

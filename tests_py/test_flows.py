@@ -128,7 +128,7 @@ def task_runs(run_id: UUID, *expected: str) -> dict[str, Any]:
         time.sleep(0.5)
 
 
-def artifacts(run_id: UUID) -> dict[str, Any]:
+def artifacts(run_id: UUID) -> dict[str | None, Any]:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 

@@ -76,7 +76,9 @@ def q(sql: str) -> list[tuple]:
 
 def q1(sql: str) -> tuple:
     with duckdb.connect() as con:
-        return con.execute(sql).fetchone()
+        row = con.execute(sql).fetchone()
+    assert row is not None, sql
+    return row
 
 
 # --------------------------------------------------------------------------- API
@@ -498,7 +500,7 @@ def test_duplicates_are_exact_copies_of_earlier_valid_rows(dirty):
     def chunk(row):
         return (int(row[1][1:]) - 1) // 1000 if row[1] else None
 
-    position = {}
+    position: dict[object, int] = {}
     for i, row in enumerate(rows):
         if row[0] in position:
             between = {chunk(r) for r in rows[position[row[0]] : i + 1]} - {None}

@@ -58,8 +58,7 @@ JSONL_LINES = [
 AS_OF = "2024-06-30"
 
 
-# (the type: ignore below: click decorators / callables typed loosely)
-def assert_one_sentence(proc, code: int, *fragments: str) -> None:  # type: ignore[no-untyped-def]
+def assert_one_sentence(proc, code: int, *fragments: str) -> None:
     assert proc.returncode == code, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
@@ -109,7 +108,7 @@ def test_every_hand_made_case_gets_its_reason(mixed_warehouse: Path) -> None:
             " from raw.transactions r left join marts.rejected_transactions v using (raw_row_id)"
             " order by r.raw_row_id"
         ).fetchall()
-        valid, rejected, raw = con.execute(
+        valid, rejected, raw = con.execute(  # type: ignore[misc]  # fetchone() is None only without a row; the unpacking then fails the test
             "select (select count(*) from marts.fct_transactions), (select count(*) from marts.rejected_transactions),"
             " (select count(*) from raw.transactions)"
         ).fetchone()

@@ -172,6 +172,7 @@ def test_retention_rate_above_one_fails_the_marts_checkpoint(clean_build, tmp_pa
     assert f"e.g. (retention_rate=1.5, cohort_month={cohort}, months_since_first_purchase=1)" in message
     assert f"{_work(warehouse)}.gx/uncommitted/data_docs" in message
     report = failed.value.report
+    assert report is not None
     assert [c.suite for c in report.failures] == ["rpt_cohort_retention_monthly"]
 
 
@@ -187,6 +188,7 @@ def test_month_zero_retention_and_revenue_reconciliation_are_checked(clean_build
     )
     with pytest.raises(QualityError) as failed:
         validate_marts_step(RunConfig(transactions="unused", warehouse=warehouse))
+    assert failed.value.report is not None
     failures = {(c.suite, c.description) for c in failed.value.report.failures}
     assert failures == {
         ("rpt_cohort_retention_monthly_cohorts", "Month-0 retention is 1."),

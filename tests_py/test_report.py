@@ -164,7 +164,8 @@ def test_report_numbers_match_the_published_cdnow_figures(cdnow_warehouse: Path)
     assert int(month0["cohort_size"].sum()) == 2357
     assert d.retention is not None
     by_month = d.retention.set_index(pd.to_datetime(d.retention["activity_month"]).dt.strftime("%Y-%m"))
-    assert [round(by_month.loc[m, "retention_rate"], 3) for m in ("1998-01", "1998-02", "1998-03")] == [
+    # pandas-stubs types .loc[row, col] as any scalar; retention_rate is a float
+    assert [round(by_month.loc[m, "retention_rate"], 3) for m in ("1998-01", "1998-02", "1998-03")] == [  # type: ignore[arg-type]
         0.810,
         0.717,
         0.665,

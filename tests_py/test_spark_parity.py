@@ -112,7 +112,7 @@ def built(parity_input: tuple[Path, Path], tmp_path_factory: pytest.TempPathFact
     balances = generate_balances(
         tx / "b_generated.csv", root / "balances.parquet", end=dt.date(2025, 12, 31), seed=11, bad_row_rate=0.05
     ).path
-    extra = {"surveys": str(surveys), "balances": str(balances)}
+    extra: dict[str, Any] = {"surveys": str(surveys), "balances": str(balances)}
     duck = RunConfig(
         transactions=str(tx), customers=str(cust), warehouse=root / "duck.duckdb", target="duckdb", **extra
     )

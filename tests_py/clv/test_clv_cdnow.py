@@ -35,7 +35,8 @@ def test_calibration_summary_matches_the_published_facts(cdnow_calibration: pd.D
 
 def test_bg_nbd_reproduces_fhl_2005_estimates(cdnow_weeks: tuple[np.ndarray, ...]) -> None:
     result = BetaGeoModel(time_unit="weeks").fit(*cdnow_weeks).result
-    assert result is not None and result.converged, result.message
+    assert result is not None
+    assert result.converged, result.message
     assert rounded(result.params, 3) == {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
     assert round(result.log_likelihood, 1) == -9582.4
     assert (result.model_name, result.time_unit, result.n_customers) == ("bg_nbd", "weeks", 2357)
@@ -43,7 +44,8 @@ def test_bg_nbd_reproduces_fhl_2005_estimates(cdnow_weeks: tuple[np.ndarray, ...
 
 def test_pareto_nbd_reproduces_published_estimates(cdnow_weeks: tuple[np.ndarray, ...]) -> None:
     result = ParetoNBDModel(time_unit="weeks").fit(*cdnow_weeks).result
-    assert result is not None and result.converged, result.message
+    assert result is not None
+    assert result.converged, result.message
     assert rounded(result.params, 3) == {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}
     assert round(result.log_likelihood, 1) == -9595.0
 
@@ -51,7 +53,8 @@ def test_pareto_nbd_reproduces_published_estimates(cdnow_weeks: tuple[np.ndarray
 def test_gamma_gamma_reproduces_published_estimates(cdnow_calibration: pd.DataFrame) -> None:
     s = cdnow_calibration
     result = GammaGammaModel().fit(s["frequency"], s["monetary_value"]).result
-    assert result is not None and result.converged, result.message
+    assert result is not None
+    assert result.converged, result.message
     assert result.n_customers == 946
     assert rounded(result.params, 2) == {"p": 6.25, "q": 3.74, "gamma": 15.44}
     assert round(result.log_likelihood, 1) == -4055.9

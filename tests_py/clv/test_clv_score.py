@@ -173,7 +173,8 @@ def test_invalid_arguments_are_rejected() -> None:
 
 def test_discounted_clv_of_one_purchase_a_month() -> None:
     n_steps, step_days = clv_steps(365)
-    assert (n_steps, step_days) == (12, pytest.approx(365 / 12))
+    # pytest.approx compares equal to a float, which mypy's strict equality cannot know
+    assert (n_steps, step_days) == (12, pytest.approx(365 / 12))  # type: ignore[comparison-overlap]
     cumulative = np.arange(1.0, 13.0)[None, :]  # one expected purchase per month
     monthly = 1.1 ** (1 / 12) - 1
     annuity = (1 - 1.1**-1) / monthly  # sum_{m=1..12} (1 + monthly)^-m

@@ -105,6 +105,7 @@ def test_clv_percentiles_match_seeded_parameter_draws() -> None:
         )
         scores = compute_scores(prepared, models, churn_model="bg_nbd")
     cov_bg = models.bg_nbd.covariance_log(prepared.rows)
+    assert models.gamma_gamma.result is not None
     cov_gg = models.gamma_gamma.result.covariance_log
     assert cov_bg is not None and cov_gg is not None
     rng = np.random.default_rng(20261129)

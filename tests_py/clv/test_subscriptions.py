@@ -28,7 +28,7 @@ def test_lifetimes_churn_and_censoring_by_hand() -> None:
         {
             "customer_id": ["a", "b", "c", "d"],
             "started_at": pd.to_datetime(["2024-01-10", "2024-01-20", "2024-02-05", "2024-02-05"]),
-            "ended_at": pd.to_datetime(["2024-03-15", None, "2024-02-20", "2024-07-01"]),
+            "ended_at": pd.to_datetime(["2024-03-15", None, "2024-02-20", "2024-07-01"]),  # type: ignore[arg-type]  # pandas-stubs rejects None (NaT) in a list of dates
         }
     )
     life = subscriptions.subscription_lifetimes(subs, dt.date(2024, 5, 1), "month")
@@ -43,7 +43,7 @@ def test_survival_by_cohort_counts_only_subscribers_observable_that_long() -> No
         {
             "customer_id": ["a", "b", "c", "d"],
             "started_at": pd.to_datetime(["2024-01-10", "2024-01-20", "2024-02-05", "2024-02-05"]),
-            "ended_at": pd.to_datetime(["2024-03-15", None, "2024-02-20", None]),
+            "ended_at": pd.to_datetime(["2024-03-15", None, "2024-02-20", None]),  # type: ignore[arg-type]  # pandas-stubs rejects None (NaT) in a list of dates
         }
     )
     life = subscriptions.subscription_lifetimes(subs, dt.date(2024, 5, 1), "month")
@@ -73,7 +73,7 @@ def test_subscriber_scores_by_hand() -> None:
 def test_fit_on_lifetimes_rebuilt_from_the_published_regular_cohort() -> None:
     # 1,000 subscribers started on 2000-01-01, lost each year as in FH07's "regular" cohort
     alive = [1000, 631, 468, 382, 326, 289, 262, 241]
-    rows = []
+    rows: list[tuple[dt.date | None, bool]] = []
     for year in range(1, 8):
         rows += [(dt.date(1999 + year, 6, 30), True)] * (alive[year - 1] - alive[year])
     rows += [(None, False)] * alive[7]
@@ -81,7 +81,7 @@ def test_fit_on_lifetimes_rebuilt_from_the_published_regular_cohort() -> None:
         {
             "customer_id": [str(i) for i in range(1000)],
             "started_at": pd.to_datetime(["2000-01-01"] * 1000),
-            "ended_at": pd.to_datetime([r[0] for r in rows]),
+            "ended_at": pd.to_datetime([r[0] for r in rows]),  # type: ignore[arg-type]  # pandas-stubs rejects None (NaT) in a list of dates
         }
     )
     life = subscriptions.subscription_lifetimes(subs, dt.date(2007, 1, 1), "year")
