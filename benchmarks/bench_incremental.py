@@ -109,7 +109,7 @@ def main() -> None:
     print(f"full run: {full_wall:.1f} s wall")
 
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        (last_day,) = con.execute("select max(transaction_date) from marts.fct_transactions").fetchone()  # type: ignore[misc]
+        (last_day,) = con.execute("select max(transaction_date) from marts.fct_transactions").fetchone()  # type: ignore[misc]  # fetchone() is Optional; max() always returns a row
     next_day = last_day + dt.timedelta(days=1)
     day_file = export / f"day_{next_day}.parquet"
     duckdb.sql(

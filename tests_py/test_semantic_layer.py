@@ -319,7 +319,7 @@ def test_export_writes_descriptions_into_parquet_metadata(fixture_warehouse: Pat
     with connect(fixture_warehouse) as con:
         (table_comment,) = con.execute(
             "select comment from duckdb_tables() where schema_name = 'marts' and table_name = 'fct_transactions'"
-        ).fetchone()  # type: ignore[misc]  # fetchone() is Optional; a count(*) always returns a row
+        ).fetchone()  # type: ignore[misc]  # fetchone() is Optional; a missing table fails the test here
         comments = dict(
             con.execute(
                 "select column_name, comment from duckdb_columns() "

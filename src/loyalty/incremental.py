@@ -208,7 +208,7 @@ def load_transactions(
             if selects:
                 con.execute("insert into raw.transactions by name " + " union all ".join(selects))
         for f in to_load:
-            (rows,) = con.execute(  # type: ignore[misc]
+            (rows,) = con.execute(  # type: ignore[misc]  # fetchone() is Optional; an aggregate always returns a row
                 "select coalesce(max(source_row_number), 0) from raw.transactions where raw_row_id between ? and ?",
                 [f.file_index * ROW_ID_FILE_FACTOR, (f.file_index + 1) * ROW_ID_FILE_FACTOR - 1],
             ).fetchone()
@@ -227,5 +227,5 @@ def load_transactions(
 
 
 def _count(con: duckdb.DuckDBPyConnection) -> int:
-    (count,) = con.execute("select count(*) from raw.transactions").fetchone()  # type: ignore[misc]
+    (count,) = con.execute("select count(*) from raw.transactions").fetchone()  # type: ignore[misc]  # fetchone() is Optional; a count(*) always returns a row
     return int(count)

@@ -107,7 +107,7 @@ def _create(con: duckdb.DuckDBPyConnection, table: str, selects: list[str], what
         reason = str(exc).strip().splitlines()[0]
         names = ", ".join(str(f) for f in files)
         raise InputError(f"Could not load the {what} input {names}: {reason}") from None
-    (count,) = con.execute(f"select count(*) from raw.{table}").fetchone()  # type: ignore[misc]
+    (count,) = con.execute(f"select count(*) from raw.{table}").fetchone()  # type: ignore[misc]  # fetchone() is Optional; a count(*) always returns a row
     return int(count)
 
 
