@@ -23,13 +23,20 @@ def test_build_phases_run_every_node_exactly_once(fixture_warehouse: Path) -> No
         uid
         for section in ("nodes", "unit_tests")
         for uid, node in manifest[section].items()
-        if node["resource_type"] in RUN_KINDS and node["package_name"] == "loyalty"
+        # (tests of a model disabled by config, e.g. the subscription marts without --subscriptions,
+        # stay in the manifest's nodes with enabled: false; dbt never runs them)
+        if node["resource_type"] in RUN_KINDS
+        and node["package_name"] == "loyalty"
+        and node["config"].get("enabled", True)
     }
     ran: Counter[str] = Counter()
     for phase in BUILD_PHASES:
         results = json.loads((target / f"run_results_{phase}.json").read_text())["results"]
         ran.update(r["unique_id"] for r in results)
-        assert all(r["status"] in ("success", "pass") for r in results), phase
+        # saved queries and exposures are listed too, as "no-op": only what runs must pass
+        assert all(r["status"] in ("success", "pass") for r in results if r["unique_id"].split(".")[0] in RUN_KINDS), (
+            phase
+        )
     assert sorted(expected - set(ran)) == []
     assert sorted(uid for uid, n in ran.items() if n > 1) == []
     assert len(expected) > 100  # the project's models, tests and unit tests, not an empty manifest

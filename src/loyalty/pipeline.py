@@ -82,7 +82,9 @@ def load_step(config: RunConfig) -> LoadResult:
 BUILD_PHASES: dict[str, list[str]] = {
     "inputs": ["--select", "+int_transactions_validated"],
     "marts": ["--exclude", "+int_transactions_validated", "source:clv+"],
-    "clv": ["--select", "source:clv+"],
+    # assert_raw_rows_reconcile reads the raw source (an inputs-phase node, excluded from
+    # "marts" with all its tests) beside two marts: it is selected by name in the last phase
+    "clv": ["--select", "source:clv+", "assert_raw_rows_reconcile"],
 }
 
 
