@@ -189,9 +189,36 @@ def build_variants(folder: Path, n: int = 400, seed: int = 13) -> dict[tuple[str
             line = line.replace(b",", b",\xff", 1)  # a byte that is not UTF-8 in the second field
         lines.append(line + b"\n")
         expected[("fuzz.csv", i)] = expected_reason(row if layout == "ok" else None, seen)
+    # fixed rows, so that every reason is drawn whatever the seed: an empty amount, and an id twice
+    fixed = [
+        {
+            "transaction_id": "t_fixed_1",
+            "customer_id": "c1",
+            "transacted_at": "2024-03-05",
+            "amount": "",
+            "quantity": "1",
+        },
+        {
+            "transaction_id": "t_fixed_2",
+            "customer_id": "c1",
+            "transacted_at": "2024-03-05",
+            "amount": "1",
+            "quantity": "1",
+        },
+        {
+            "transaction_id": "t_fixed_2",
+            "customer_id": "c2",
+            "transacted_at": "2024-03-06",
+            "amount": "2",
+            "quantity": "1",
+        },
+    ]
+    for k, row in enumerate(fixed, start=n + 1):
+        lines.append((",".join(csv_field(row[c]) for c in row) + "\n").encode())
+        expected[("fuzz.csv", k)] = expected_reason(row, seen)
     # an unterminated quote can only be the last line: it swallows the rest of the file
     lines.append(b'"t_last,c1,2024-03-05,1,1\n')
-    expected[("fuzz.csv", n + 1)] = "malformed_line"
+    expected[("fuzz.csv", n + len(fixed) + 1)] = "malformed_line"
     (folder / "fuzz.csv").write_bytes(b"".join(lines))
 
     json_lines = []
