@@ -2,7 +2,8 @@
     The first problem found wins, in the order of the case expressions below, which is the
     reject_order of the reject_reasons seed (the one list of reasons).
     Incremental (README "Incremental daily runs"): a run reclassifies only the rows of
-    macro rows_to_reclassify and replaces them by raw_row_id. -#}
+    macro rows_to_reclassify and replaces them by raw_row_id; the rows it (re)classified carry
+    its number (macro classification_run), which the incremental marts read. -#}
 {{ config(
     materialized=incremental_materialization(),
     incremental_strategy='delete+insert',
@@ -85,7 +86,8 @@ final as (
             when ranked.row_problem is not null then ranked.row_problem
             when ranked.transaction_id_rank > 1 then 'duplicate_transaction_id'
             when ranked.transaction_date > as_of.as_of_date then 'after_as_of'
-        end as reject_reason
+        end as reject_reason,
+        cast({{ classification_run() }} as {{ dbt.type_bigint() }}) as classification_run
 
     from ranked
     cross join as_of

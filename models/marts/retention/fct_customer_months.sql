@@ -1,7 +1,21 @@
 {#- One row per customer per calendar month, from the cohort month to the as-of month, with
     the active rule applied at the start and the end of the month (docs blocks
     active_customer and customer_month_status). The grid carries the latest purchase day up
-    to each month end forward, so the rule needs only the monthly purchase days. -#}
+    to each month end forward, so the rule needs only the monthly purchase days.
+    Incremental (README "Incremental daily runs"): a run rebuilds (a) every month of the
+    customers of the rows that int_transactions_validated (re)classified in its latest run,
+    and (b) for everyone else the months from the earlier of the previous and the new as-of
+    month on (the only months whose values depend on the as-of date), carrying the latest
+    purchase day in from the month before; rows replaced by (customer_id, activity_month),
+    and the post-hook deletes the rows no longer in the grid. -#}
+-- depends_on: {{ ref('int_transactions_validated') }}
+{{ config(
+    materialized=incremental_materialization(),
+    incremental_strategy='delete+insert',
+    unique_key=['customer_id', 'activity_month'],
+    on_schema_change='fail',
+    post_hook="{{ delete_customer_months_outside_grid(ref('int_transactions_validated'), ref('int_customers_summarized'), ref('int_as_of_date')) }}",
+) }}
 with
 
 customers as (
@@ -27,6 +41,90 @@ months as (
     select * from {{ ref('int_calendar_months') }}
 
 ),
+{%- if is_incremental() %}
+
+as_of as (
+
+    select * from {{ ref('int_as_of_date') }}
+
+),
+
+reclassified_customers as (
+
+    select distinct validated.customer_id
+    from {{ ref('int_transactions_validated') }} as validated
+    where
+        {{ latest_classification_run(ref('int_transactions_validated'), 'validated.') }}
+        and validated.customer_id is not null
+
+),
+
+rebuild_from as (
+
+    -- the earlier of the previous as-of month (the latest month built) and the new one
+    select
+        least(
+            coalesce(max(previous.activity_month), cast({{ dbt.date_trunc('month', 'as_of.as_of_date') }} as date)),
+            cast({{ dbt.date_trunc('month', 'as_of.as_of_date') }} as date)
+        ) as rebuild_from_month
+
+    from as_of
+    left join {{ this }} as previous on true
+    group by as_of.as_of_date
+
+),
+
+customers_to_rebuild as (
+
+    -- a customer of a reclassified row: every month; anyone else: from rebuild_from_month
+    select
+        customers.customer_id,
+        customers.cohort_month,
+        case
+            when reclassified_customers.customer_id is not null then customers.cohort_month
+            when customers.cohort_month > rebuild_from.rebuild_from_month then customers.cohort_month
+            else rebuild_from.rebuild_from_month
+        end as first_rebuilt_month,
+        reclassified_customers.customer_id is not null as is_reclassified
+
+    from customers
+    cross join rebuild_from
+    left join reclassified_customers
+        on customers.customer_id = reclassified_customers.customer_id
+
+),
+
+carried_in as (
+
+    -- the latest purchase day before the first rebuilt month, from the month before it
+    select
+        previous.customer_id,
+        previous.last_purchase_date as carried_last_purchase_date
+
+    from {{ this }} as previous
+    inner join customers_to_rebuild
+        on
+            previous.customer_id = customers_to_rebuild.customer_id
+            and previous.activity_month
+            = cast({{ dbt.dateadd('month', -1, 'customers_to_rebuild.first_rebuilt_month') }} as date)
+    where not customers_to_rebuild.is_reclassified
+
+),
+
+customer_month_grid as (
+
+    select
+        customers_to_rebuild.customer_id,
+        customers_to_rebuild.cohort_month,
+        months.activity_month,
+        months.month_end_date
+
+    from customers_to_rebuild
+    inner join months
+        on customers_to_rebuild.first_rebuilt_month <= months.activity_month
+
+),
+{%- else %}
 
 customer_month_grid as (
 
@@ -41,6 +139,7 @@ customer_month_grid as (
         on customers.cohort_month <= months.activity_month
 
 ),
+{%- endif %}
 
 monthly_purchases as (
 
@@ -52,6 +151,11 @@ monthly_purchases as (
         max(purchase_date) as last_purchase_date_in_month
 
     from purchase_days
+    {%- if is_incremental() %}
+        where
+            purchase_date >= (select rebuild_from.rebuild_from_month from rebuild_from)
+            or customer_id in (select reclassified_customers.customer_id from reclassified_customers)
+    {%- endif %}
     group by
         customer_id,
         cast({{ dbt.date_trunc('month', 'purchase_date') }} as date)
@@ -66,6 +170,11 @@ monthly_revenue as (
         sum(amount) as revenue
 
     from transactions
+    {%- if is_incremental() %}
+        where
+            transaction_date >= (select rebuild_from.rebuild_from_month from rebuild_from)
+            or customer_id in (select reclassified_customers.customer_id from reclassified_customers)
+    {%- endif %}
     group by
         customer_id,
         cast({{ dbt.date_trunc('month', 'transaction_date') }} as date)
@@ -105,6 +214,36 @@ joined as (
             and customer_month_grid.activity_month = monthly_revenue.activity_month
 
 ),
+{%- if is_incremental() %}
+
+carried_forward as (
+
+    -- the latest purchase days of the months not rebuilt, carried into the rebuilt ones
+    select
+        joined.customer_id,
+        joined.cohort_month,
+        joined.activity_month,
+        joined.month_end_date,
+        joined.n_purchases,
+        joined.n_purchase_days,
+        joined.revenue,
+        coalesce(
+            greatest(joined.last_purchase_date, carried_in.carried_last_purchase_date),
+            joined.last_purchase_date,
+            carried_in.carried_last_purchase_date
+        ) as last_purchase_date,
+        coalesce(
+            greatest(joined.last_purchase_date_before_month, carried_in.carried_last_purchase_date),
+            joined.last_purchase_date_before_month,
+            carried_in.carried_last_purchase_date
+        ) as last_purchase_date_before_month
+
+    from joined
+    left join carried_in
+        on joined.customer_id = carried_in.customer_id
+
+),
+{%- endif %}
 
 active_at_month_start_and_end as (
 
@@ -120,7 +259,7 @@ active_at_month_start_and_end as (
         ) as is_active_at_month_start,
         {{ is_active_on('last_purchase_date', 'month_end_date') }} as is_active_in_month
 
-    from joined
+    from {% if is_incremental() %}carried_forward{% else %}joined{% endif %}
 
 ),
 
