@@ -10,6 +10,7 @@ scratch, and compares every mart row for row.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import shutil
 from pathlib import Path
@@ -145,7 +146,11 @@ def test_a_different_export_is_loaded_from_scratch_and_drops_incremental_models(
 # ---------------------------------------------------------------------------------------------
 # N daily increments against one full build
 
-DAYS = [dt.date(2024, 6, 26) + dt.timedelta(days=i) for i in range(4)]  # day 0 = the history
+# day 0 = the history; the as-of date crosses a month end between days 1 and 2, so that the
+# previous as-of month (its month_end_date, activity windows and churn flags) is rebuilt
+DAYS = [dt.date(2024, 6, 29) + dt.timedelta(days=i) for i in range(4)]
+# the incremental models downstream of int_transactions_validated (DuckDB)
+INCREMENTAL_MARTS = ("fct_transactions", "fct_customer_months")
 FLOAT_REL_TOL = 1e-9
 # columns that name the run itself, not the data
 RUN_COLUMNS = {"rpt_clv_model_fits": {"run_id", "fitted_at"}}
@@ -251,6 +256,22 @@ def _run_steps(config: RunConfig) -> Any:
     return loaded
 
 
+def _rows_built(config: RunConfig) -> dict[str, tuple[int, int, str]]:
+    """Per incremental mart of the last run on config's warehouse: the rows its model query
+    returned (what dbt inserted; the query as dbt ran it, from run_results of the marts
+    phase, rerun on the run's work file), the rows of the table, and the query."""
+    results = json.loads((config.engine.state_dir(config.warehouse) / "target" / "run_results_marts.json").read_text())
+    code = {r["unique_id"].rsplit(".", 1)[1]: r["compiled_code"] for r in results["results"]}
+    out = {}
+    with duckdb.connect(str(config.work), read_only=True) as con:
+        for mart in INCREMENTAL_MARTS:
+            built = con.execute(f"select count(*) from ({code[mart]}\n) as built").fetchone()
+            table = con.execute(f"select count(*) from marts.{mart}").fetchone()
+            assert built is not None and table is not None
+            out[mart] = (built[0], table[0], code[mart])
+    return out
+
+
 @pytest.fixture(scope="module")
 def daily_and_full(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("incremental")
@@ -262,9 +283,40 @@ def daily_and_full(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             _append_rows(source, path, numbers, new_file)
         config = RunConfig(transactions=str(root / "export"), as_of=DAYS[i], warehouse=root / "daily.duckdb")
         loads.append(_run_steps(config).incremental)
+    # the last daily run's work: rerun its model queries on the state it left (nothing changed
+    # since, and its as-of month is the previous run's, so the queries select the same rows)
+    last_daily = _rows_built(config)
+    with duckdb.connect(str(config.work), read_only=True) as con:
+        latest = con.execute(
+            """select count(*) from marts.fct_customer_months
+               where activity_month >= date_trunc('month', ?::date)
+                  or customer_id in (select customer_id from intermediate.int_transactions_validated
+                                     where classification_run = (select max(classification_run)
+                                                                 from intermediate.int_transactions_validated))""",
+            [DAYS[-1]],
+        ).fetchone()
+        assert latest is not None
+        expected_customer_months = latest[0]
+    daily = _marts(root / "daily.duckdb")
+    # then --full-refresh on the same warehouse: everything rebuilt from scratch
+    refresh = RunConfig(
+        transactions=str(root / "export"), as_of=DAYS[-1], warehouse=root / "daily.duckdb", full_refresh=True
+    )
+    refresh_load = _run_steps(refresh).incremental
+    refreshed = _rows_built(refresh)
     full = RunConfig(transactions=str(root / "export"), as_of=DAYS[-1], warehouse=root / "full.duckdb")
     _run_steps(full)
-    return {"root": root, "loads": loads, "daily": _marts(root / "daily.duckdb"), "full": _marts(full.warehouse)}
+    return {
+        "root": root,
+        "loads": loads,
+        "daily": daily,
+        "full": _marts(full.warehouse),
+        "last_daily": last_daily,
+        "expected_customer_months": expected_customer_months,
+        "refresh_load": refresh_load,
+        "refreshed": refreshed,
+        "refreshed_marts": _marts(root / "daily.duckdb"),
+    }
 
 
 @pytest.mark.slow
@@ -299,6 +351,40 @@ def test_daily_increments_give_the_same_marts_as_a_full_build(daily_and_full: di
         for columns_index in [full["rejected_transactions"][0].index("reject_reason")]
     }
     assert {"duplicate_transaction_id", "after_as_of"} <= reasons  # the test exercised both
+
+
+@pytest.mark.slow
+def test_daily_run_rebuilds_only_the_new_transactions_and_the_customers_and_months_they_touch(
+    daily_and_full: dict[str, Any],
+) -> None:
+    last = daily_and_full["last_daily"]
+    # fct_transactions: the transaction_ids of the rows the last run reclassified (its new rows
+    # and their ids), a few dozen of the ~2,500 valid transactions
+    built, table, code = last["fct_transactions"]
+    assert "classification_run = (" in code  # the is_incremental() branch was taken
+    assert 0 < built < table / 20, (built, table)
+    # fct_customer_months: every month of the customers of those rows, and the as-of month
+    # (July, the previous run's as-of month too) for everyone: not the months before it
+    built, table, code = last["fct_customer_months"]
+    assert "carried_forward" in code
+    assert built == daily_and_full["expected_customer_months"]
+    assert built < table / 2, (built, table)
+
+
+@pytest.mark.slow
+def test_full_refresh_rebuilds_everything_from_scratch_with_the_same_marts(daily_and_full: dict[str, Any]) -> None:
+    assert daily_and_full["refresh_load"].from_scratch
+    assert daily_and_full["refresh_load"].reason == "--full-refresh"
+    for mart, (built, table, code) in daily_and_full["refreshed"].items():
+        assert "classification_run" not in code and "carried_forward" not in code, mart
+        assert built == table, mart
+    refreshed, full = daily_and_full["refreshed_marts"], daily_and_full["full"]
+    assert sorted(refreshed) == sorted(full)
+    for mart, (columns, rows) in full.items():
+        assert refreshed[mart][0] == columns, mart
+        assert len(refreshed[mart][1]) == len(rows), mart
+        for a, b in zip(refreshed[mart][1], rows, strict=True):
+            assert all(_same(x, y) for x, y in zip(a, b, strict=True)), mart
 
 
 @pytest.mark.slow

@@ -38,7 +38,11 @@ ROW_ID_FILE_FACTOR = 10**12
 # dbt models built incrementally from raw.transactions (relation names in the warehouse). A load
 # from scratch drops them so that the next dbt build rebuilds them in full even without
 # --full-refresh: raw_row_ids of a new export say nothing about the rows already classified.
-INCREMENTAL_RELATIONS = ("intermediate.int_transactions_validated",)
+INCREMENTAL_RELATIONS = (
+    "intermediate.int_transactions_validated",
+    "marts.fct_transactions",
+    "marts.fct_customer_months",
+)
 _HASH_CHUNK = 8 * 1024 * 1024
 
 
