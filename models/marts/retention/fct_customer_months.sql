@@ -110,36 +110,22 @@ carried_in as (
     where not customers_to_rebuild.is_reclassified
 
 ),
-
-customer_month_grid as (
-
-    select
-        customers_to_rebuild.customer_id,
-        customers_to_rebuild.cohort_month,
-        months.activity_month,
-        months.month_end_date
-
-    from customers_to_rebuild
-    inner join months
-        on customers_to_rebuild.first_rebuilt_month <= months.activity_month
-
-),
-{%- else %}
-
-customer_month_grid as (
-
-    select
-        customers.customer_id,
-        customers.cohort_month,
-        months.activity_month,
-        months.month_end_date
-
-    from customers
-    inner join months
-        on customers.cohort_month <= months.activity_month
-
-),
 {%- endif %}
+
+customer_month_grid as (
+
+    -- a full build: every customer from the cohort month; an incremental one: customers_to_rebuild
+    select
+        grid_customers.customer_id,
+        grid_customers.cohort_month,
+        months.activity_month,
+        months.month_end_date
+
+    from {{ 'customers_to_rebuild' if is_incremental() else 'customers' }} as grid_customers
+    inner join months
+        on grid_customers.{{ 'first_rebuilt_month' if is_incremental() else 'cohort_month' }} <= months.activity_month
+
+),
 
 monthly_purchases as (
 
