@@ -8,7 +8,7 @@ Spark accept. The engines (loyalty.engines) run these reads and writes; the step
 
 from __future__ import annotations
 
-MODEL_PARAMS = ("r", "alpha", "a", "b", "s", "beta", "p", "q", "gamma")
+MODEL_PARAMS = ("r", "alpha", "a", "b", "s", "beta", "p", "q", "gamma", "delta")
 
 SUMMARY_SQL = """
     select customer_id, frequency, recency_days, tenure_days,
