@@ -202,8 +202,8 @@ def _generate_extra(
     seed: int,
     bad_row_rate: float,
 ) -> None:
-    """The optional survey and balance files of `loyalty generate` (loyalty.generate_extra)."""
-    from loyalty.generate_extra import generate_balances, generate_surveys
+    """The optional survey and balance files of `loyalty generate` (loyalty.generate.extra)."""
+    from loyalty.generate.extra import generate_balances, generate_surveys
 
     for out, write, what in (
         (surveys_out, generate_surveys, "survey responses"),
