@@ -132,3 +132,11 @@ def test_opportunity_summary_rejects_an_unknown_period() -> None:
     days = pd.DataFrame({"customer_id": ["a"], "transaction_date": [dt.date(2024, 1, 1)]})
     with pytest.raises(ValueError, match="period must be one of month, quarter, year"):
         bgbb.opportunity_summary(days, dt.date(2024, 8, 15), "week")
+
+
+def test_a_model_fits_table_from_before_bg_bb_lacks_only_param_delta() -> None:
+    from loyalty.clv.tables import MODEL_FITS_NAMES, missing_model_fits_columns
+
+    before_bg_bb = [name for name in MODEL_FITS_NAMES if name != "param_delta"]
+    assert missing_model_fits_columns(before_bg_bb) == ["param_delta double"]
+    assert missing_model_fits_columns([n.upper() for n in MODEL_FITS_NAMES]) == []
