@@ -104,13 +104,15 @@ imported (``extra`` does, and is not imported by this package's ``__init__``).
 from __future__ import annotations
 
 from .bad_rows import BAD_ROW_KINDS
-from .parameters import CATEGORIES, CHANNELS
+from .parameters import CATEGORIES, CHANNELS, DEFAULT_END, DEFAULT_START
 from .stream import GenerateResult, customers_path_for, generate
 
 __all__ = [
     "BAD_ROW_KINDS",
     "CATEGORIES",
     "CHANNELS",
+    "DEFAULT_END",
+    "DEFAULT_START",
     "GenerateResult",
     "customers_path_for",
     "generate",

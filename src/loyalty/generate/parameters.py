@@ -5,7 +5,13 @@ Every number that shapes the synthetic data is here; the other modules only draw
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
+
+# The simulated window when the caller gives none.
+DEFAULT_START = date(2023, 1, 1)
+DEFAULT_END = date(2025, 12, 31)
 
 CATEGORIES = ("books", "music", "electronics", "home", "garden", "toys", "fashion", "beauty")
 CATEGORY_POPULARITY = np.array([0.14, 0.08, 0.12, 0.15, 0.07, 0.10, 0.21, 0.13])

@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from .bad_rows import BAD_ROW_KINDS, K_DUPLICATE
 from .calendar import Calendar
-from .parameters import CUSTOMER_ID_MIN_DIGITS
+from .parameters import CUSTOMER_ID_MIN_DIGITS, DEFAULT_END, DEFAULT_START
 from .simulation import simulate_chunk
 from .writers import (
     SUPPORTED_FORMATS,
@@ -84,8 +84,8 @@ def generate(
     out: Path,
     *,
     seed: int = 42,
-    start: date = date(2023, 1, 1),
-    end: date = date(2025, 12, 31),
+    start: date = DEFAULT_START,
+    end: date = DEFAULT_END,
     bad_row_rate: float = 0.0,
     progress: bool = True,
     chunk_customers: int = 50_000,
