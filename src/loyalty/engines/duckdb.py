@@ -23,7 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from loyalty.clv.tables import AS_OF_SQL, MODEL_FITS_COLUMNS, PURCHASE_DAYS_SQL, SUMMARY_SQL
+from loyalty.clv.tables import (
+    AS_OF_SQL,
+    MODEL_FITS_COLUMNS,
+    PURCHASE_DAYS_SQL,
+    SUMMARY_SQL,
+    missing_model_fits_columns,
+)
 from loyalty.engines.base import (
     MARTS_SCHEMA,
     ClvInputs,
@@ -192,6 +198,9 @@ class DuckDBEngine(Engine):
                 " cast(holdout_end_date as date) as holdout_end_date) from holdout_frame"
             )
             con.execute(f"create table if not exists clv.model_fits ({MODEL_FITS_COLUMNS})")
+            existing = [row[0] for row in con.execute("describe clv.model_fits").fetchall()]
+            for column in missing_model_fits_columns(existing):  # a warehouse made before it was added
+                con.execute(f"alter table clv.model_fits add column {column}")
             con.register("fits_frame", fits)
             con.execute("insert into clv.model_fits by name select * from fits_frame")
         finally:
