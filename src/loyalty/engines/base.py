@@ -105,6 +105,13 @@ class Engine(ABC):
         """Replace clv.customer_scores and clv.holdout_validation, append to clv.model_fits."""
 
     @abstractmethod
+    def write_subscription_outputs(
+        self, work: Path, survival: pd.DataFrame, scores: pd.DataFrame, rejected: pd.DataFrame, fits: pd.DataFrame
+    ) -> None:
+        """Replace clv.subscription_survival, clv.subscriber_scores and clv.rejected_subscriptions,
+        append the sBG fit to clv.model_fits; raises LoyaltyError on an engine without them."""
+
+    @abstractmethod
     def check_raw(self, work: Path, max_rejected_share: float) -> QualityReport:
         """The checks on the classified raw input (W); raises QualityError on a critical failure."""
 

@@ -77,6 +77,13 @@ def _kv_metadata(con: duckdb.DuckDBPyConnection, mart: str) -> str:
     )
 
 
+def _append_model_fits(con: duckdb.DuckDBPyConnection, fits: pd.DataFrame) -> None:
+    """Append rows (columns loyalty.clv.tables.MODEL_FITS_NAMES) to clv.model_fits, its history."""
+    con.execute(f"create table if not exists clv.model_fits ({MODEL_FITS_COLUMNS})")
+    con.register("fits_frame", fits)
+    con.execute("insert into clv.model_fits by name select * from fits_frame")
+
+
 def work_folder(warehouse: Path) -> Path:
     return warehouse.parent / f"{warehouse.name}.work"
 
@@ -191,9 +198,24 @@ class DuckDBEngine(Engine):
                 " cast(calibration_end_date as date) as calibration_end_date,"
                 " cast(holdout_end_date as date) as holdout_end_date) from holdout_frame"
             )
-            con.execute(f"create table if not exists clv.model_fits ({MODEL_FITS_COLUMNS})")
-            con.register("fits_frame", fits)
-            con.execute("insert into clv.model_fits by name select * from fits_frame")
+            _append_model_fits(con, fits)
+        finally:
+            con.close()
+
+    def write_subscription_outputs(
+        self, work: Path, survival: pd.DataFrame, scores: pd.DataFrame, rejected: pd.DataFrame, fits: pd.DataFrame
+    ) -> None:
+        con = duckdb.connect(str(work))
+        try:
+            con.execute("create schema if not exists clv")
+            for name, frame in (
+                ("subscription_survival", survival),
+                ("subscriber_scores", scores),
+                ("rejected_subscriptions", rejected),
+            ):
+                con.register(f"{name}_frame", frame)
+                con.execute(f"create or replace table clv.{name} as select * from {name}_frame")
+            _append_model_fits(con, fits)
         finally:
             con.close()
 

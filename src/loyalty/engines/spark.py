@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 DEFAULT_SPARK_WAREHOUSE = Path("build") / "loyalty-spark"
 NOT_RUN = "the checks read a DuckDB warehouse"
+SUBSCRIPTIONS_DUCKDB_ONLY = "The subscriptions input (--subscriptions) is supported with --target duckdb only."
 
 
 def publish_folder(warehouse: Path) -> Path:
@@ -134,6 +135,11 @@ class SparkEngine(Engine):
         from loyalty.spark.clv_io import write_clv_outputs
 
         write_clv_outputs(work, scores, fits, holdout)
+
+    def write_subscription_outputs(
+        self, work: Path, survival: pd.DataFrame, scores: pd.DataFrame, rejected: pd.DataFrame, fits: pd.DataFrame
+    ) -> None:
+        raise LoyaltyError(SUBSCRIPTIONS_DUCKDB_ONLY)
 
     def check_raw(self, work: Path, max_rejected_share: float) -> QualityReport:
         from loyalty.quality import QualityReport
