@@ -34,7 +34,6 @@ from loyalty.engines.base import (
     write_state,
 )
 from loyalty.errors import LoyaltyError
-from loyalty.project import project_dir
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -104,20 +103,14 @@ def _copy_durably(source: Path, target: Path) -> None:
 class DuckDBEngine(Engine):
     target = "duckdb"
     label = "DuckDB"
+    default_warehouse = DEFAULT_WAREHOUSE
 
-    def warehouse_path(self, explicit: str | os.PathLike[str] | None = None) -> Path:
-        if explicit:
-            path = Path(explicit).resolve()
-        elif os.environ.get("LOYALTY_WAREHOUSE"):
-            path = Path(os.environ["LOYALTY_WAREHOUSE"]).resolve()
-        else:
-            path = (project_dir() / DEFAULT_WAREHOUSE).resolve()
+    def check_warehouse_kind(self, path: Path) -> None:
         if path.is_dir():
             raise LoyaltyError(
                 f"The warehouse {path} is a folder: the duckdb target needs a DuckDB file "
                 "(a folder is a Spark warehouse: add --target spark)."
             )
-        return path
 
     def work_path(self, warehouse: Path) -> Path:
         return work_folder(warehouse) / WORK_FILE

@@ -20,14 +20,12 @@ plain Spark session.
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loyalty.engines.base import ClvInputs, Engine, ExportResult, read_state, write_state
 from loyalty.errors import LoyaltyError
-from loyalty.project import project_dir
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -49,20 +47,14 @@ def publish_folder(warehouse: Path) -> Path:
 class SparkEngine(Engine):
     target = "spark"
     label = "Spark"
+    default_warehouse = DEFAULT_SPARK_WAREHOUSE
 
-    def warehouse_path(self, explicit: str | os.PathLike[str] | None = None) -> Path:
-        if explicit:
-            path = Path(explicit).resolve()
-        elif os.environ.get("LOYALTY_WAREHOUSE"):
-            path = Path(os.environ["LOYALTY_WAREHOUSE"]).resolve()
-        else:
-            path = (project_dir() / DEFAULT_SPARK_WAREHOUSE).resolve()
+    def check_warehouse_kind(self, path: Path) -> None:
         if path.is_file():
             raise LoyaltyError(
                 f"The warehouse {path} is a file: the spark target needs a folder "
                 "(a file is a DuckDB warehouse: use --target duckdb)."
             )
-        return path
 
     def work_path(self, warehouse: Path) -> Path:
         return warehouse  # built in place: see the module docstring
