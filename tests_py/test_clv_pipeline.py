@@ -303,3 +303,24 @@ def test_bgbb_period_var_accepts_month_quarter_year_or_nothing() -> None:
     assert ClvSettings.from_vars({"bgbb_period": "year"}).bgbb_period == "year"
     with pytest.raises(ClvConfigError, match="bgbb_period must be month, quarter or year"):
         ClvSettings.from_vars({"bgbb_period": "week"})
+
+
+def test_subscriptions_on_the_spark_engine_stop_in_one_sentence(tmp_path: Path) -> None:
+    """sBG is DuckDB-only today: the Spark engine refuses to write the subscription tables, and
+    the step (which asks the engine, not the target name) passes that sentence on."""
+    import datetime as dt
+
+    from loyalty.clv_step import subscription_step
+    from loyalty.errors import LoyaltyError
+
+    subs = _regular_cohort_subscriptions(tmp_path / "subscriptions.csv")
+    config = RunConfig(
+        transactions=str(FIXTURES / "transactions.csv"),
+        warehouse=tmp_path / "spark-warehouse",
+        target="spark",
+        variables={"subscriptions_path": str(subs), "clv_subscription_period": "year"},
+    )
+    with pytest.raises(LoyaltyError) as caught:
+        subscription_step(config, dt.date(2024, 6, 30), "run-1")
+    assert str(caught.value) == "The subscriptions input (--subscriptions) is supported with --target duckdb only."
+    assert not (tmp_path / "spark-warehouse").exists()  # nothing written
