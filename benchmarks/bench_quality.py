@@ -46,7 +46,7 @@ def _measure(warehouse: Path, phase: str) -> None:
                 "read_batches_s": report.load_seconds,
                 "rows": sum(report.rows.values()),
                 "batches": len(report.rows),
-                "expectations": len(report.evaluated),
+                "expectations": len(report.checks),
                 "failed_critical": len(report.failures),
                 "warnings": len(report.warnings),
                 "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,

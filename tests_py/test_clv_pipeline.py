@@ -6,9 +6,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from conftest import FIXTURES, connect, run_cli
+from conftest import CDNOW_AS_OF, CDNOW_CALIBRATION_END, FIXTURES, connect, run_cli
+from loyalty.clv.bgbb import fit_bgbb
+from loyalty.clv_step import ClvConfigError, ClvSettings
 from loyalty.pipeline import RunConfig, clv_step
 
 PUBLISHED = {
@@ -212,3 +215,112 @@ def test_a_run_without_subscriptions_builds_no_subscription_marts(fixture_wareho
         sbg_fits = con.execute("select count(*) from marts.rpt_clv_model_fits where model_name = 'sbg'").fetchone()
     assert not tables & {"rpt_subscription_survival", "rpt_subscriber_lifetimes", "rejected_subscriptions"}
     assert sbg_fits == (0,)
+
+
+def _independent_month_summary(warehouse: Path) -> pd.DataFrame:
+    """(x, t_x, n) per customer in calendar months, as SQL on the published fct_transactions
+    (purchases only), independently of loyalty.clv.bgbb.opportunity_summary. June 1998, the
+    month of the as-of date 1998-06-30, is complete."""
+    last = 1998 * 12 + 6 - 1
+    with connect(warehouse) as con:
+        return con.execute(
+            f"""
+            with months as (
+                select distinct customer_id, year(transaction_date) * 12 + month(transaction_date) - 1 as m
+                from marts.fct_transactions where not is_refund
+            ),
+            firsts as (select customer_id, min(m) as f from months group by 1)
+            select
+                customer_id,
+                count(*) filter (where m > f and m <= {last}) as x,
+                coalesce(max(m) filter (where m > f and m <= {last}) - f, 0) as t_x,
+                {last} - f as n
+            from months join firsts using (customer_id)
+            group by customer_id, f
+            having {last} - f > 0
+            """
+        ).df()
+
+
+@pytest.mark.slow
+def test_bgbb_period_var_records_a_bg_bb_fit_equal_to_an_independent_fit(
+    cdnow_csv: Path, cdnow_warehouse: Path, tmp_path: Path
+) -> None:
+    warehouse = tmp_path / "bgbb.duckdb"
+    run_cli(
+        "run",
+        "--transactions",
+        str(cdnow_csv),
+        "--as-of",
+        CDNOW_AS_OF,
+        "--calibration-end",
+        CDNOW_CALIBRATION_END,
+        "--warehouse",
+        str(warehouse),
+        "--var",
+        "bgbb_period=month",
+    )
+    with connect(warehouse) as con:
+        rows = con.execute(
+            "select param_alpha, param_beta, param_gamma, param_delta, log_likelihood, n_customers, is_converged,"
+            " time_unit, is_selected_churn_model, calibration_end_date, param_r, param_a, param_s"
+            " from marts.rpt_clv_model_fits where model_name = 'bg_bb' and fit_purpose = 'discrete_opportunities'"
+        ).fetchall()
+        others = con.execute(
+            "select model_name, fit_purpose, param_r, param_alpha, param_p from marts.rpt_clv_model_fits"
+            " where model_name != 'bg_bb' order by 1, 2"
+        ).fetchall()
+    with connect(cdnow_warehouse) as con:
+        default_fits = con.execute(
+            "select model_name, fit_purpose, param_r, param_alpha, param_p from marts.rpt_clv_model_fits order by 1, 2"
+        ).fetchall()
+    assert len(rows) == 1
+    alpha, beta, gamma, delta, ll, n, converged, unit, selected, seen_until, *unused = rows[0]
+    summary = _independent_month_summary(warehouse)
+    independent = fit_bgbb(summary["x"], summary["t_x"], summary["n"], period="month")
+    assert independent.converged
+    # every CDNOW customer's first purchase is in 1997 Q1: 15 to 17 whole months after it
+    assert len(summary) == 2357 and sorted(summary["n"].unique()) == [15, 16, 17]
+    assert (n, converged, unit, selected, str(seen_until)) == (2357, True, "month", False, "1998-06-30")
+    fitted = {"alpha": alpha, "beta": beta, "gamma": gamma, "delta": delta}
+    for name, value in independent.params.items():
+        assert fitted[name] == pytest.approx(value, rel=1e-6), name
+    assert ll == pytest.approx(independent.log_likelihood, abs=1e-6)
+    assert unused == [None, None, None]
+    # the other fits are those of a run without the var (whose fits have no bg_bb row)
+    assert [r[:2] for r in others] == [r[:2] for r in default_fits]
+    assert all(m != "bg_bb" for m, *_ in default_fits)
+    for mine, theirs in zip(others, default_fits, strict=True):  # (null: the parameter is not the model's)
+        assert [v is None for v in mine[2:]] == [v is None for v in theirs[2:]]
+        assert [v for v in mine[2:] if v is not None] == pytest.approx(
+            [v for v in theirs[2:] if v is not None], rel=1e-9
+        )
+
+
+def test_bgbb_period_var_accepts_month_quarter_year_or_nothing() -> None:
+    assert ClvSettings.from_vars({}).bgbb_period is None
+    assert ClvSettings.from_vars({"bgbb_period": None}).bgbb_period is None
+    assert ClvSettings.from_vars({"bgbb_period": "year"}).bgbb_period == "year"
+    with pytest.raises(ClvConfigError, match="bgbb_period must be month, quarter or year"):
+        ClvSettings.from_vars({"bgbb_period": "week"})
+
+
+def test_subscriptions_on_the_spark_engine_stop_in_one_sentence(tmp_path: Path) -> None:
+    """sBG is DuckDB-only today: the Spark engine refuses to write the subscription tables, and
+    the step (which asks the engine, not the target name) passes that sentence on."""
+    import datetime as dt
+
+    from loyalty.clv_step import subscription_step
+    from loyalty.errors import LoyaltyError
+
+    subs = _regular_cohort_subscriptions(tmp_path / "subscriptions.csv")
+    config = RunConfig(
+        transactions=str(FIXTURES / "transactions.csv"),
+        warehouse=tmp_path / "spark-warehouse",
+        target="spark",
+        variables={"subscriptions_path": str(subs), "clv_subscription_period": "year"},
+    )
+    with pytest.raises(LoyaltyError) as caught:
+        subscription_step(config, dt.date(2024, 6, 30), "run-1")
+    assert str(caught.value) == "The subscriptions input (--subscriptions) is supported with --target duckdb only."
+    assert not (tmp_path / "spark-warehouse").exists()  # nothing written

@@ -377,7 +377,9 @@ def test_store_purchases_happen_in_opening_hours(clean):
 def test_samplers_follow_their_distributions():
     import numpy as np
 
-    from loyalty.generate import _Alias, _chance, _Table
+    from loyalty.generate.sampling import Alias as _Alias
+    from loyalty.generate.sampling import Table as _Table
+    from loyalty.generate.sampling import chance as _chance
 
     rng = np.random.default_rng(0)
     n = 400_000
@@ -395,7 +397,10 @@ def test_samplers_follow_their_distributions():
 def test_text_columns():
     import numpy as np
 
-    from loyalty.generate import _amount_text, _iso_timestamp_matrix, _strings_from_matrix, _Text
+    from loyalty.generate.text import Text as _Text
+    from loyalty.generate.text import amount_text as _amount_text
+    from loyalty.generate.text import iso_timestamp_matrix as _iso_timestamp_matrix
+    from loyalty.generate.text import strings_from_matrix as _strings_from_matrix
 
     cents = np.array([0, 5, -5, 1234, -123456789, 100])
     assert _amount_text(cents).to_arrow().to_pylist() == ["0.00", "0.05", "-0.05", "12.34", "-1234567.89", "1.00"]
@@ -425,7 +430,7 @@ def test_large_customer_numbers_widen_customer_ids():
     # ids stay unique past 9,999,999 customers: the width grows with n_customers
     import numpy as np
 
-    from loyalty.generate import _fixed_width_strings
+    from loyalty.generate.text import fixed_width_strings as _fixed_width_strings
 
     arr = _fixed_width_strings(b"C", np.array([1, 9_999_999, 12_345_678]), 8)
     assert arr.to_pylist() == ["C00000001", "C09999999", "C12345678"]

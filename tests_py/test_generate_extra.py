@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from loyalty.generate import generate
-from loyalty.generate_extra import generate_balances, generate_surveys
+from loyalty.generate.extra import generate_balances, generate_surveys
 
 
 @pytest.fixture(scope="module")

@@ -84,7 +84,7 @@ def test_clean_run_passes_both_checkpoints_and_builds_data_docs(clean_build):
     assert marts_report.rows["fct_transactions"] == fct_rows
     assert marts_report.rows["dim_customers"] == customers
     # the critical expectations the issue asks for are there and were evaluated
-    evaluated = {(c.suite, c.expectation, c.columns) for c in raw_report.evaluated + marts_report.evaluated}
+    evaluated = {(c.suite, c.expectation, c.columns) for c in raw_report.checks + marts_report.checks}
     assert ("transactions_in_scope", "expect_column_values_to_be_null", ("reject_reason",)) in evaluated
     assert ("rpt_cohort_retention_monthly", "expect_column_values_to_be_between", ("retention_rate",)) in evaluated
     assert (
@@ -212,23 +212,30 @@ def test_warnings_are_reported_and_do_not_fail_the_run(clean_build, tmp_path):
     assert any(line.startswith("  warning: marts.dim_customers: ") for line in marts.lines())
 
 
-def test_expectations_on_columns_and_tables_not_built_yet_are_skipped(clean_build, tmp_path):
+def test_a_missing_mart_or_column_is_a_critical_failure_that_names_it(clean_build, tmp_path):
     warehouse = _copy(clean_build[0], tmp_path)
     _sql(
         _work(warehouse),
         "alter table marts.dim_customers drop column p_alive",
         "drop table marts.rpt_retention_rate_monthly",
     )
-    report = validate_marts_step(RunConfig(transactions="unused", warehouse=warehouse))
-    assert report.success
-    skipped = {(c.suite, c.columns) for c in report.skipped}
-    assert ("dim_customers", ("p_alive",)) in skipped
-    assert ("rpt_retention_rate_monthly", ("retention_rate",)) in skipped
-    assert ("dim_customers", ("churn_probability",)) not in skipped  # still there: still checked
-    # a column that every run must have is not optional: its absence fails
-    _sql(_work(warehouse), "alter table marts.dim_customers drop column frequency")
-    with pytest.raises(QualityError, match=r"marts.dim_customers: frequency >= 0 .*could not be evaluated"):
+    with pytest.raises(QualityError) as failed:
         validate_marts_step(RunConfig(transactions="unused", warehouse=warehouse))
+    message = str(failed.value)
+    assert message.startswith("The marts check failed (2 critical expectations): ")
+    assert "marts.dim_customers: p_alive is a probability [expect_column_values_to_be_between(p_alive)]: " in message
+    assert "could not be evaluated" in message
+    assert (
+        "marts.rpt_retention_rate_monthly: table_exists: table marts.rpt_retention_rate_monthly does not exist"
+        in message
+    )
+    report = failed.value.report
+    assert report is not None
+    assert {(c.suite, c.expectation) for c in report.failures} == {
+        ("dim_customers", "expect_column_values_to_be_between"),
+        ("rpt_retention_rate_monthly", "table_exists"),
+    }
+    assert ("dim_customers", ("churn_probability",), True) in {(c.suite, c.columns, c.success) for c in report.checks}
 
 
 def test_failure_evidence_names_counts_limit_and_a_few_values():

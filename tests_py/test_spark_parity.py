@@ -32,7 +32,7 @@ from conftest import FIXTURES, REPO, run_cli
 from loyalty import pipeline
 from loyalty.errors import InputError
 from loyalty.generate import generate
-from loyalty.generate_extra import generate_balances, generate_surveys
+from loyalty.generate.extra import generate_balances, generate_surveys
 from loyalty.pipeline import RunConfig
 from loyalty.spark.load import load_raw_spark
 from loyalty.spark.session import get_session, spark_conf, stop_session

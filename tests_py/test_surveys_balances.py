@@ -311,3 +311,32 @@ def test_missing_required_balance_column_stops_the_run(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().endswith("is missing the required column balance_date.")
+
+
+def test_a_lost_survey_or_balance_row_fails_the_reconciliation_in_words(warehouse: Path, tmp_path: Path) -> None:
+    """The generic test rows_reconcile on each raw source (tests/generic/): a valid row that
+    went missing fails it, and the failure says what it means (the test's description)."""
+    import shutil
+
+    import duckdb
+
+    from loyalty.dbt import run_dbt
+    from loyalty.errors import BuildError
+
+    copy = tmp_path / "tampered.duckdb"
+    shutil.copyfile(warehouse, copy)
+    con = duckdb.connect(str(copy))
+    try:
+        con.execute("delete from marts.fct_survey_responses where response_id = 'r13'")
+        con.execute("delete from intermediate.int_balances_validated where reject_reason is null and customer_id = 'b'")
+    finally:
+        con.close()
+    with pytest.raises(BuildError) as caught:
+        run_dbt(["test", "--select", "assert_survey_rows_reconcile", "assert_balance_rows_reconcile"], copy)
+    message = str(caught.value)
+    assert (
+        "test assert_survey_rows_reconcile failed: 1 rows break the check: Nothing is lost: every raw survey "
+        "row is either in fct_survey_responses or in rejected_survey_responses, never both, and the counts "
+        "add up exactly"
+    ) in message
+    assert "test assert_balance_rows_reconcile failed: 1 rows break the check: Nothing is lost" in message

@@ -202,8 +202,8 @@ def _generate_extra(
     seed: int,
     bad_row_rate: float,
 ) -> None:
-    """The optional survey and balance files of `loyalty generate` (loyalty.generate_extra)."""
-    from loyalty.generate_extra import generate_balances, generate_surveys
+    """The optional survey and balance files of `loyalty generate` (loyalty.generate.extra)."""
+    from loyalty.generate.extra import generate_balances, generate_surveys
 
     for out, write, what in (
         (surveys_out, generate_surveys, "survey responses"),
@@ -429,14 +429,18 @@ def run(
 def demo(
     n_customers: int, seed: int, target: str, warehouse: Path | None, full_refresh: bool, lock_timeout: float
 ) -> None:
-    """Generate a sample (with 1% malformed rows) and build the warehouse from it (a Prefect flow run)."""
+    """Generate a sample (transactions, customers, survey responses and balances, with 1% malformed
+    rows) and build the warehouse from it (a Prefect flow run)."""
+    from loyalty.generate import DEFAULT_END
     from loyalty.generate import generate as run_generate
     from loyalty.pipeline import RunConfig
 
     out = project_dir() / "build" / "demo" / "transactions.parquet"
+    surveys, balances = out.with_name("surveys.parquet"), out.with_name("balances.parquet")
     click.echo(f"Generating {n_customers:,} customers into {out.parent} ...")
-    result = run_generate(n_customers, out, seed=seed, bad_row_rate=0.01, progress=False)
+    result = run_generate(n_customers, out, seed=seed, end=DEFAULT_END, bad_row_rate=0.01, progress=False)
     click.echo(f"Wrote {result.n_transactions:,} transactions ({result.n_bad_rows:,} malformed).")
+    _generate_extra(result.transactions_path, surveys, balances, end=DEFAULT_END, seed=seed, bad_row_rate=0.01)
     click.echo("Building the warehouse (dbt build with all tests) ...")
     try:
         config = RunConfig(
@@ -445,6 +449,8 @@ def demo(
             warehouse=warehouse,  # type: ignore[arg-type]  # None = the engine's default, resolved by RunConfig
             full_refresh=full_refresh,
             target=target,
+            surveys=str(surveys),
+            balances=str(balances),
         )
         summary = _run_flow(config, lock_timeout)
     except LoyaltyError as exc:

@@ -5,12 +5,13 @@ Reads   intermediate.int_customers_summarized   (frequency, recency_days, tenure
         intermediate.int_customer_purchase_days (for the holdout check)
         intermediate.int_as_of_date
 Writes  clv.customer_scores      one row per customer, replaced each run
-        clv.model_fits           one row per model and fit purpose per run, appended (history)
+        clv.model_fits           one row per model and fit purpose per run, appended (history);
+                                 with the dbt var bgbb_period also the BG/BB fit (bg_bb)
         clv.holdout_validation   per model and calibration frequency bucket, replaced each run
 
 The settings are dbt vars (dbt_project.yml, overridable with `loyalty run --var`), so that
 dbt and this step read the same values: clv_time_unit, clv_margin, clv_annual_discount_rate,
-churn_model, clv_holdout_days. The reads and writes go through the run's engine (loyalty.engines:
+churn_model, clv_holdout_days, bgbb_period. The reads and writes go through the run's engine (loyalty.engines:
 read_clv_inputs, write_clv_outputs); the tables' contract is loyalty.clv.tables.
 """
 
@@ -25,8 +26,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from loyalty.clv.bgbb import OPPORTUNITY_PERIODS
 from loyalty.clv.result import FitResult
-from loyalty.clv.tables import MODEL_FITS_COLUMNS, MODEL_FITS_NAMES, MODEL_PARAMS
+from loyalty.clv.tables import MODEL_FITS_NAMES, MODEL_PARAMS
 from loyalty.errors import LoyaltyError
 from loyalty.project import dbt_vars
 
@@ -63,6 +65,7 @@ class ClvSettings:
     annual_discount_rate: float = 0.10
     churn_model: str = "auto"
     holdout_days: int = 365
+    bgbb_period: str | None = None  # BG/BB on calendar periods as opportunities; None: not fitted
 
     @classmethod
     def from_vars(cls, variables: dict[str, Any]) -> ClvSettings:
@@ -73,6 +76,7 @@ class ClvSettings:
                 annual_discount_rate=float(variables.get("clv_annual_discount_rate", 0.10)),
                 churn_model=str(variables.get("churn_model", "auto")),
                 holdout_days=int(variables.get("clv_holdout_days", 365)),
+                bgbb_period=str(variables["bgbb_period"]) if variables.get("bgbb_period") else None,
             )
         except (TypeError, ValueError) as exc:
             raise ClvConfigError(f"A CLV dbt var has a value of the wrong type: {exc}.") from None
@@ -86,6 +90,10 @@ class ClvSettings:
             raise ClvConfigError("The dbt var clv_annual_discount_rate must be a number above -1.")
         if settings.holdout_days < 1:
             raise ClvConfigError("The dbt var clv_holdout_days must be at least 1.")
+        if settings.bgbb_period is not None and settings.bgbb_period not in OPPORTUNITY_PERIODS:
+            raise ClvConfigError(
+                f"The dbt var bgbb_period must be month, quarter or year (or unset), not {settings.bgbb_period!r}."
+            )
         return settings
 
 
@@ -306,11 +314,28 @@ def clv_step(config: RunConfig, calibration_end: dt.date | None = None) -> ClvRe
     scores["churn_model"] = chosen
 
     fit_rows = _fit_rows(fits, "scoring", chosen, run_id, inputs.as_of, inputs.as_of, fitted_at) + holdout_fit_rows
+    if settings.bgbb_period is not None and inputs.as_of is not None:
+        bgbb, seen_until = bgbb_fit(inputs.purchase_days, inputs.as_of, settings.bgbb_period)
+        fits = [*fits, bgbb]
+        fit_rows += _fit_rows([bgbb], "discrete_opportunities", chosen, run_id, inputs.as_of, seen_until, fitted_at)
     _write_outputs(config, scores, fit_rows, holdout_frame)
     subscriptions = subscription_step(config, inputs.as_of, run_id)  # None unless --subscriptions was given
     return ClvReport(
         run_id, inputs.as_of, chosen, reason, len(scores), fits, holdout_totals, cal_end, caught, subscriptions
     )
+
+
+# --------------------------------------------------------------------------- discrete opportunities (BG/BB)
+def bgbb_fit(purchase_days: pd.DataFrame, as_of: dt.date, period: str) -> tuple[FitResult, dt.date]:
+    """BG/BB on every customer's calendar periods after the first purchase's (dbt var
+    bgbb_period; loyalty.clv.bgbb.opportunity_summary), customers with at least one whole
+    period only. Returns the fit and the last day it saw (end of the last complete period)."""
+    from loyalty.clv.bgbb import fit_bgbb, last_complete_period_end, opportunity_summary
+
+    summary = opportunity_summary(purchase_days, as_of, period)
+    summary = summary[summary["n_periods"] > 0]
+    fit = fit_bgbb(summary["frequency"], summary["recency"], summary["n_periods"], period=period)
+    return fit, last_complete_period_end(as_of, period)
 
 
 # --------------------------------------------------------------------------- subscriptions (sBG)
@@ -337,7 +362,8 @@ def subscription_step(config: RunConfig, as_of: dt.date | None, run_id: str) -> 
     """When the dbt var subscriptions_path is set (`loyalty run --subscriptions PATH`): read and
     check the subscriptions, fit the sBG model, and write clv.subscription_survival,
     clv.subscriber_scores and clv.rejected_subscriptions (replaced) and the fit to
-    clv.model_fits (model_name 'sbg'). DuckDB only; see the README."""
+    clv.model_fits (model_name 'sbg'), through the run's engine (DuckDB only today: the Spark
+    engine refuses in one sentence; see the README)."""
     from loyalty.clv import subscriptions as subs
     from loyalty.load_subscriptions import read_subscriptions
 
@@ -345,8 +371,6 @@ def subscription_step(config: RunConfig, as_of: dt.date | None, run_id: str) -> 
     path = variables.get("subscriptions_path")
     if not path:
         return None
-    if config.target != "duckdb":
-        raise ClvConfigError("The subscriptions input (--subscriptions) is supported with --target duckdb only.")
     period = str(variables.get("clv_subscription_period", "month"))
     if period not in SUBSCRIPTION_PERIODS:
         raise ClvConfigError(f"The dbt var clv_subscription_period must be week, month or year, not {period!r}.")
@@ -370,21 +394,6 @@ def subscription_step(config: RunConfig, as_of: dt.date | None, run_id: str) -> 
     )
     fitted_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     fit_row = _fit_rows([fit], "subscriptions", "", run_id, as_of, None, fitted_at)
-    import duckdb  # DuckDB only (checked above); the Spark engine has no subscription tables yet
-
-    con = duckdb.connect(str(config.work))
-    try:
-        con.execute("create schema if not exists clv")
-        for name, frame in (
-            ("subscription_survival", survival),
-            ("subscriber_scores", scores),
-            ("rejected_subscriptions", rejected),
-        ):
-            con.register(f"{name}_frame", frame)
-            con.execute(f"create or replace table clv.{name} as select * from {name}_frame")
-        con.execute(f"create table if not exists clv.model_fits ({MODEL_FITS_COLUMNS})")
-        con.register("sbg_fit_frame", pd.DataFrame(fit_row, columns=MODEL_FITS_NAMES))
-        con.execute("insert into clv.model_fits by name select * from sbg_fit_frame")
-    finally:
-        con.close()
+    fits = pd.DataFrame(fit_row, columns=MODEL_FITS_NAMES)
+    config.engine.write_subscription_outputs(config.work, survival, scores, rejected, fits)
     return SubscriptionReport(len(valid) + len(rejected), len(valid), len(rejected), fit)

@@ -70,19 +70,27 @@ def run_dbt(
     check: bool = True,
 ) -> DbtResult:
     """Run `dbt <args>`; raise BuildError naming the failed nodes when check and dbt fails."""
-    project = project_dir()
-    command = [dbt_executable(), *args, "--project-dir", str(project), "--profiles-dir", str(project)]
-    if variables:
-        command += ["--vars", json.dumps(variables)]
-    env = dbt_env(warehouse, target)
-    results_path = state_dir(warehouse) / "target" / "run_results.json"
-    results_path.unlink(missing_ok=True)  # a failure before any node must not quote an older run
-    proc = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
-    output = proc.stdout + proc.stderr
-    results = read_run_results(results_path)
-    result = DbtResult(command, proc.returncode, output, results)
-    if check and proc.returncode != 0:
-        raise BuildError(failure_sentence(args[0] if args else "dbt", result, results_path.with_name("manifest.json")))
+    command = [dbt_executable(), *args, *_project_args(variables)]
+    target_dir = state_dir(warehouse) / "target"
+    (target_dir / "run_results.json").unlink(missing_ok=True)  # a failure before any node must not quote an older run
+    proc = subprocess.run(command, cwd=project_dir(), env=dbt_env(warehouse, target), capture_output=True, text=True)
+    return _result(args, command, proc.returncode, proc.stdout + proc.stderr, target_dir, check)
+
+
+def _project_args(variables: dict[str, Any] | None) -> list[str]:
+    project = str(project_dir())
+    return ["--project-dir", project, "--profiles-dir", project] + (
+        ["--vars", json.dumps(variables, sort_keys=True)] if variables else []
+    )
+
+
+def _result(
+    args: list[str], command: list[str], returncode: int, output: str, target_dir: Path, check: bool
+) -> DbtResult:
+    """The invocation's DbtResult; BuildError naming the failed nodes when check and dbt failed."""
+    result = DbtResult(command, returncode, output, read_run_results(target_dir / "run_results.json"))
+    if check and returncode != 0:
+        raise BuildError(failure_sentence(args[0] if args else "dbt", result, target_dir / "manifest.json"))
     return result
 
 
@@ -169,10 +177,7 @@ def run_dbt_in_process(
     """`dbt <args>` in this process (dbtRunner), parsing the project once per (warehouse, target,
     vars) and reusing that manifest; raise BuildError naming the failed nodes when check and dbt fails."""
     warehouse = Path(os.path.abspath(warehouse))  # dbt runs in the warehouse's folder (below)
-    project = project_dir()
-    common = ["--project-dir", str(project), "--profiles-dir", str(project), "--target", target]
-    if variables:
-        common += ["--vars", json.dumps(variables, sort_keys=True)]
+    common = [*_project_args(variables), "--target", target]
     target_dir = state_dir(warehouse) / "target"
     results_path = target_dir / "run_results.json"
     key = (str(target_dir), target, json.dumps(variables or {}, sort_keys=True, default=str))
@@ -202,10 +207,7 @@ def run_dbt_in_process(
         finally:
             if target != "spark":  # dbt-spark's session belongs to the Spark engine (loyalty.spark.session)
                 _release_connections()
-    result = DbtResult(["dbt", *args, *common], 0 if success else 1, text, read_run_results(results_path))
-    if check and not success:
-        raise BuildError(failure_sentence(args[0] if args else "dbt", result, target_dir / "manifest.json"))
-    return result
+    return _result(args, ["dbt", *args, *common], 0 if success else 1, text, target_dir, check)
 
 
 def read_run_results(path: Path) -> list[dict[str, Any]]:

@@ -449,8 +449,9 @@ def _refuse_malformed_customers(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def check_warehouse_folder(warehouse: Path) -> None:
-    """The warehouse's folder exists (or is created) and can be written; else one sentence (exit code 2)."""
-    folder = warehouse if warehouse.is_dir() else warehouse.parent
+    """The folder that holds the warehouse exists (or is created) and can be written; else one
+    sentence (exit code 2). Every engine writes there: its work or publish folder sits beside P."""
+    folder = warehouse.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -3,6 +3,7 @@ and the predictions against their closed forms / a simulation."""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from pathlib import Path
 
@@ -79,3 +80,63 @@ def test_bgbb_p_alive_against_a_simulation() -> None:
 def test_bgbb_rejects_inconsistent_summaries() -> None:
     with pytest.raises(ValueError, match="recency"):
         bgbb.fit_bgbb([2], [1], [6])
+
+
+# --------------------------------------------------------------------------- opportunity summary
+def test_last_complete_period_end_is_the_as_of_date_only_when_it_closes_its_period() -> None:
+    assert bgbb.last_complete_period_end(dt.date(2024, 8, 15), "quarter") == dt.date(2024, 6, 30)
+    assert bgbb.last_complete_period_end(dt.date(2024, 9, 30), "quarter") == dt.date(2024, 9, 30)
+    assert bgbb.last_complete_period_end(dt.date(2024, 8, 15), "month") == dt.date(2024, 7, 31)
+    assert bgbb.last_complete_period_end(dt.date(2024, 2, 29), "month") == dt.date(2024, 2, 29)
+    assert bgbb.last_complete_period_end(dt.date(2024, 8, 15), "year") == dt.date(2023, 12, 31)
+    assert bgbb.last_complete_period_end(dt.date(2024, 12, 31), "year") == dt.date(2024, 12, 31)
+
+
+def test_opportunity_summary_counts_whole_calendar_periods_after_the_first_purchase() -> None:
+    # quarters, as of 2024-08-15: the last complete quarter is 2024 Q2 (Q3 is not seen)
+    days = pd.DataFrame(
+        [
+            ("a", "2023-02-10"),  # Q1 2023: the start
+            ("a", "2023-03-01"),  # same quarter as the first purchase: not a repeat
+            ("a", "2023-07-04"),  # opportunity 2 (Q3 2023)
+            ("a", "2023-08-01"),  # same opportunity again
+            ("a", "2024-01-05"),  # opportunity 4 (Q1 2024)
+            ("a", "2024-07-20"),  # Q3 2024, incomplete: not seen
+            ("b", "2024-05-01"),  # starts in the last complete quarter: no opportunity yet
+            ("c", "2023-12-31"),  # Q4 2023
+            ("c", "2024-06-30"),  # opportunity 2 (Q2 2024), its last day
+            ("d", "2024-08-01"),  # starts in the incomplete quarter
+            ("e", "2022-11-11"),  # Q4 2022, never again: 6 opportunities without a purchase
+        ],
+        columns=["customer_id", "transaction_date"],
+    )
+    days["transaction_date"] = pd.to_datetime(days["transaction_date"]).dt.date
+    summary = bgbb.opportunity_summary(days, dt.date(2024, 8, 15), "quarter")
+    assert summary.to_dict("records") == [
+        {"customer_id": "a", "frequency": 2, "recency": 4, "n_periods": 5},
+        {"customer_id": "b", "frequency": 0, "recency": 0, "n_periods": 0},
+        {"customer_id": "c", "frequency": 1, "recency": 2, "n_periods": 2},
+        {"customer_id": "d", "frequency": 0, "recency": 0, "n_periods": 0},
+        {"customer_id": "e", "frequency": 0, "recency": 0, "n_periods": 6},
+    ]
+    # years, as of the same date: 2023 is the last complete year
+    yearly = {
+        row["customer_id"]: (row["frequency"], row["recency"], row["n_periods"])
+        for row in bgbb.opportunity_summary(days, dt.date(2024, 8, 15), "year").to_dict("records")
+    }
+    assert yearly["a"] == (0, 0, 0)  # first purchase in 2023: no whole year after it yet
+    assert yearly["e"] == (0, 0, 1)
+
+
+def test_opportunity_summary_rejects_an_unknown_period() -> None:
+    days = pd.DataFrame({"customer_id": ["a"], "transaction_date": [dt.date(2024, 1, 1)]})
+    with pytest.raises(ValueError, match="period must be one of month, quarter, year"):
+        bgbb.opportunity_summary(days, dt.date(2024, 8, 15), "week")
+
+
+def test_a_model_fits_table_from_before_bg_bb_lacks_only_param_delta() -> None:
+    from loyalty.clv.tables import MODEL_FITS_NAMES, missing_model_fits_columns
+
+    before_bg_bb = [name for name in MODEL_FITS_NAMES if name != "param_delta"]
+    assert missing_model_fits_columns(before_bg_bb) == ["param_delta double"]
+    assert missing_model_fits_columns([n.upper() for n in MODEL_FITS_NAMES]) == []

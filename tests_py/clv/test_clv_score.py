@@ -10,6 +10,7 @@ import pytest
 
 from loyalty.clv import BetaGeoModel, ClvWarning, ParetoNBDModel, predictions, score_customers
 from loyalty.clv.score import clv_steps, discounted_clv
+from loyalty.clv_step import SCORE_COLUMNS
 
 # frequency, recency_days, tenure_days, typical spend per purchase day; each pattern is
 # four customers whose spend spreads less the more purchases they made (so the
@@ -29,22 +30,8 @@ PATTERNS = [
     (9, 295, 300, 60.0),
 ]
 SPREAD = (-0.5, -0.15, 0.15, 0.5)
-COLUMNS = [
-    "customer_id",
-    "p_alive_bg_nbd",
-    "p_alive_pareto_nbd",
-    "p_alive",
-    "churn_probability",
-    "expected_purchases_90d",
-    "expected_purchases_365d",
-    "expected_avg_order_value",
-    "predicted_clv_365d",
-    "p_purchase_30d",
-    "p_purchase_90d",
-    "median_days_to_next_purchase_365d",
-    "predicted_clv_365d_p10",
-    "predicted_clv_365d_p90",
-]
+# the columns of clv.customer_scores that the CLV step keeps from score_customers
+COLUMNS = list(SCORE_COLUMNS)
 
 
 def hand_made_summary() -> pd.DataFrame:

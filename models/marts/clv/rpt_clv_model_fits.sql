@@ -25,6 +25,7 @@ final as (
         param_p,
         param_q,
         param_gamma,
+        param_delta,
         log_likelihood,
         n_customers,
         is_converged,

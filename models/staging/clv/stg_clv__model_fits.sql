@@ -23,6 +23,7 @@ renamed as (
         cast(param_p as double) as param_p,
         cast(param_q as double) as param_q,
         cast(param_gamma as double) as param_gamma,
+        cast(param_delta as double) as param_delta,
         cast(log_likelihood as double) as log_likelihood,
         cast(n_customers as {{ dbt.type_bigint() }}) as n_customers,
         cast(converged as boolean) as is_converged,

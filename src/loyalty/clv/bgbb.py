@@ -24,9 +24,11 @@ about 1e-10 and enough for the convergence test of :mod:`loyalty.clv.optimize`.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 import numpy as np
+import pandas as pd
 from scipy import special
 
 from .optimize import hessian_central, maximise_likelihood
@@ -34,6 +36,7 @@ from .result import FitResult
 
 MODEL_NAME = "bg_bb"
 PARAM_NAMES = ("alpha", "beta", "gamma", "delta")
+OPPORTUNITY_PERIODS = ("month", "quarter", "year")
 _GRADIENT_STEP = 1e-6
 
 
@@ -165,3 +168,64 @@ def expected_transactions(
         log_alive = special.betaln(gamma, delta + n + j) - special.betaln(gamma, delta)
         total += np.exp(log_p_buy + log_alive - log_ll)
     return total
+
+
+def _period_number(dates: pd.Series, period: str) -> np.ndarray:
+    """Calendar period of each date as one increasing whole number (months, quarters or years)."""
+    dates = pd.to_datetime(dates)
+    year = dates.dt.year.to_numpy(dtype=np.int64)
+    month = dates.dt.month.to_numpy(dtype=np.int64)
+    if period == "month":
+        return year * 12 + month - 1
+    if period == "quarter":
+        return year * 4 + (month - 1) // 3
+    if period == "year":
+        return year
+    raise ValueError(f"period must be one of {', '.join(OPPORTUNITY_PERIODS)}, not {period!r}")
+
+
+def last_complete_period_end(as_of: dt.date, period: str) -> dt.date:
+    """Last day of the last calendar period that ended on or before ``as_of``."""
+    as_of_ts = pd.Timestamp(as_of)
+    current, following = _period_number(pd.Series([as_of_ts, as_of_ts + pd.Timedelta(days=1)]), period)
+    if following != current:  # as_of is the last day of its period: that period is complete
+        return as_of
+    start = {"month": as_of_ts.replace(day=1), "year": as_of_ts.replace(month=1, day=1)}.get(
+        period, as_of_ts.replace(month=3 * ((as_of_ts.month - 1) // 3) + 1, day=1)
+    )
+    return (start - pd.Timedelta(days=1)).date()
+
+
+def opportunity_summary(purchase_days: pd.DataFrame, as_of: dt.date, period: str) -> pd.DataFrame:
+    """Each customer's purchases as discrete opportunities: one per whole calendar ``period``.
+
+    The period of the first purchase is the start (as the first donation is in FHS10); each
+    complete calendar period after it, up to the last one that ended on or before ``as_of``,
+    is one opportunity. ``n_periods`` counts them, ``frequency`` (x) the ones with at least
+    one purchase day, ``recency`` (t_x) the number of the last one with a purchase (0 when
+    none). Purchases in the incomplete period of ``as_of`` are not seen. Columns:
+    customer_id, frequency, recency, n_periods; one row per customer of ``purchase_days``
+    (customer_id, transaction_date), n_periods 0 when the first purchase is not before the
+    last complete period's end.
+    """
+    if period not in OPPORTUNITY_PERIODS:
+        raise ValueError(f"period must be one of {', '.join(OPPORTUNITY_PERIODS)}, not {period!r}")
+    columns = ["customer_id", "frequency", "recency", "n_periods"]
+    if purchase_days.empty:
+        return pd.DataFrame({c: pd.Series(dtype="object" if c == "customer_id" else "int64") for c in columns})
+    last = int(_period_number(pd.Series([pd.Timestamp(last_complete_period_end(as_of, period))]), period)[0])
+    frame = pd.DataFrame(
+        {
+            "customer_id": purchase_days["customer_id"].to_numpy(),
+            "number": _period_number(purchase_days["transaction_date"], period),
+        }
+    ).drop_duplicates()
+    first = frame.groupby("customer_id", sort=True)["number"].min()
+    frame["since_first"] = frame["number"] - frame["customer_id"].map(first).to_numpy()
+    seen = frame[(frame["since_first"] > 0) & (frame["number"] <= last)]
+    repeats = seen.groupby("customer_id")["since_first"].agg(["count", "max"])
+    out = pd.DataFrame({"customer_id": first.index})
+    out["frequency"] = out["customer_id"].map(repeats["count"]).fillna(0).astype("int64").to_numpy()
+    out["recency"] = out["customer_id"].map(repeats["max"]).fillna(0).astype("int64").to_numpy()
+    out["n_periods"] = np.clip(last - first.to_numpy(), 0, None).astype("int64")
+    return out.loc[:, columns]

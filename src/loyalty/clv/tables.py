@@ -8,7 +8,7 @@ Spark accept. The engines (loyalty.engines) run these reads and writes; the step
 
 from __future__ import annotations
 
-MODEL_PARAMS = ("r", "alpha", "a", "b", "s", "beta", "p", "q", "gamma")
+MODEL_PARAMS = ("r", "alpha", "a", "b", "s", "beta", "p", "q", "gamma", "delta")
 
 SUMMARY_SQL = """
     select customer_id, frequency, recency_days, tenure_days,
@@ -30,3 +30,11 @@ MODEL_FITS_COLUMNS = (
     "as_of_date date, calibration_end_date date, fitted_at timestamp"
 )
 MODEL_FITS_NAMES = [part.split()[0] for part in MODEL_FITS_COLUMNS.split(", ")]
+
+
+def missing_model_fits_columns(existing: list[str]) -> list[str]:
+    """Column definitions ("name type") of MODEL_FITS_COLUMNS that an existing clv.model_fits
+    lacks, in table order: an engine adds them before appending, so that a warehouse made
+    before a column was added (param_delta, for BG/BB) keeps its history and takes new rows."""
+    have = {name.lower() for name in existing}
+    return [part for part in MODEL_FITS_COLUMNS.split(", ") if part.split()[0] not in have]

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loyalty.errors import LoyaltyError
-from loyalty.project import MARTS_SCHEMA
+from loyalty.project import MARTS_SCHEMA, project_dir
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -61,12 +61,25 @@ class Engine(ABC):
 
     target: str  # the dbt target (profiles.yml output)
     label: str  # for people: "DuckDB", "Spark"
+    default_warehouse: Path  # P when neither --warehouse nor $LOYALTY_WAREHOUSE names one, in the project
 
     # ---- where things are
-    @abstractmethod
     def warehouse_path(self, explicit: str | os.PathLike[str] | None = None) -> Path:
         """The published warehouse P: the argument, else $LOYALTY_WAREHOUSE, else the default;
         raises LoyaltyError when the path is of the other engine's kind."""
+        if explicit:
+            path = Path(explicit)
+        elif os.environ.get("LOYALTY_WAREHOUSE"):
+            path = Path(os.environ["LOYALTY_WAREHOUSE"])
+        else:
+            path = project_dir() / self.default_warehouse
+        path = path.resolve()
+        self.check_warehouse_kind(path)
+        return path
+
+    @abstractmethod
+    def check_warehouse_kind(self, path: Path) -> None:
+        """Raise LoyaltyError when what is at path is another engine's kind of warehouse."""
 
     @abstractmethod
     def work_path(self, warehouse: Path) -> Path:
@@ -103,6 +116,13 @@ class Engine(ABC):
     @abstractmethod
     def write_clv_outputs(self, work: Path, scores: pd.DataFrame, fits: pd.DataFrame, holdout: pd.DataFrame) -> None:
         """Replace clv.customer_scores and clv.holdout_validation, append to clv.model_fits."""
+
+    @abstractmethod
+    def write_subscription_outputs(
+        self, work: Path, survival: pd.DataFrame, scores: pd.DataFrame, rejected: pd.DataFrame, fits: pd.DataFrame
+    ) -> None:
+        """Replace clv.subscription_survival, clv.subscriber_scores and clv.rejected_subscriptions,
+        append the sBG fit to clv.model_fits; raises LoyaltyError on an engine without them."""
 
     @abstractmethod
     def check_raw(self, work: Path, max_rejected_share: float) -> QualityReport:

@@ -23,7 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from loyalty.clv.tables import AS_OF_SQL, MODEL_FITS_COLUMNS, PURCHASE_DAYS_SQL, SUMMARY_SQL
+from loyalty.clv.tables import (
+    AS_OF_SQL,
+    MODEL_FITS_COLUMNS,
+    PURCHASE_DAYS_SQL,
+    SUMMARY_SQL,
+    missing_model_fits_columns,
+)
 from loyalty.engines.base import (
     MARTS_SCHEMA,
     ClvInputs,
@@ -34,7 +40,6 @@ from loyalty.engines.base import (
     write_state,
 )
 from loyalty.errors import LoyaltyError
-from loyalty.project import project_dir
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -77,6 +82,16 @@ def _kv_metadata(con: duckdb.DuckDBPyConnection, mart: str) -> str:
     )
 
 
+def _append_model_fits(con: duckdb.DuckDBPyConnection, fits: pd.DataFrame) -> None:
+    """Append rows (columns loyalty.clv.tables.MODEL_FITS_NAMES) to clv.model_fits, its history."""
+    con.execute(f"create table if not exists clv.model_fits ({MODEL_FITS_COLUMNS})")
+    existing = [row[0] for row in con.execute("describe clv.model_fits").fetchall()]
+    for column in missing_model_fits_columns(existing):  # a warehouse made before it was added
+        con.execute(f"alter table clv.model_fits add column {column}")
+    con.register("fits_frame", fits)
+    con.execute("insert into clv.model_fits by name select * from fits_frame")
+
+
 def work_folder(warehouse: Path) -> Path:
     return warehouse.parent / f"{warehouse.name}.work"
 
@@ -97,20 +112,14 @@ def _copy_durably(source: Path, target: Path) -> None:
 class DuckDBEngine(Engine):
     target = "duckdb"
     label = "DuckDB"
+    default_warehouse = DEFAULT_WAREHOUSE
 
-    def warehouse_path(self, explicit: str | os.PathLike[str] | None = None) -> Path:
-        if explicit:
-            path = Path(explicit).resolve()
-        elif os.environ.get("LOYALTY_WAREHOUSE"):
-            path = Path(os.environ["LOYALTY_WAREHOUSE"]).resolve()
-        else:
-            path = (project_dir() / DEFAULT_WAREHOUSE).resolve()
+    def check_warehouse_kind(self, path: Path) -> None:
         if path.is_dir():
             raise LoyaltyError(
                 f"The warehouse {path} is a folder: the duckdb target needs a DuckDB file "
                 "(a folder is a Spark warehouse: add --target spark)."
             )
-        return path
 
     def work_path(self, warehouse: Path) -> Path:
         return work_folder(warehouse) / WORK_FILE
@@ -191,9 +200,24 @@ class DuckDBEngine(Engine):
                 " cast(calibration_end_date as date) as calibration_end_date,"
                 " cast(holdout_end_date as date) as holdout_end_date) from holdout_frame"
             )
-            con.execute(f"create table if not exists clv.model_fits ({MODEL_FITS_COLUMNS})")
-            con.register("fits_frame", fits)
-            con.execute("insert into clv.model_fits by name select * from fits_frame")
+            _append_model_fits(con, fits)
+        finally:
+            con.close()
+
+    def write_subscription_outputs(
+        self, work: Path, survival: pd.DataFrame, scores: pd.DataFrame, rejected: pd.DataFrame, fits: pd.DataFrame
+    ) -> None:
+        con = duckdb.connect(str(work))
+        try:
+            con.execute("create schema if not exists clv")
+            for name, frame in (
+                ("subscription_survival", survival),
+                ("subscriber_scores", scores),
+                ("rejected_subscriptions", rejected),
+            ):
+                con.register(f"{name}_frame", frame)
+                con.execute(f"create or replace table clv.{name} as select * from {name}_frame")
+            _append_model_fits(con, fits)
         finally:
             con.close()
 

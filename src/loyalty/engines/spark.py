@@ -20,14 +20,12 @@ plain Spark session.
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loyalty.engines.base import ClvInputs, Engine, ExportResult, read_state, write_state
 from loyalty.errors import LoyaltyError
-from loyalty.project import project_dir
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,6 +37,7 @@ if TYPE_CHECKING:
 
 DEFAULT_SPARK_WAREHOUSE = Path("build") / "loyalty-spark"
 NOT_RUN = "the checks read a DuckDB warehouse"
+SUBSCRIPTIONS_DUCKDB_ONLY = "The subscriptions input (--subscriptions) is supported with --target duckdb only."
 
 
 def publish_folder(warehouse: Path) -> Path:
@@ -48,20 +47,14 @@ def publish_folder(warehouse: Path) -> Path:
 class SparkEngine(Engine):
     target = "spark"
     label = "Spark"
+    default_warehouse = DEFAULT_SPARK_WAREHOUSE
 
-    def warehouse_path(self, explicit: str | os.PathLike[str] | None = None) -> Path:
-        if explicit:
-            path = Path(explicit).resolve()
-        elif os.environ.get("LOYALTY_WAREHOUSE"):
-            path = Path(os.environ["LOYALTY_WAREHOUSE"]).resolve()
-        else:
-            path = (project_dir() / DEFAULT_SPARK_WAREHOUSE).resolve()
+    def check_warehouse_kind(self, path: Path) -> None:
         if path.is_file():
             raise LoyaltyError(
                 f"The warehouse {path} is a file: the spark target needs a folder "
                 "(a file is a DuckDB warehouse: use --target duckdb)."
             )
-        return path
 
     def work_path(self, warehouse: Path) -> Path:
         return warehouse  # built in place: see the module docstring
@@ -134,6 +127,11 @@ class SparkEngine(Engine):
         from loyalty.spark.clv_io import write_clv_outputs
 
         write_clv_outputs(work, scores, fits, holdout)
+
+    def write_subscription_outputs(
+        self, work: Path, survival: pd.DataFrame, scores: pd.DataFrame, rejected: pd.DataFrame, fits: pd.DataFrame
+    ) -> None:
+        raise LoyaltyError(SUBSCRIPTIONS_DUCKDB_ONLY)
 
     def check_raw(self, work: Path, max_rejected_share: float) -> QualityReport:
         from loyalty.quality import QualityReport

@@ -28,7 +28,7 @@ def validate_raw(warehouse: Path, max_rejected_share: float = DEFAULT_MAX_REJECT
 
 
 def validate_marts(warehouse: Path) -> QualityReport:
-    """Check every mart that exists (and the columns of it that exist)."""
+    """Check every mart; a mart or column a suite names that does not exist is a critical failure."""
     from loyalty.quality.runner import validate
 
     return validate(warehouse, "marts")

@@ -31,7 +31,7 @@ class QualityError(LoyaltyError):
 
 @dataclass
 class CheckResult:
-    """One expectation of one suite, evaluated (or skipped) on one batch."""
+    """One expectation of one suite, evaluated on one batch."""
 
     suite: str
     table: str
@@ -41,7 +41,6 @@ class CheckResult:
     severity: str  # critical | warning | info
     success: bool
     evidence: str = ""  # what failed: counts and a few failing values
-    skipped: str | None = None  # why it was not evaluated
 
     @property
     def name(self) -> str:
@@ -68,22 +67,14 @@ class QualityReport:
     not_run: str | None = None  # why the phase was not run at all (e.g. a Spark target)
 
     @property
-    def evaluated(self) -> list[CheckResult]:
-        return [c for c in self.checks if c.skipped is None]
-
-    @property
-    def skipped(self) -> list[CheckResult]:
-        return [c for c in self.checks if c.skipped is not None]
-
-    @property
     def failures(self) -> list[CheckResult]:
         """Failed critical expectations: these fail the run."""
-        return [c for c in self.evaluated if not c.success and c.severity == "critical"]
+        return [c for c in self.checks if not c.success and c.severity == "critical"]
 
     @property
     def warnings(self) -> list[CheckResult]:
         """Failed expectations of lower severity: reported, the run continues."""
-        return [c for c in self.evaluated if not c.success and c.severity != "critical"]
+        return [c for c in self.checks if not c.success and c.severity != "critical"]
 
     @property
     def success(self) -> bool:
@@ -96,14 +87,12 @@ class QualityReport:
     def headline(self) -> str:
         if self.not_run:
             return f"Data quality, {self.title}: not run ({self.not_run})"
-        passed = sum(1 for c in self.evaluated if c.success)
-        parts = [f"{passed}/{len(self.evaluated)} expectations passed"]
+        passed = sum(1 for c in self.checks if c.success)
+        parts = [f"{passed}/{len(self.checks)} expectations passed"]
         if self.failures:
             parts.append(f"{len(self.failures)} critical failed")
         if self.warnings:
             parts.append(f"{len(self.warnings)} warning{'s' if len(self.warnings) != 1 else ''}")
-        if self.skipped:
-            parts.append(f"{len(self.skipped)} not applicable yet")
         rows = sum(self.rows.values())
         return (
             f"Data quality, {self.title}: {', '.join(parts)} "

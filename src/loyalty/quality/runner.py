@@ -1,13 +1,11 @@
 """Run the checkpoints of one phase against a warehouse and say what they found.
 
 For every suite whose meta `phase` is the phase (in name order):
-1. its tables must exist; a suite marked `when_table_missing: skip` (a mart that another
-   part of the project is still adding) is skipped until its table exists, any other
-   missing table is a critical failure;
-2. expectations marked `when_column_missing: skip` are dropped from the run's copy of the
-   suite while their column does not exist, so the suite grows as columns land;
-3. the batch is read whole from DuckDB (batches.py) and the checkpoint of the same name
-   runs on it: results go to the run's validation store.
+1. its tables (meta `relation` and `requires`) must exist: a missing one is a critical
+   failure that names it (every mart a suite checks is built by every run);
+2. the batch is read whole from DuckDB (batches.py) and the checkpoint of the same name
+   runs on it: results go to the run's validation store. An expectation on a column the
+   table does not have fails as "could not be evaluated", naming the column.
 Data Docs are then built once for the phase's results (one index rebuild, not one per
 checkpoint).
 Expectation severities are GX's own (`critical` fails the run, `warning` is reported).
@@ -65,20 +63,6 @@ def _exception_message(info: Any) -> str | None:
             message = " ".join(str(candidate.get("exception_message") or "error").split())
             return message[:300]
     return None
-
-
-def _skipped(suite: str, table: str, expectation: Any, reason: str) -> CheckResult:
-    config = expectation.configuration
-    return CheckResult(
-        suite,
-        table,
-        config.type,
-        expectation_columns(config.kwargs),
-        expectation.description,
-        str(expectation.severity.value),
-        True,
-        skipped=reason,
-    )
 
 
 def run_phase(warehouse: Path, phase: str, parameters: dict[str, Any] | None = None) -> QualityReport:
@@ -145,40 +129,20 @@ def _run_suite(
     needed = ([relation] if relation else []) + list(meta.get("requires") or [])
     absent = [t for t in needed if t not in catalog]
     if absent:
-        if meta.get("when_table_missing") == "skip":
-            for expectation in suite.expectations:
-                report.checks.append(_skipped(suite.name, table, expectation, f"table {absent[0]} not built yet"))
-        else:
-            report.checks.append(
-                CheckResult(
-                    suite.name,
-                    table,
-                    "table_exists",
-                    (),
-                    None,
-                    "critical",
-                    False,
-                    evidence=f"table {', '.join(absent)} does not exist",
-                )
+        report.checks.append(
+            CheckResult(
+                suite.name,
+                table,
+                "table_exists",
+                (),
+                None,
+                "critical",
+                False,
+                evidence=f"table {', '.join(absent)} does not exist",
             )
+        )
         return []
 
-    if relation:
-        present = set(catalog[relation])
-        dropped = []
-        for expectation in list(suite.expectations):
-            optional = (expectation.meta or {}).get("when_column_missing") == "skip"
-            missing = [c for c in expectation_columns(expectation.configuration.kwargs) if c not in present]
-            if optional and missing:
-                dropped.append(expectation)
-                report.checks.append(_skipped(suite.name, table, expectation, f"column {missing[0]} not built yet"))
-        for expectation in dropped:
-            suite.delete_expectation(expectation)
-        if dropped:
-            suite.save()
-        if not suite.expectations:
-            return []
-    # loaded after the suite was saved: the checkpoint refuses a suite changed since
     checkpoint = context.checkpoints.get(suite.name)
     if relation:
         sql = relation_sql(relation, _wanted_columns(suite.expectations, _index_columns(checkpoint)), catalog)

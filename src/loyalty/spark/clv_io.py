@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from loyalty.clv.tables import AS_OF_SQL, MODEL_FITS_COLUMNS, MODEL_FITS_NAMES, PURCHASE_DAYS_SQL, SUMMARY_SQL
+from loyalty.clv.tables import (
+    AS_OF_SQL,
+    MODEL_FITS_COLUMNS,
+    MODEL_FITS_NAMES,
+    PURCHASE_DAYS_SQL,
+    SUMMARY_SQL,
+    missing_model_fits_columns,
+)
 from loyalty.spark.session import get_session
 
 if TYPE_CHECKING:
@@ -81,6 +88,9 @@ def write_clv_outputs(warehouse: Path, scores: pd.DataFrame, fits: pd.DataFrame,
     )
     holdout_frame.write.mode("overwrite").format("parquet").saveAsTable("clv.holdout_validation")
     spark.sql(f"create table if not exists clv.model_fits ({MODEL_FITS_COLUMNS}) using parquet")
+    added = missing_model_fits_columns(spark.table("clv.model_fits").columns)
+    if added:  # a warehouse made before a column was added keeps its fit history
+        spark.sql(f"alter table clv.model_fits add columns ({', '.join(added)})")
     typed = (
         fits.reindex(columns=MODEL_FITS_NAMES)
         .astype(object)

@@ -95,42 +95,57 @@ def generate_surveys(
     rng = np.random.default_rng([seed, 11])
     con = duckdb.connect()
     try:
-        days = _purchases(con, transactions)
-        spans = days.groupby("customer_id")["purchase_date"].agg(["min", "max"]).sort_index()
-        chosen = spans[rng.random(len(spans)) < SURVEY_SHARE]
-        first = pd.to_datetime(chosen["min"]).to_numpy()
-        last_possible = np.minimum(
-            pd.to_datetime(chosen["max"]).to_numpy() + np.timedelta64(180, "D"), np.datetime64(end)
-        )
-        span_days = np.maximum((last_possible - first).astype("timedelta64[D]").astype(int), 0)
-        offset = np.floor(rng.random(len(chosen)) * (span_days + 1)).astype(int)
-        responses = pd.DataFrame(
-            {
-                "customer_id": chosen.index.to_numpy(),
-                "response_date": (first + offset.astype("timedelta64[D]")).astype("datetime64[D]"),
-            }
-        )
-        con.register("responses", responses)
-        con.register("days", days)
-        responses["next_purchase_days"] = (
-            con.execute(
-                """
-            select count(days.purchase_date)
-            from responses
-            left join days
-                on days.customer_id = responses.customer_id
-                and days.purchase_date > cast(responses.response_date as date)
-                and days.purchase_date <= cast(responses.response_date as date) + 365
-            group by responses.customer_id, responses.response_date
-            order by responses.customer_id
-            """
-            )
-            .df()
-            .iloc[:, 0]
-            .to_numpy()
-        )
+        responses = _survey_responses(con, _purchases(con, transactions), rng, end)
     finally:
         con.close()
+    frame = _survey_scores(responses, rng, end)
+    n = len(frame)
+    n_bad = _spoil_surveys(frame, rng, bad_row_rate)
+    _write(frame, out)
+    return ExtraGenerateResult(out, n, n_bad)
+
+
+def _survey_responses(
+    con: duckdb.DuckDBPyConnection, days: pd.DataFrame, rng: np.random.Generator, end: dt.date
+) -> pd.DataFrame:
+    """Who answers and when (between the first purchase and 180 days after the last one), with
+    the number of purchase days in the 365 days after the response."""
+    spans = days.groupby("customer_id")["purchase_date"].agg(["min", "max"]).sort_index()
+    chosen = spans[rng.random(len(spans)) < SURVEY_SHARE]
+    first = pd.to_datetime(chosen["min"]).to_numpy()
+    last_possible = np.minimum(pd.to_datetime(chosen["max"]).to_numpy() + np.timedelta64(180, "D"), np.datetime64(end))
+    span_days = np.maximum((last_possible - first).astype("timedelta64[D]").astype(int), 0)
+    offset = np.floor(rng.random(len(chosen)) * (span_days + 1)).astype(int)
+    responses = pd.DataFrame(
+        {
+            "customer_id": chosen.index.to_numpy(),
+            "response_date": (first + offset.astype("timedelta64[D]")).astype("datetime64[D]"),
+        }
+    )
+    con.register("responses", responses)
+    con.register("days", days)
+    responses["next_purchase_days"] = (
+        con.execute(
+            """
+        select count(days.purchase_date)
+        from responses
+        left join days
+            on days.customer_id = responses.customer_id
+            and days.purchase_date > cast(responses.response_date as date)
+            and days.purchase_date <= cast(responses.response_date as date) + 365
+        group by responses.customer_id, responses.response_date
+        order by responses.customer_id
+        """
+        )
+        .df()
+        .iloc[:, 0]
+        .to_numpy()
+    )
+    return responses
+
+
+def _survey_scores(responses: pd.DataFrame, rng: np.random.Generator, end: dt.date) -> pd.DataFrame:
+    """The survey rows: scores driven by the purchase rate after the response, plus noise."""
     n = len(responses)
     # purchase days per 365 days over the part of the next year that the history covers
     observable = np.clip(
@@ -157,9 +172,7 @@ def generate_surveys(
         score = np.clip(np.rint(satisfaction + rng.normal(0, 1.2, n)), 1, 10).astype(int)
         frame[f"attr_{attribute}"] = np.where(rng.random(n) < 0.8, score.astype(str), "")
     frame["comment"] = np.where(rng.random(n) < 0.1, rng.choice(np.array(COMMENTS), n), "")
-    n_bad = _spoil_surveys(frame, rng, bad_row_rate)
-    _write(frame, out)
-    return ExtraGenerateResult(out, n, n_bad)
+    return frame
 
 
 def _spoil_surveys(frame: pd.DataFrame, rng: np.random.Generator, rate: float) -> int:
