@@ -18,6 +18,12 @@ import pandas as pd
 import pytest
 
 from loyalty.clv.summary import summarize_transactions
+from loyalty.pipeline import UNIT_TESTS_SETTING
+
+# dbt's unit tests check the models' code on fixed rows: the suite runs them once, in the run of
+# `fixture_warehouse` (test_build_phases.py checks that every one of them ran and passed), and
+# `make dbt-test` runs them again; the suite's other runs leave them out (README, "Development").
+os.environ.setdefault(UNIT_TESTS_SETTING, "skip")
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -45,9 +51,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.slow)
 
 
-def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run `loyalty <args>` as a user would, in a separate process."""
-    proc = subprocess.run([sys.executable, "-m", "loyalty.cli", *args], capture_output=True, text=True, cwd=REPO)
+def run_cli(*args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `loyalty <args>` as a user would, in a separate process (env: settings on top of os.environ)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "loyalty.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"loyalty {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc
@@ -149,6 +161,7 @@ def fixture_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
         # the fixture is made of bad rows on purpose (7 of 18 rows up to the as-of date)
         "--var",
         "max_rejected_share=0.5",
+        env={UNIT_TESTS_SETTING: "run"},  # this run is the one that runs dbt's unit tests (test_build_phases.py)
     )
     (warehouse.parent / RUN_OUTPUT).write_text(proc.stdout)  # what the user saw (test_report.py)
     return warehouse

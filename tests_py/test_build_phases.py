@@ -10,6 +10,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from loyalty.engines import get_engine
 from loyalty.pipeline import BUILD_PHASES
 
@@ -40,3 +42,20 @@ def test_build_phases_run_every_node_exactly_once(fixture_warehouse: Path) -> No
     assert sorted(expected - set(ran)) == []
     assert sorted(uid for uid, n in ran.items() if n > 1) == []
     assert len(expected) > 100  # the project's models, tests and unit tests, not an empty manifest
+
+
+def test_unit_tests_setting_is_run_or_skip(monkeypatch: pytest.MonkeyPatch) -> None:
+    from loyalty.errors import LoyaltyError
+    from loyalty.pipeline import UNIT_TESTS_SETTING, unit_tests_run
+
+    monkeypatch.delenv(UNIT_TESTS_SETTING, raising=False)
+    assert unit_tests_run() is True  # the default: every run runs them before it publishes
+    monkeypatch.setenv(UNIT_TESTS_SETTING, " Skip ")
+    assert unit_tests_run() is False
+    monkeypatch.setenv(UNIT_TESTS_SETTING, "no")
+    try:
+        unit_tests_run()
+    except LoyaltyError as exc:
+        assert str(exc) == "LOYALTY_DBT_UNIT_TESTS must be run or skip, not 'no'."
+    else:
+        raise AssertionError("an unknown value was accepted")

@@ -13,12 +13,14 @@ or is killed before that leaves the published marts as the last good run left th
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loyalty.engines import Engine, get_engine
+from loyalty.errors import LoyaltyError
 from loyalty.load import LoadResult
 from loyalty.summary import Summary, summarize
 
@@ -88,9 +90,27 @@ BUILD_PHASES: dict[str, list[str]] = {
 }
 
 
+UNIT_TESTS_SETTING = "LOYALTY_DBT_UNIT_TESTS"
+
+
+def unit_tests_run() -> bool:
+    """Whether a run's build phases include dbt's unit tests: yes unless LOYALTY_DBT_UNIT_TESTS=skip.
+
+    Unit tests check the models' code on fixed, hand-made rows, so their outcome changes only
+    when the code does; dbt advises running them in development and CI rather than on every
+    production build. The default runs them before every publish; `skip` leaves them to CI
+    (`make dbt-test`, and the test suite's fixture run)."""
+    value = os.environ.get(UNIT_TESTS_SETTING, "run").strip().lower()
+    if value not in ("run", "skip"):
+        raise LoyaltyError(f"{UNIT_TESTS_SETTING} must be run or skip, not {value!r}.")
+    return value == "run"
+
+
 def build_step(config: RunConfig, phase: str) -> None:
     """dbt build (models, data tests and unit tests) of one phase of BUILD_PHASES."""
     args = ["build", *BUILD_PHASES[phase], "--indirect-selection", "buildable"]
+    if not unit_tests_run():
+        args += ["--exclude-resource-type", "unit_test"]
     if config.full_refresh:
         args.append("--full-refresh")
     config.engine.run_dbt(config.work, args, variables=config.dbt_vars())

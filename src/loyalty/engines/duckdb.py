@@ -165,9 +165,9 @@ class DuckDBEngine(Engine):
         return load_extra_raw(work, surveys, balances)
 
     def run_dbt(self, work: Path, args: list[str], variables: dict[str, Any] | None = None) -> DbtResult:
-        from loyalty.dbt import run_dbt
+        from loyalty.dbt import run_dbt_in_process
 
-        return run_dbt(args, work, variables=variables, target=self.target)
+        return run_dbt_in_process(args, work, variables=variables, target=self.target)
 
     def read_clv_inputs(self, work: Path) -> ClvInputs:
         con = duckdb.connect(str(work), read_only=True)
