@@ -42,7 +42,7 @@ demo: setup
 test: setup lint dbt-test pytest
 
 test-fast: setup lint browser
-	$(BIN)/pytest -m "not spark and not slow and not soak"
+	$(BIN)/pytest -m "not spark and not slow and not soak" -n 2 --dist loadfile
 
 lint: setup
 	LOYALTY_WAREHOUSE=build/lint/lint.duckdb DBT_TARGET_PATH=build/lint/target $(BIN)/sqlfluff lint models snapshots tests/*.sql
@@ -60,7 +60,7 @@ dbt-test: setup
 	    --var max_rejected_share=0.5
 
 pytest: setup browser
-	$(BIN)/pytest -m "not soak" --durations=25
+	$(BIN)/pytest -m "not soak" -n 2 --dist loadfile --durations=25
 
 # the exhaustive kill test: every step and random moments (~15 real runs; not in `make test`)
 test-soak: setup

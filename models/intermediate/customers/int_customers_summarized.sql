@@ -93,13 +93,16 @@ final as (
             'as_of.as_of_date',
             'day') }} as {{ dbt.type_int() }}) as days_since_last_purchase,
         transaction_summary.n_categories,
-        {{ money(
-            'case when purchase_day_summary.n_purchase_days > 1'
-            ~ ' then (purchase_day_summary.purchase_amount_total - first_purchase_day.first_day_amount)'
-            ~ ' / (purchase_day_summary.n_purchase_days - 1) else 0 end'
-        ) }} as monetary_value,
+        case
+            when purchase_day_summary.n_purchase_days > 1
+                then {{ money_ratio(
+                    'purchase_day_summary.purchase_amount_total - first_purchase_day.first_day_amount',
+                    'purchase_day_summary.n_purchase_days - 1'
+                ) }}
+            else {{ money('0') }}
+        end as monetary_value,
         {{ money('transaction_summary.net_revenue') }} as total_revenue,
-        {{ money('transaction_summary.gross_revenue / transaction_summary.n_transactions') }}
+        {{ money_ratio('transaction_summary.gross_revenue', 'transaction_summary.n_transactions') }}
             as avg_order_value,
         cast({{ dbt.date_trunc('month', 'purchase_day_summary.first_purchase_date') }} as date)
             as cohort_month,

@@ -133,9 +133,10 @@ final as (
         active_customers,
         cast(active_customers as double) / cohort_size as retention_rate,
         {{ money('revenue') }} as revenue,
-        {{ money(
+        {{ money_ratio(
             'sum(revenue) over (partition by cohort_month order by months_since_first_purchase'
-            ~ ' rows between unbounded preceding and current row) / cohort_size'
+            ~ ' rows between unbounded preceding and current row)',
+            'cohort_size'
         ) }} as cumulative_revenue_per_customer,
         case
             when month0_revenue > 0 then cast(revenue as double) / cast(month0_revenue as double)
