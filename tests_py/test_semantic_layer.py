@@ -379,7 +379,7 @@ def test_spark_export_descriptions_equal_the_duckdb_exports(fixture_warehouse: P
         path = plain / f"{mart}.parquet"
         before = duckdb.sql(f"select * from '{path}'")
         types_before, rows_before = before.types, before.fetchall()
-        assert pq.read_metadata(path).metadata.get(b"column_descriptions") is None
+        assert b"column_descriptions" not in (pq.read_metadata(path).metadata or {})
         write_descriptions(path, *descriptions[mart])
         got = pq.read_metadata(path).metadata
         want = pq.read_metadata(tmp_path / "duckdb" / f"{mart}.parquet").metadata
