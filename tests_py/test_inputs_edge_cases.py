@@ -251,6 +251,27 @@ def test_unwritable_warehouse_folder_is_one_sentence(tmp_path: Path) -> None:
     assert_one_sentence(proc, 2, "Could not create the folder", "choose another --warehouse")
 
 
+def test_warehouse_folder_that_exists_but_cannot_be_written_is_one_sentence(tmp_path: Path) -> None:
+    """A folder whose permissions look writable but where no file can be created: /proc (tests
+    run as root in CI, and root may write into any chmod-protected folder; /proc refuses even
+    root). The lock file used to end in a FileNotFoundError traceback there."""
+    csv = tmp_path / "t.csv"
+    csv.write_text(HEADER + "t1,c1,2024-01-01,1,1\n")
+    proc = run_cli("run", "--transactions", str(csv), "--warehouse", "/proc/w.duckdb", check=False)
+    assert_one_sentence(proc, 2, "The folder /proc of the warehouse /proc/w.duckdb cannot be written")
+
+
+def test_json_lines_key_given_twice_in_one_object_is_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "twice.jsonl"
+    bad.write_text(
+        '{"transaction_id": "t1", "customer_id": "c1", "transacted_at": "2024-01-01", "amount": 1}\n'
+        '{"transaction_id": "t2", "customer_id": "c1", "transacted_at": "2024-01-01", "amount": 1, "amount": 2}\n'
+    )
+    proc = run_cli("run", "--transactions", str(bad), "--warehouse", str(tmp_path / "w.duckdb"), check=False)
+    assert_one_sentence(proc, 2, f"Line 2 of the transactions file {bad} has the key 'amount' twice")
+    assert "temporary server" not in proc.stdout + proc.stderr
+
+
 def test_bad_csv_options_are_one_sentence(tmp_path: Path) -> None:
     csv = tmp_path / "t.csv"
     csv.write_text(HEADER + "t1,c1,2024-01-01,1,1\n")
@@ -270,12 +291,25 @@ def test_export_of_a_file_that_is_not_a_warehouse(tmp_path: Path) -> None:
     assert_one_sentence(proc, 2, str(fake), "is not a DuckDB warehouse")
 
 
+def test_report_of_a_file_that_is_not_a_warehouse(tmp_path: Path) -> None:
+    fake = tmp_path / "notes.duckdb"
+    fake.write_text("just text")
+    proc = run_cli("report", "--warehouse", str(fake), "--out", str(tmp_path / "out"), check=False)
+    assert_one_sentence(proc, 2, str(fake), "is not a DuckDB warehouse")
+
+
 def test_export_of_a_warehouse_held_by_a_run(tmp_path: Path) -> None:
     warehouse = tmp_path / "w.duckdb"
     holder = duckdb.connect(str(warehouse))  # a writer, as a run is
     try:
         holder.execute("create schema marts; create table marts.dim_customers as select 1 as customer_id")
         proc = run_cli("export", "--warehouse", str(warehouse), "--out", str(tmp_path / "out"), check=False)
+    finally:
+        holder.close()
+    assert_one_sentence(proc, 2, str(warehouse), "in use by another process")
+    holder = duckdb.connect(str(warehouse))
+    try:  # the report reads it the same way
+        proc = run_cli("report", "--warehouse", str(warehouse), "--out", str(tmp_path / "r"), check=False)
     finally:
         holder.close()
     assert_one_sentence(proc, 2, str(warehouse), "in use by another process")

@@ -316,6 +316,11 @@ FILE_VARIANTS = {
         b'{"customer_id": "c1", "transacted_at": "2024-01-01", "amount": 1}\n',
         "missing the required column transaction_id",
     ),
+    "key_twice.jsonl": (
+        b'{"transaction_id": "t1", "customer_id": "c1", "transacted_at": "2024-01-01", "amount": 1}\n'
+        b'{"transaction_id": "t2", "customer_id": "c1", "transacted_at": "2024-01-01", "amount": 1, "amount": 2}\n',
+        "Line 2 of the transactions file",
+    ),
     "fake.parquet": (b"PAR1 not really", "Could not read the transactions file"),
     "notes.txt": (b"hello", "is neither .csv, .parquet nor .jsonl"),
 }

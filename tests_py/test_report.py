@@ -249,6 +249,7 @@ Array.from(document.querySelectorAll('section.chart')).map(s => ({
     marks: s.querySelectorAll('.js-plotly-plot .trace, .js-plotly-plot .hm, .js-plotly-plot image').length,
     rows: s.querySelectorAll('table tbody tr').length,
     height: s.getBoundingClientRect().height,
+    reading: (s.querySelector('p.reading') || {innerText: ''}).innerText.trim(),
 }))
 """
 
@@ -287,6 +288,8 @@ def test_report_renders_every_chart_in_chromium(cdnow_warehouse: Path, chromium:
             assert s["svgs"] >= 1 and s["marks"] >= 1, s
         else:
             assert s["kind"] == "table" and s["rows"] >= 1, s
+        # each chart's one-line reading is shown, and is computed from the warehouse's numbers
+        assert re.search(r"\d", s["reading"]) and "\n" not in s["reading"], s
     assert (ARTIFACTS / "report.png").stat().st_size > 50_000
 
 

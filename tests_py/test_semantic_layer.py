@@ -355,3 +355,55 @@ def test_source_freshness_passes_after_a_load_and_fails_when_stale(
     proc = _run([_bin("dbt"), "source", "freshness", "--profiles-dir", "."], semantic_project, stale, check=False)
     assert proc.returncode == 1
     assert "ERROR STALE freshness of raw.transactions" in proc.stdout
+
+
+def test_spark_export_descriptions_equal_the_duckdb_exports(fixture_warehouse: Path, tmp_path: Path) -> None:
+    """The Spark export adds the descriptions with pyarrow (Spark cannot write key-value metadata):
+    done on plain copies of every mart, the files carry exactly the metadata of DuckDB's export,
+    and their rows and column types are unchanged. (No Spark here: the same functions run on
+    the part files Spark writes; tests_py/test_spark_parity.py builds a real Spark warehouse.)"""
+    from loyalty.spark.export import manifest_descriptions, write_descriptions
+
+    run_cli("export", "--out", str(tmp_path / "duckdb"), "--warehouse", str(fixture_warehouse))
+    descriptions = manifest_descriptions(get_engine("duckdb").state_dir(fixture_warehouse) / "target" / "manifest.json")
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    with connect(fixture_warehouse) as con:
+        marts_built = [
+            r[0] for r in con.execute("select table_name from duckdb_tables() where schema_name = 'marts'").fetchall()
+        ]
+        for mart in marts_built:
+            con.execute(f"copy marts.{mart} to '{plain / (mart + '.parquet')}' (format parquet)")
+    assert set(descriptions) >= set(marts_built) and len(marts_built) >= 10
+    for mart in marts_built:
+        path = plain / f"{mart}.parquet"
+        before = duckdb.sql(f"select * from '{path}'")
+        types_before, rows_before = before.types, before.fetchall()
+        assert b"column_descriptions" not in (pq.read_metadata(path).metadata or {})
+        write_descriptions(path, *descriptions[mart])
+        got = pq.read_metadata(path).metadata
+        want = pq.read_metadata(tmp_path / "duckdb" / f"{mart}.parquet").metadata
+        assert got[b"description"] == want[b"description"], mart
+        assert json.loads(got[b"column_descriptions"]) == json.loads(want[b"column_descriptions"]), mart
+        after = duckdb.sql(f"select * from '{path}'")
+        assert after.types == types_before and after.fetchall() == rows_before, mart
+
+
+def test_manifest_descriptions_read_marts_only_and_tolerate_no_manifest(tmp_path: Path) -> None:
+    from loyalty.spark.export import manifest_descriptions
+
+    assert manifest_descriptions(tmp_path / "absent.json") == {}
+    manifest = tmp_path / "manifest.json"
+    node = {"resource_type": "model", "schema": "marts", "name": "dim_x", "alias": "dim_x", "description": "X."}
+    manifest.write_text(
+        json.dumps(
+            {
+                "nodes": {
+                    "model.p.dim_x": {**node, "columns": {"a": {"description": "A."}, "b": {"description": ""}}},
+                    "model.p.int_y": {**node, "schema": "intermediate", "name": "int_y", "alias": "int_y"},
+                    "test.p.t": {"resource_type": "test", "schema": "marts", "name": "t"},
+                }
+            }
+        )
+    )
+    assert manifest_descriptions(manifest) == {"dim_x": ("X.", {"a": "A.", "b": ""})}

@@ -384,14 +384,18 @@ def run(
     The run is a Prefect flow run (flows/pipeline.py): recorded on the Prefect server named by
     PREFECT_API_URL, or on a temporary local server when none is configured.
     """
-    from loyalty.pipeline import RunConfig
-
     if max_rejected_share is not None:
         var_items = {**var_items, "max_rejected_share": max_rejected_share}
     if subscriptions is not None:  # read by the CLV step; enables the subscription marts
         var_items = {**var_items, "subscriptions_path": subscriptions}
     try:
         _use_csv_options(csv_delimiter, csv_encoding)
+        # the headers first, before the pipeline's imports (pandas, scipy: seconds) and Prefect
+        from loyalty.load import check_inputs
+
+        check_inputs(transactions, customers)
+        from loyalty.pipeline import RunConfig
+
         if subscriptions is not None:
             from loyalty.load import resolve_files
 

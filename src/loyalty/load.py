@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import glob as globlib
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -209,8 +210,21 @@ def _jsonl_header(con: duckdb.DuckDBPyConnection, file: Path, what: str) -> list
         rows = con.execute(
             f"select distinct unnest(case when {_JSON_OBJECT} then json_keys(line) end) from ({_jsonl_lines_sql(file)})"
         ).fetchall()
+        # a key given twice in one object: `distinct` above would hide it, and DuckDB would pick one
+        twice = con.execute(
+            f"select line_number, json_keys(line) from ({_jsonl_lines_sql(file)})"
+            f" where {_JSON_OBJECT} and len(json_keys(line)) != len(list_distinct(json_keys(line)))"
+            " order by line_number limit 1"
+        ).fetchone()
     except duckdb.Error as exc:
         raise InputError(f"Could not read the {what} file {file} as UTF-8 JSON Lines: {_first_line(exc)}") from None
+    if twice:
+        line_number, keys = twice
+        key = next(k for i, k in enumerate(keys) if k in keys[:i])
+        raise InputError(
+            f"Line {line_number} of the {what} file {file} has the key {key!r} twice "
+            "(which value is meant cannot be told): drop one."
+        )
     return sorted(str(r[0]) for r in rows)
 
 
@@ -459,10 +473,17 @@ def check_warehouse_folder(warehouse: Path) -> None:
             f"Could not create the folder {folder} for the warehouse {warehouse}: {exc.strerror or _first_line(exc)}; "
             "choose another --warehouse."
         ) from None
-    if not os.access(folder, os.W_OK | os.X_OK):
+    # try it: os.access says yes to root on any folder, and nothing of a read-only mount or a
+    # virtual file system (/proc, /sys) shows before a write fails
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".loyalty-write-check-", dir=folder)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as exc:
         raise InputError(
-            f"The folder {folder} of the warehouse {warehouse} cannot be written: choose another --warehouse."
-        )
+            f"The folder {folder} of the warehouse {warehouse} cannot be written "
+            f"({exc.strerror or _first_line(exc)}): choose another --warehouse."
+        ) from None
 
 
 def open_warehouse(warehouse: Path) -> duckdb.DuckDBPyConnection:

@@ -88,6 +88,16 @@ def read_report_data(warehouse: Path, target: str = "duckdb") -> ReportData:
         con = get_engine(target).connect_read_only(warehouse)
     except duckdb.Error as exc:
         reason = str(exc).strip().splitlines()[0]
+        # the two usual causes in words (the same as `loyalty export`'s), else DuckDB's first line
+        if "not a valid DuckDB database" in reason:
+            raise ReportReadError(
+                f"{warehouse} is not a DuckDB warehouse: give the file that `loyalty run` built."
+            ) from None
+        if "lock" in reason.lower():
+            raise ReportReadError(
+                f"The warehouse {warehouse} is in use by another process (a run holds it): "
+                "try again when the run has finished."
+            ) from None
         raise ReportReadError(f"Could not open the warehouse {warehouse} for the report: {reason}") from None
     try:
         catalog = _Catalog(con)
