@@ -432,6 +432,7 @@ def test_run_publishes_headline_markdown_and_cohort_table(retried_run: dict[str,
     markdown = found["loyalty-run-summary"]
     assert markdown.type == "markdown"
     assert "| As-of date | 2024-03-31 |" in markdown.data
+    assert "- Report (HTML, opens offline): `" in markdown.data and "report.html`" in markdown.data
     assert "| Customers | 4 |" in markdown.data
     assert "| Transactions valid / rejected | 11 / 8 |" in markdown.data
     # every customer bought within the 365-day active window before 2024-03-31; March starts
