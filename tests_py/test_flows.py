@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 import subprocess
 import sys
 import time
@@ -578,6 +579,10 @@ def test_second_run_on_the_same_warehouse_waits_and_does_not_corrupt_the_first(
     logs = [r.message for r in _logs(flow_run_id(state))]
     assert any(m.startswith("Waiting up to 300 s for the warehouse") for m in logs)
     assert any(m.startswith("Got the warehouse lock after waiting") for m in logs)
+    # each dbt phase's task log lists its nodes with status and time (loyalty.orchestration.dbt_nodes)
+    marts_log = next(m for m in logs if m.startswith("dbt marts phase: "))
+    assert re.search(r"^  success +\d+\.\d\d s  model fct_transactions$", marts_log, re.M), marts_log[:2000]
+    assert re.search(r"^  pass +\d+\.\d\d s  test not_null_fct_transactions_transaction_id$", marts_log, re.M)
 
 
 def _logs(run_id: UUID) -> list[Any]:

@@ -87,7 +87,7 @@ def test_dbt_node_lines_give_status_time_and_message() -> None:
     ]
     assert node_lines(results) == [
         "success   0.42 s  model dim_customers",
-        "fail      0.05 s  test not_null_dim_customers_customer_id.5b1 (Got 2 results, configured to fail if != 0)",
+        "fail      0.05 s  test not_null_dim_customers_customer_id (Got 2 results, configured to fail if != 0)",
     ]
     assert phase_summary("marts", results) == "dbt marts phase: 2 nodes (1 fail, 1 success), 0.5 s of node time."
 

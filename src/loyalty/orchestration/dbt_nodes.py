@@ -22,6 +22,8 @@ def node_lines(results: list[dict[str, Any]]) -> list[str]:
         unique_id = str(r.get("unique_id", "?"))
         kind, _, rest = unique_id.partition(".")
         name = rest.split(".", 1)[-1] if "." in rest else rest
+        if kind == "test":  # test.loyalty.<name>.<hash>: the readable name, never dbt's hash
+            name = name.split(".", 1)[0]
         status = str(r.get("status", "?"))
         seconds = float(r.get("execution_time") or 0.0)
         line = f"{status:<7} {seconds:6.2f} s  {kind} {name}"
