@@ -282,3 +282,15 @@ def test_old_validation_results_and_their_pages_are_pruned(tmp_path):
     assert prune_results(tmp_path, keep=2) == 1
     for base in (RESULTS, RESULT_PAGES):
         assert sorted(p.name for p in (tmp_path / base / "dim_customers" / "__none__").iterdir()) == runs[1:]
+
+
+def test_gx_import_does_not_end_a_python_c_process() -> None:
+    """With the spark extra, GX imports pyspark.sql.connect, which calls sys.exit(0) in a process
+    started with `python -c` (it takes it for pyspark's doctests): import_gx must survive it."""
+    import subprocess
+    import sys
+
+    code = "from loyalty.quality.project import import_gx; import_gx(); import sys; print('alive', hasattr(sys, 'ps1'))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "alive False"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +53,22 @@ def prepare_run_project(warehouse: Path) -> Path:
 
 
 def import_gx() -> Any:
-    """Import great_expectations (~5 s, so only when a check runs) with analytics off."""
-    os.environ["GX_ANALYTICS_ENABLED"] = "false"
-    import great_expectations as gx
+    """Import great_expectations (~5 s, so only when a check runs) with analytics off.
 
+    With the spark extra installed, GX imports pyspark.sql.connect, whose import takes a
+    `__main__` without `__spec__` or `__file__` (`python -c ...`, pytest-xdist's workers) for
+    pyspark's own doctest run and calls sys.exit(0) when grpc is missing: the process would
+    end silently in the middle of a run. pyspark skips that check in an interactive session
+    (`sys.ps1`), so the import runs as one."""
+    os.environ["GX_ANALYTICS_ENABLED"] = "false"
+    pretend_interactive = not hasattr(sys, "ps1")
+    if pretend_interactive:
+        sys.ps1 = ""
+    try:
+        import great_expectations as gx
+    finally:
+        if pretend_interactive:
+            del sys.ps1
     return gx
 
 
