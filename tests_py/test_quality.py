@@ -146,10 +146,11 @@ def test_too_many_bad_rows_fail_before_the_marts_and_keep_the_previous_marts(cle
         validate_raw_step(config)
     assert "The raw input check failed" in str(failed.value)
     assert "more than the 5.0% allowed" in str(failed.value)
-    # the new input is in the work file's input layer, the marts are still those of the clean run
+    # the new input is in the work file's input layer (a different export: loaded from scratch,
+    # which also drops the incremental marts of the private work file); the published marts
+    # analysts read are still those of the clean run
     (raw_rows,) = _sql(config.work, "select count(*) from intermediate.int_transactions_validated")[0]
     assert raw_rows == bad.n_transactions
-    assert _sql(config.work, MARTS_FINGERPRINT) == before
     assert _sql(warehouse, MARTS_FINGERPRINT) == before
 
 
