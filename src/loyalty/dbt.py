@@ -102,18 +102,23 @@ _manifests: dict[tuple[str, str, str], Any] = {}
 
 @contextlib.contextmanager
 def _environment(env: dict[str, str], cwd: Path | None = None) -> Iterator[None]:
-    saved = dict(os.environ)
+    """Set the variables of env that differ (env is os.environ plus dbt's settings, dbt_env) and
+    the working folder, and put both back afterwards. Only the changed keys are touched, so the
+    run's other threads (Prefect's log shipping) never see an emptied environment."""
+    saved = {key: os.environ.get(key) for key, value in env.items() if os.environ.get(key) != value}
     saved_cwd = os.getcwd()
-    os.environ.clear()
-    os.environ.update(env)
+    os.environ.update({key: env[key] for key in saved})
     try:
         if cwd is not None:
             os.chdir(cwd)
         yield
     finally:
         os.chdir(saved_cwd)
-        os.environ.clear()
-        os.environ.update(saved)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _release_connections() -> None:
