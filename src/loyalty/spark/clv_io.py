@@ -14,8 +14,6 @@ history). The pandas <-> Spark hand-over goes through Arrow.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -56,8 +54,6 @@ def _arrow(spark: SparkSession) -> None:
 
 
 def _session(warehouse: Path) -> SparkSession:
-    # the Python workers that score must be this interpreter (it has the loyalty package)
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     spark = get_session(warehouse)
     _arrow(spark)
     return spark
