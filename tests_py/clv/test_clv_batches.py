@@ -5,7 +5,6 @@ per-customer functions give on all customers at once."""
 from __future__ import annotations
 
 import datetime as dt
-import math
 
 import duckdb
 import numpy as np
@@ -192,8 +191,8 @@ def test_holdout_tables_from_hand_made_sums() -> None:
     assert rows.loc[("bg_nbd", "0"), "n_customers"] == 3
     assert rows.loc[("bg_nbd", "0"), "predicted_repeat_purchases"] == 0.75
     assert rows.loc[("bg_nbd", "total"), "actual_repeat_purchases"] == 11.0
-    assert math.isnan(rows.loc[("bg_nbd", "total"), "predicted_repeat_purchases"])
-    assert math.isnan(rows.loc[("pareto_nbd", "7+"), "mean_absolute_error"])
+    assert pd.isna(rows.loc[("bg_nbd", "total"), "predicted_repeat_purchases"])
+    assert pd.isna(rows.loc[("pareto_nbd", "7+"), "mean_absolute_error"])
     assert rows["bucket_order"].tolist() == [0, 7, 8, 0, 7, 8]
 
 

@@ -244,17 +244,6 @@ class DuckDBEngine(Engine):
         finally:
             con.close()
 
-    def write_clv_outputs(self, work: Path, scores: pd.DataFrame, fits: pd.DataFrame, holdout: pd.DataFrame) -> None:
-        """clv.customer_scores from a ready frame (a test's), then write_clv_fits."""
-        con = duckdb.connect(str(work))
-        try:
-            con.execute("create schema if not exists clv")
-            con.register("scores_frame", scores)
-            con.execute("create or replace table clv.customer_scores as select * from scores_frame")
-        finally:
-            con.close()
-        self.write_clv_fits(work, fits, holdout)
-
     def write_subscription_outputs(
         self, work: Path, survival: pd.DataFrame, scores: pd.DataFrame, rejected: pd.DataFrame, fits: pd.DataFrame
     ) -> None:
