@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from loyalty.quality import QualityReport
 
 DEFAULT_SPARK_WAREHOUSE = Path("build") / "loyalty-spark"
-NOT_RUN = "the checks read a DuckDB warehouse"
 SUBSCRIPTIONS_DUCKDB_ONLY = "The subscriptions input (--subscriptions) is supported with --target duckdb only."
 
 
@@ -164,14 +163,22 @@ class SparkEngine(Engine):
         raise LoyaltyError(SUBSCRIPTIONS_DUCKDB_ONLY)
 
     def check_raw(self, work: Path, max_rejected_share: float) -> QualityReport:
-        from loyalty.quality import QualityReport
+        from loyalty.quality import validate_raw
+        from loyalty.quality.spark_source import SparkSource
 
-        return QualityReport(phase="raw", not_run=NOT_RUN)
+        return validate_raw(work, max_rejected_share=max_rejected_share, source=SparkSource(work))
 
     def check_marts(self, work: Path) -> QualityReport:
-        from loyalty.quality import QualityReport
+        from loyalty.quality import validate_marts
+        from loyalty.quality.spark_source import SparkSource
 
-        return QualityReport(phase="marts", not_run=NOT_RUN)
+        return validate_marts(work, source=SparkSource(work))
+
+    def data_docs(self, warehouse: Path) -> Path | None:
+        from loyalty.quality.project import data_docs_index
+
+        index = data_docs_index(warehouse)
+        return index if index.is_file() else None
 
     # ---- reading
 
