@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,7 +18,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from filelock import FileLock
 
+from forked_cli import run_loyalty
 from loyalty.clv.summary import summarize_transactions
 from loyalty.pipeline import UNIT_TESTS_SETTING
 
@@ -36,30 +40,31 @@ RUN_OUTPUT = "loyalty-run.stdout"  # beside a fixture warehouse: the stdout of t
 
 
 # Test tiers (markers registered in pyproject.toml): `make test-fast` runs
-# `pytest -m "not spark and not slow"`, `make test` runs everything.
+# `pytest -m "not spark and not slow"`, `make test` runs everything. A test is `slow` when it
+# starts a real run of its own (or its module's): marked with @pytest.mark.slow, or because it
+# uses a fixture named here or in its module's SLOW_FIXTURES. The fast tier keeps one real run,
+# the session's fixture warehouse, and everything that needs no run.
 SLOW_FIXTURES = {"cdnow_warehouse"}  # a full pipeline run of the CDNOW sample with both CLV fits
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests that start Spark live in tests_py/test_spark*.py: they are `spark`. A test that needs
     the CDNOW warehouse is `slow`: the first one to ask for it pays for a whole pipeline run on
-    6,919 transactions with the CLV fits. Other slow tests carry @pytest.mark.slow themselves."""
+    6,919 transactions with the CLV fits; so is a test using one of its module's SLOW_FIXTURES.
+    Other slow tests carry @pytest.mark.slow themselves."""
     for item in items:
         if item.path.name.startswith("test_spark"):
             item.add_marker(pytest.mark.spark)
-        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+        slow_fixtures = SLOW_FIXTURES | set(getattr(getattr(item, "module", None), "SLOW_FIXTURES", ()))
+        if slow_fixtures & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
 
 
 def run_cli(*args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run `loyalty <args>` as a user would, in a separate process (env: settings on top of os.environ)."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "loyalty.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env={**os.environ, **(env or {})},
-    )
+    """Run `loyalty <args>` as a user would, in a process of its own (env: settings on top of
+    os.environ). The process is forked from one that has imported the package (forked_cli.py;
+    LOYALTY_TEST_SPAWN=1 starts a new interpreter instead)."""
+    proc = run_loyalty(list(args), {**os.environ, **(env or {})}, REPO)
     if check and proc.returncode != 0:
         raise AssertionError(f"loyalty {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc
@@ -92,15 +97,10 @@ def cdnow_as_contract(out: Path) -> Path:
     return out
 
 
-@pytest.fixture(scope="session", autouse=True)
-def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str | None]:
-    """One real Prefect server for the session, so that each `loyalty run` subprocess reports to
-    it instead of starting a temporary server of its own (~20 s each). If it does not come up,
-    the runs fall back to their temporary servers, as for a user without a server."""
-    if os.environ.get("PREFECT_API_URL"):
-        yield os.environ["PREFECT_API_URL"]
-        return
-    home = tmp_path_factory.mktemp("prefect_home")
+def _start_prefect_server() -> tuple[subprocess.Popen[bytes], Path, str] | None:
+    """A real Prefect server on a free port, its home in a temporary folder; None if it does
+    not answer within 3 minutes."""
+    home = Path(tempfile.mkdtemp(prefix="loyalty-tests-prefect-"))
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -110,46 +110,99 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str | N
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_UI_ENABLED": "false",
     }
-    log = open(home / "server.log", "w")  # noqa: SIM115 - closed below
-    server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("prefect")), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    with open(home / "server.log", "wb") as log:  # the server keeps its own descriptor
+        server = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("prefect")),
+                "server",
+                "start",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     api = f"http://127.0.0.1:{port}/api"
     deadline = time.monotonic() + 180
-    up = False
     while time.monotonic() < deadline and server.poll() is None:
         try:
             with urllib.request.urlopen(f"{api}/health", timeout=2) as response:
-                up = response.status == 200
+                if response.status == 200:
+                    return server, home, api
         except OSError:
             pass
-        if up:
-            break
         time.sleep(1)
-    if up:
+    _stop(server, home)
+    return None
+
+
+def _stop(server: subprocess.Popen[bytes], home: Path) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One real Prefect server for the whole session, started by the main pytest process
+    before pytest-xdist starts its workers, so that the workers' in-process flows and each
+    `loyalty run` they start report to it (PREFECT_API_URL in the environment they inherit)
+    instead of starting a temporary server of their own (~15-20 s each). If it does not come
+    up, the runs fall back to their temporary servers, as for a user without a server."""
+    if hasattr(config, "workerinput") or os.environ.get("PREFECT_API_URL"):
+        return  # an xdist worker (it inherited the server), or a server given from outside
+    started = _start_prefect_server()
+    if started is not None:
+        server, home, api = started
         os.environ["PREFECT_API_URL"] = api
         os.environ["PREFECT_HOME"] = str(home)
-    try:
-        yield api if up else None
-    finally:
-        if up:
-            os.environ.pop("PREFECT_API_URL", None)
-            os.environ.pop("PREFECT_HOME", None)
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
+        config.stash[_PREFECT_SERVER] = (server, home)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    started = config.stash.get(_PREFECT_SERVER, None)
+    if started is not None:
+        os.environ.pop("PREFECT_API_URL", None)
+        os.environ.pop("PREFECT_HOME", None)
+        _stop(*started)
+
+
+_PREFECT_SERVER = pytest.StashKey[tuple[subprocess.Popen[bytes], Path]]()
+
+
+def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
+    """A folder `build` fills once per test session, also when pytest-xdist runs the modules
+    in several worker processes: the first worker to ask builds it under a file lock in the
+    session's shared temporary folder, the others wait for it and use the same folder. (A
+    failed build leaves no `done` mark: the next one to ask builds again, from scratch.)"""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        folder = tmp_path_factory.mktemp(name)
+        build(folder)
+        return folder
+    shared = tmp_path_factory.getbasetemp().parent  # pytest-of-<user>/pytest-N, beside the workers' folders
+    folder = shared / f"shared-{name}"
+    with FileLock(str(shared / f"shared-{name}.lock")):
+        if not (folder / ".done").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            (folder / ".done").touch()
+    return folder
 
 
 @pytest.fixture(scope="session")
 def fixture_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """tests_py/fixtures (every kind of bad row) built with the default as-of date."""
-    warehouse = tmp_path_factory.mktemp("fixtures") / "fixtures.duckdb"
+    return built_once(tmp_path_factory, "fixtures", _build_fixture_warehouse) / "fixtures.duckdb"
+
+
+def _build_fixture_warehouse(folder: Path) -> None:
+    warehouse = folder / "fixtures.duckdb"
     proc = run_cli(
         "run",
         "--transactions",
@@ -164,7 +217,6 @@ def fixture_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
         env={UNIT_TESTS_SETTING: "run"},  # this run is the one that runs dbt's unit tests (test_build_phases.py)
     )
     (warehouse.parent / RUN_OUTPUT).write_text(proc.stdout)  # what the user saw (test_report.py)
-    return warehouse
 
 
 @pytest.fixture(scope="session")
@@ -174,21 +226,26 @@ def cdnow_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def cdnow_warehouse(tmp_path_factory: pytest.TempPathFactory, cdnow_csv: Path) -> Path:
-    """The public CDNOW sample built as of 1998-06-30, CLV holdout check calibrated to 1997-09-30."""
-    warehouse = tmp_path_factory.mktemp("cdnow") / "cdnow.duckdb"
-    proc = run_cli(
-        "run",
-        "--transactions",
-        str(cdnow_csv),
-        "--as-of",
-        CDNOW_AS_OF,
-        "--calibration-end",
-        CDNOW_CALIBRATION_END,
-        "--warehouse",
-        str(warehouse),
-    )
-    (warehouse.parent / RUN_OUTPUT).write_text(proc.stdout)
-    return warehouse
+    """The public CDNOW sample built as of 1998-06-30, CLV holdout check calibrated to 1997-09-30,
+    with the BG/BB fit on calendar months (dbt var bgbb_period=month) as well."""
+
+    def build(folder: Path) -> None:
+        proc = run_cli(
+            "run",
+            "--transactions",
+            str(cdnow_csv),
+            "--as-of",
+            CDNOW_AS_OF,
+            "--calibration-end",
+            CDNOW_CALIBRATION_END,
+            "--warehouse",
+            str(folder / "cdnow.duckdb"),
+            "--var",
+            "bgbb_period=month",
+        )
+        (folder / RUN_OUTPUT).write_text(proc.stdout)
+
+    return built_once(tmp_path_factory, "cdnow", build) / "cdnow.duckdb"
 
 
 # --- CLV model tests (tests_py/clv): the CDNOW sample and its 39-week calibration summary as

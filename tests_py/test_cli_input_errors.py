@@ -83,6 +83,7 @@ def test_help_explains_every_option(command: str, options: list[str]) -> None:
     assert undocumented == []
 
 
+@pytest.mark.slow
 def test_parquet_and_csv_files_by_glob_load_with_unique_row_ids(tmp_path: Path) -> None:
     folder = tmp_path / "export"
     folder.mkdir()

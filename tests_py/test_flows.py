@@ -52,6 +52,7 @@ WAIT_LIMIT_S = 300  # upper bound for waiting on another process; never reached 
 # the fixtures reject 7 of their 18 rows dated up to the as-of date on purpose (one of each
 # reason): runs that must succeed on them raise the raw check's limit from its 5% default
 LENIENT = {"max_rejected_share": 0.5}
+SLOW_FIXTURES = {"retried_run"}  # two real flow runs (conftest: the `slow` tier)
 
 
 # ---------------------------------------------------------------- helpers
@@ -152,11 +153,15 @@ def fixture_lines() -> list[str]:
 
 @pytest.fixture(scope="module")
 def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A temporary Prefect server for this module's flow runs (and for `loyalty run` subprocesses),
-    with Prefect's home folder in tmp_path instead of ~/.prefect."""
+    """The Prefect server of this module's flow runs (and of its `loyalty run` subprocesses):
+    the session's (conftest.pytest_configure) or, without one, a temporary server, with
+    Prefect's home folder in tmp_path instead of ~/.prefect."""
     from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings
     from prefect.testing.utilities import prefect_test_harness
 
+    if os.environ.get("PREFECT_API_URL"):
+        yield os.environ["PREFECT_API_URL"]
+        return
     home = tmp_path_factory.mktemp("prefect-home")
     with temporary_settings(updates={PREFECT_HOME: home}), prefect_test_harness(server_startup_timeout=180):
         yield str(PREFECT_API_URL.value())
@@ -486,6 +491,7 @@ def test_data_error_fails_the_flow_at_once_with_the_steps_message(pipeline: Any,
         state.result()
 
 
+@pytest.mark.slow
 def test_failing_raw_validation_stops_the_flow_before_the_marts(pipeline: Any, tmp_path: Path) -> None:
     # the fixtures with the default 5% limit: 7 of the 18 rows dated up to the as-of date are rejected
     state = pipeline(TRANSACTIONS, CUSTOMERS, warehouse=str(tmp_path / "w.duckdb"), return_state=True)
@@ -503,6 +509,7 @@ def test_failing_raw_validation_stops_the_flow_before_the_marts(pipeline: Any, t
     assert marts == (0,)
 
 
+@pytest.mark.slow
 def test_second_run_on_the_same_warehouse_waits_and_does_not_corrupt_the_first(
     pipeline: Any, prefect_api: str, tmp_path: Path
 ) -> None:
@@ -593,6 +600,7 @@ def _logs(run_id: UUID) -> list[Any]:
         return client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])))
 
 
+@pytest.mark.slow
 def test_backfill_runs_each_as_of_date_in_order(prefect_api: str, tmp_path: Path) -> None:
     backfill = load_flow("loyalty_backfill")
     warehouse = tmp_path / "w.duckdb"

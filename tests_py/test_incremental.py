@@ -22,7 +22,6 @@ import pytest
 
 from conftest import FIXTURES, run_cli
 from loyalty import pipeline
-from loyalty.dbt import run_dbt
 from loyalty.generate import generate
 from loyalty.incremental import ChangedInputError
 from loyalty.load import load_raw
@@ -244,6 +243,15 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+def _classification(warehouse: Path) -> list[tuple[Any, ...]]:
+    """Every raw row's classification (valid, or its reject reason) as the last run left it;
+    classification_run numbers the runs (1 for every row of a full build): not compared."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(
+            "select * exclude (classification_run) from intermediate.int_transactions_validated order by raw_row_id"
+        ).fetchall()
+
+
 def _run_steps(config: RunConfig) -> Any:
     """The pipeline's steps in the flow's order (flows/pipeline.py), without the checks: prepare
     the work file, load, each dbt build phase (the CLV fit before the last), publish."""
@@ -299,6 +307,7 @@ def daily_and_full(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         assert latest is not None
         expected_customer_months = latest[0]
     daily = _marts(root / "daily.duckdb")
+    daily_classification = _classification(root / "daily.duckdb")
     # then --full-refresh on the same warehouse: everything rebuilt from scratch
     refresh = RunConfig(
         transactions=str(root / "export"), as_of=DAYS[-1], warehouse=root / "daily.duckdb", full_refresh=True
@@ -312,6 +321,8 @@ def daily_and_full(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "loads": loads,
         "daily": daily,
         "full": _marts(full.warehouse),
+        "daily_classification": daily_classification,
+        "full_classification": _classification(full.warehouse),
         "last_daily": last_daily,
         "expected_customer_months": expected_customer_months,
         "refresh_load": refresh_load,
@@ -412,34 +423,11 @@ def test_cli_reports_a_changed_file_with_exit_code_3(daily_and_full: dict[str, A
 
 
 @pytest.mark.slow
-def test_daily_classification_equals_a_full_classification(tmp_path: Path) -> None:
-    """The incremental classification against a full build, on the same daily export (the
-    incremental marts downstream are compared by the tests above). Cheaper than those: the
-    inputs phase only, with every reject reason checked row by row."""
-    (tmp_path / "export").mkdir()
-    source = tmp_path / "gen" / "t.csv"
-    plan = _daily_export(tmp_path)
-    daily: list[Any] = []
-    for i, files in enumerate(plan):
-        for path, numbers, new_file in files:
-            _append_rows(source, path, numbers, new_file)
-        load_raw(tmp_path / "daily.duckdb", tmp_path / "export")
-        run_dbt(
-            ["run", "--select", "+int_transactions_validated"],
-            tmp_path / "daily.duckdb",
-            variables={"as_of_date": DAYS[i].isoformat()},
-        )
-    load_raw(tmp_path / "full.duckdb", tmp_path / "export")
-    run_dbt(
-        ["run", "--select", "+int_transactions_validated"],
-        tmp_path / "full.duckdb",
-        variables={"as_of_date": DAYS[-1].isoformat()},
-    )
-    # classification_run numbers the runs (1 for every row of the full build): not compared
-    query = "select * exclude (classification_run) from intermediate.int_transactions_validated order by raw_row_id"
-    for name in ("daily", "full"):
-        with duckdb.connect(str(tmp_path / f"{name}.duckdb"), read_only=True) as con:
-            daily.append(con.execute(query).fetchall())
-    assert daily[0] == daily[1]
-    reasons = {row[-1] for row in daily[1]}
+def test_daily_classification_equals_a_full_classification(daily_and_full: dict[str, Any]) -> None:
+    """The incremental classification of every raw row against the full build's, reject
+    reasons included (the incremental marts downstream are compared by the tests above)."""
+    daily, full = daily_and_full["daily_classification"], daily_and_full["full_classification"]
+    assert len(daily) == len(full) == daily_and_full["loads"][-1].rows_total
+    assert daily == full
+    reasons = {row[-1] for row in full}
     assert {None, "duplicate_transaction_id", "after_as_of"} <= reasons

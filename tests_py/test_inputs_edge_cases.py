@@ -56,6 +56,7 @@ JSONL_LINES = [
     '{"transaction_id": "j3", "customer_id": "c5", "transacted_at": "epoch", "amount": 1}',
 ]
 AS_OF = "2024-06-30"
+SLOW_FIXTURES = {"mixed_warehouse"}  # a real run of its own (conftest: the `slow` tier)
 
 
 def assert_one_sentence(proc, code: int, *fragments: str) -> None:
@@ -153,6 +154,7 @@ def test_strict_numbers_quantity_not_rounded_and_offsets_honoured(mixed_warehous
     assert facts["j1"][0] == Decimal("3.5000")
 
 
+@pytest.mark.slow
 def test_business_time_zone_decides_the_day_for_csv_and_parquet_alike(tmp_path: Path) -> None:
     folder = tmp_path / "input"
     folder.mkdir()
@@ -194,6 +196,7 @@ def test_business_time_zone_decides_the_day_for_csv_and_parquet_alike(tmp_path: 
     ]
 
 
+@pytest.mark.slow
 def test_only_refunds_stops_at_the_marts_check_in_one_sentence(tmp_path: Path) -> None:
     refunds = tmp_path / "refunds.csv"
     refunds.write_text(HEADER + "r1,c1,2024-01-05,-10.00,1\nr2,c2,2024-01-06,-5.00,1\n")
@@ -205,6 +208,7 @@ def test_only_refunds_stops_at_the_marts_check_in_one_sentence(tmp_path: Path) -
     assert not warehouse.exists()
 
 
+@pytest.mark.slow
 def test_all_rows_after_the_as_of_date_is_one_sentence(tmp_path: Path) -> None:
     future = tmp_path / "future.csv"
     future.write_text(HEADER + "f1,c1,2024-05-05,10.00,1\nf2,c2,2024-05-06,5.00,1\n")

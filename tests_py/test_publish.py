@@ -222,6 +222,7 @@ LENIENT = ("--var", "max_rejected_share=0.5")
 
 
 def run_args(transactions: Path | str, warehouse: Path, *extra: str) -> list[str]:
+    """`loyalty run` as conftest.fixture_warehouse runs it (the new input's reference build)."""
     return [
         sys.executable,
         "-m",
@@ -229,8 +230,8 @@ def run_args(transactions: Path | str, warehouse: Path, *extra: str) -> list[str
         "run",
         "--transactions",
         str(transactions),
-        "--as-of",
-        "2024-03-31",
+        "--customers",
+        str(FIXTURES / "customers.csv"),
         "--warehouse",
         str(warehouse),
         *LENIENT,
@@ -294,12 +295,10 @@ def published(inputs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory)
 
 
 @pytest.fixture(scope="module")
-def references(inputs: dict[str, Path], published: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The marts of each input built on a warehouse of its own (the old one is `published`)."""
-    warehouse = tmp_path_factory.mktemp("references") / "new.duckdb"
-    result = run(run_args(inputs["new"], warehouse))
-    assert result["code"] == 0, result["output"]
-    out = {"old": marts(published), "new": marts(warehouse)}
+def references(inputs: dict[str, Path], published: Path, fixture_warehouse: Path) -> dict[str, Any]:
+    """The marts of each input built on a warehouse of its own: the old one is `published`, the
+    new one (tests_py/fixtures) the session's fixture warehouse, built with the same arguments."""
+    out = {"old": marts(published), "new": marts(fixture_warehouse)}
     assert out["old"] != out["new"]
     return out
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from conftest import CDNOW_AS_OF, CDNOW_CSV, FIXTURES, connect
-from loyalty.dbt import run_dbt
+from loyalty.dbt import run_dbt_in_process as run_dbt
 from loyalty.errors import BuildError
 from loyalty.load import load_raw
 
@@ -167,6 +167,7 @@ def snapshot_history(warehouse: Path) -> list[tuple]:
         ).fetchall()
 
 
+@pytest.mark.slow
 def test_status_snapshot_is_dated_by_as_of_and_ignores_out_of_order_runs(tmp_path: Path) -> None:
     """A backfill over three month ends, then a rerun of an older month.
 

@@ -33,6 +33,7 @@ from conftest import REPO, connect, run_cli
 from loyalty.engines import get_engine
 
 PROJECT_FILES = ("dbt_project.yml", "profiles.yml")
+SLOW_FIXTURES = {"generated_warehouse"}  # a real run of its own (conftest: the `slow` tier)
 PROJECT_DIRS = ("models", "macros", "seeds", "snapshots", "tests")
 MONTHLY_METRICS = (
     "active_customers",

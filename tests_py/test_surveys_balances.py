@@ -16,6 +16,7 @@ import pytest
 
 from conftest import connect, run_cli
 
+SLOW_FIXTURES = {"warehouse"}  # a real run with surveys and balances (conftest: the `slow` tier)
 TRANSACTIONS = """transaction_id,customer_id,transacted_at,amount
 t1,a,2024-01-10,100
 t2,a,2024-03-05,50
@@ -320,7 +321,7 @@ def test_a_lost_survey_or_balance_row_fails_the_reconciliation_in_words(warehous
 
     import duckdb
 
-    from loyalty.dbt import run_dbt
+    from loyalty.dbt import run_dbt_in_process as run_dbt
     from loyalty.errors import BuildError
 
     copy = tmp_path / "tampered.duckdb"

@@ -23,7 +23,6 @@ the same way in an in-memory DuckDB and copies them into Spark (loyalty.spark.lo
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +30,7 @@ import duckdb
 
 from loyalty.errors import InputError
 from loyalty.load import ROW_ID_FILE_FACTOR, resolve_files
-from loyalty.project import project_dir
+from loyalty.project import CSI_WEIGHTS_SEED, csi_attributes
 
 SURVEY_REQUIRED = ("response_id", "customer_id", "responded_at")
 SURVEY_OPTIONAL = ("nps_score", "csat_score", "comment")
@@ -40,20 +39,12 @@ BALANCE_REQUIRED = ("customer_id", "balance_date", "balance")
 BALANCE_OPTIONAL = ("product",)
 ROW_COLUMNS = ("raw_row_id", "source_file", "source_row_number")
 
-CSI_WEIGHTS_SEED = Path("seeds") / "csi_weights.csv"
-
 
 @dataclass
 class ExtraLoadResult:
     n_survey_rows: int = 0
     n_survey_attribute_scores: int = 0
     n_balance_rows: int = 0
-
-
-def csi_attributes() -> list[str]:
-    """The attributes of the customer satisfaction index: the `attribute` column of the seed."""
-    with open(project_dir() / CSI_WEIGHTS_SEED, newline="", encoding="utf-8") as handle:
-        return [row["attribute"].strip().lower() for row in csv.DictReader(handle)]
 
 
 def _quote(text: str) -> str:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import os
 from pathlib import Path
 from typing import Any
 
 MARTS_SCHEMA = "marts"  # the schema of the tables analysts read
+CSI_WEIGHTS_SEED = Path("seeds") / "csi_weights.csv"  # the attributes of the satisfaction index
 
 
 def project_dir() -> Path:
@@ -28,3 +30,10 @@ def dbt_vars(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     with open(project_dir() / "dbt_project.yml") as handle:
         declared = yaml.safe_load(handle).get("vars") or {}
     return {**declared, **(overrides or {})}
+
+
+def csi_attributes() -> list[str]:
+    """The attributes of the customer satisfaction index: the `attribute` column of the seed
+    (read by the survey loader and the sample generator alike)."""
+    with open(project_dir() / CSI_WEIGHTS_SEED, newline="", encoding="utf-8") as handle:
+        return [row["attribute"].strip().lower() for row in csv.DictReader(handle)]

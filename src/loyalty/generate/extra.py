@@ -29,7 +29,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from loyalty.load_extra import csi_attributes
+from loyalty.project import csi_attributes
 
 SURVEY_SHARE = 0.3
 BALANCE_SHARE = 0.4
