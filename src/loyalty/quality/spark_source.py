@@ -44,7 +44,9 @@ class SparkSource:
             if schema not in databases:
                 continue
             for table in self.spark.catalog.listTables(schema):
-                columns = self.spark.catalog.listColumns(table.name, schema)
+                if table.isTemporary:  # the session's temporary views are listed in every schema
+                    continue
+                columns = self.spark.catalog.listColumns(f"{schema}.{table.name}")
                 catalog[f"{schema}.{table.name}"] = [c.name for c in columns]
         return catalog
 
