@@ -5,7 +5,8 @@ from scratch. Then adds one day of --increment rows as a new file (copies of gen
 with new transaction ids, dated the day after the last transaction, for existing customers)
 and times `loyalty run` again on the same warehouse, which loads and reclassifies only the
 new rows (README "Incremental daily runs"). Prints both wall times, their ratio and each
-step's time of both runs (from the Prefect task log lines). Not a test: figures go to the README.
+step's time of both runs (from the Prefect task log lines), and the full run against the
+one-statement RFM limit of bench_run.py. Not a test: figures go to the README.
 
     .venv/bin/python benchmarks/bench_incremental.py --transactions 1000000
     .venv/bin/python benchmarks/bench_incremental.py --transactions 10000000 --reuse
@@ -24,6 +25,7 @@ import time
 from pathlib import Path
 
 import duckdb
+from bench_run import rfm_reference
 
 from loyalty.generate import generate
 from loyalty.project import project_dir
@@ -110,6 +112,8 @@ def main() -> None:
 
     with duckdb.connect(str(warehouse), read_only=True) as con:
         (last_day,) = con.execute("select max(transaction_date) from marts.fct_transactions").fetchone()  # type: ignore[misc]  # fetchone() is Optional; max() always returns a row
+    limit = rfm_reference(history, str(last_day))
+    print(f"one-statement RFM limit (bench_run.RFM_SQL): {limit:.1f} s; full run / limit: {full_wall / limit:.0f}x")
     next_day = last_day + dt.timedelta(days=1)
     day_file = export / f"day_{next_day}.parquet"
     duckdb.sql(
