@@ -21,7 +21,7 @@ def test_old_model_fits_table_gains_param_delta_and_keeps_its_rows(tmp_path: Pat
         con.execute("insert into clv.model_fits (model_name) values ('bg_nbd')")
     fits = pd.DataFrame({"model_name": ["bg_bb"], "param_delta": [1.5]})
     holdout = pd.DataFrame({"calibration_end_date": [None], "holdout_end_date": [None]})
-    get_engine("duckdb").write_clv_outputs(warehouse, pd.DataFrame({"customer_id": ["a"]}), fits, holdout)
+    get_engine("duckdb").write_clv_fits(warehouse, fits, holdout)
     with duckdb.connect(str(warehouse), read_only=True) as con:
         rows = con.execute("select model_name, param_delta from clv.model_fits order by model_name").fetchall()
     assert rows == [("bg_bb", 1.5), ("bg_nbd", None)]

@@ -8,7 +8,9 @@ splits so that its row numbering across splits is checked against DuckDB's too.
 
 Both warehouses are built by the pipeline's own steps (prepare, load, each dbt build phase, publish),
 exported with `loyalty export`'s code, and compared file by file: the same marts, the
-same columns and Parquet types, the same rows (floats within 1e-9 relative). Then both
+same columns and Parquet types, the same rows (floats within 1e-9 relative). The Great
+Expectations checks run on both (on Spark, GX's Spark data source: Spark computes them)
+and must find the same. Then both
 rebuild the snapshot's parents as of a later date and snapshot again, so that the Spark snapshot
 on plain tables (macros/snapshot_spark.sql) must close and add versions as dbt's merge does.
 """
@@ -129,6 +131,13 @@ def built(parity_input: tuple[Path, Path], tmp_path_factory: pytest.TempPathFact
             "spark": spark.engine.export(spark.warehouse, root / "export_spark"),
         }
         summaries = {"duckdb": pipeline.summarize_step(duck), "spark": pipeline.summarize_step(spark)}
+        checks = {  # (the input's share of malformed rows is on purpose above the default limit)
+            config.target: [
+                config.engine.check_raw(config.work, max_rejected_share=0.5),
+                config.engine.check_marts(config.work),
+            ]
+            for config in (duck, spark)
+        }
         snapshots = {"duckdb": _snapshot_later(duck), "spark": _snapshot_later(spark)}
         bad_input = root / "no_amount.csv"
         bad_input.write_text("transaction_id,customer_id,transacted_at\nt1,c1,2024-01-01\n")
@@ -140,6 +149,7 @@ def built(parity_input: tuple[Path, Path], tmp_path_factory: pytest.TempPathFact
         "loads": loads,
         "exports": exports,
         "summaries": summaries,
+        "checks": checks,
         "snapshots": snapshots,
         "spark_warehouse": spark.warehouse,
         "missing_column": (bad_input, str(missing_column.value)),
@@ -230,6 +240,23 @@ def test_spark_summary_equals_duckdb_summary(built: dict[str, Any]) -> None:
         assert getattr(spark, name) == getattr(duck, name), name
     assert math.isclose(spark.total_revenue, duck.total_revenue, rel_tol=FLOAT_REL_TOL)
     assert math.isclose(spark.month1_retention, duck.month1_retention, rel_tol=FLOAT_REL_TOL)
+
+
+def test_data_checks_run_on_spark_and_find_what_they_find_on_duckdb(built: dict[str, Any]) -> None:
+    for duck, spark in zip(built["checks"]["duckdb"], built["checks"]["spark"], strict=True):
+        assert spark.phase == duck.phase
+        assert spark.rows == duck.rows and len(duck.rows) >= 2
+        found = {
+            engine: sorted(
+                (c.suite, c.expectation, c.columns, c.severity, c.success, c.evidence) for c in report.checks
+            )
+            for engine, report in (("duckdb", duck), ("spark", spark))
+        }
+        assert found["spark"] == found["duckdb"]
+        assert len(found["duckdb"]) > 10
+        assert spark.data_docs is not None and spark.data_docs.is_file()
+    # the generated input's malformed dates and amounts are above the raw checks' warning limit
+    assert any(not c.success for c in built["checks"]["spark"][0].checks)
 
 
 def test_second_snapshot_closes_and_adds_the_same_versions_on_both_engines(built: dict[str, Any]) -> None:

@@ -2,7 +2,7 @@
 them on a holdout period, and write the scores back for the marts to join.
 
 Reads   intermediate.int_customers_summarized   (frequency, recency_days, tenure_days, monetary_value)
-        intermediate.int_customer_purchase_days (for the holdout check)
+        intermediate.int_customer_purchase_days (for the holdout check and BG/BB)
         intermediate.int_as_of_date
 Writes  clv.customer_scores      one row per customer, replaced each run
         clv.model_fits           one row per model and fit purpose per run, appended (history);
@@ -11,8 +11,13 @@ Writes  clv.customer_scores      one row per customer, replaced each run
 
 The settings are dbt vars (dbt_project.yml, overridable with `loyalty run --var`), so that
 dbt and this step read the same values: clv_time_unit, clv_margin, clv_annual_discount_rate,
-churn_model, clv_holdout_days, bgbb_period. The reads and writes go through the run's engine (loyalty.engines:
-read_clv_inputs, write_clv_outputs); the tables' contract is loyalty.clv.tables.
+churn_model, clv_holdout_days, bgbb_period.
+
+One step for every engine. The fits run here, on compressed summaries the engine computes
+(distinct rows with customer counts); the per-customer work (scores, holdout predictions)
+is handed to the engine with the fitted models (loyalty.clv.batches), which runs it where
+the data is: in this process on DuckDB, in Spark's workers on Spark. The reads and writes go
+through the run's engine (loyalty.engines); the tables' contract is loyalty.clv.tables.
 """
 
 from __future__ import annotations
@@ -20,38 +25,25 @@ from __future__ import annotations
 import datetime as dt
 import math
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
 from loyalty.clv.bgbb import OPPORTUNITY_PERIODS
 from loyalty.clv.result import FitResult
-from loyalty.clv.tables import MODEL_FITS_NAMES, MODEL_PARAMS
+from loyalty.clv.tables import MODEL_FITS_NAMES, MODEL_PARAMS, SCORE_COLUMNS
 from loyalty.errors import LoyaltyError
 from loyalty.project import dbt_vars
 
 if TYPE_CHECKING:
+    from loyalty.clv.base import TransactionModel
     from loyalty.pipeline import RunConfig
 
 TRANSACTION_MODELS = ("bg_nbd", "pareto_nbd")
-SCORE_COLUMNS = (
-    "customer_id",
-    "p_alive_bg_nbd",
-    "p_alive_pareto_nbd",
-    "p_alive",
-    "churn_probability",
-    "expected_purchases_90d",
-    "expected_purchases_365d",
-    "expected_avg_order_value",
-    "predicted_clv_365d",
-    "p_purchase_30d",
-    "p_purchase_90d",
-    "median_days_to_next_purchase_365d",
-    "predicted_clv_365d_p10",
-    "predicted_clv_365d_p90",
-)
+__all__ = ["SCORE_COLUMNS", "ClvConfigError", "ClvReport", "ClvSettings", "clv_step", "subscription_step"]
 
 
 class ClvConfigError(LoyaltyError):
@@ -86,6 +78,8 @@ class ClvSettings:
             raise ClvConfigError(
                 f"The dbt var churn_model must be auto, bg_nbd or pareto_nbd, not {settings.churn_model!r}."
             )
+        if not math.isfinite(settings.margin):
+            raise ClvConfigError("The dbt var clv_margin must be a finite number.")
         if not (math.isfinite(settings.annual_discount_rate) and settings.annual_discount_rate > -1):
             raise ClvConfigError("The dbt var clv_annual_discount_rate must be a number above -1.")
         if settings.holdout_days < 1:
@@ -121,16 +115,18 @@ class ClvReport:
         return out
 
 
-@dataclass
-class _Inputs:
-    summary: pd.DataFrame
-    purchase_days: pd.DataFrame
+@dataclass(frozen=True)
+class _Run:
+    """What every row this run writes to clv.model_fits carries."""
+
+    run_id: str
+    fitted_at: dt.datetime
     as_of: dt.date | None
 
-
-def _read_inputs(config: RunConfig) -> _Inputs:
-    inputs = config.engine.read_clv_inputs(config.work)
-    return _Inputs(inputs.summary, inputs.purchase_days, inputs.as_of)
+    @classmethod
+    def start(cls, as_of: dt.date | None) -> _Run:
+        fitted_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+        return cls(fitted_at.isoformat(), fitted_at, as_of)
 
 
 def _fit_rows(
@@ -141,16 +137,20 @@ def _fit_rows(
     as_of: dt.date | None,
     calibration_end: dt.date | None,
     fitted_at: dt.datetime,
+    nan_as_null: bool = False,
 ) -> list[dict[str, Any]]:
     rows = []
     for fit in fits:
+        params = {f"param_{p}": float(fit.params[p]) if p in fit.params else None for p in MODEL_PARAMS}
+        if nan_as_null:
+            params = {k: (None if v is None or math.isnan(v) else v) for k, v in params.items()}
         row: dict[str, Any] = {
             "run_id": run_id,
             "model_name": fit.model_name,
             "fit_purpose": purpose,
             "time_unit": fit.time_unit,
             "message": fit.message,
-            **{f"param_{p}": float(fit.params[p]) if p in fit.params else None for p in MODEL_PARAMS},
+            **params,
             "log_likelihood": float(fit.log_likelihood) if math.isfinite(fit.log_likelihood) else None,
             "n_customers": int(fit.n_customers),
             "converged": bool(fit.converged),
@@ -161,50 +161,6 @@ def _fit_rows(
         }
         rows.append(row)
     return rows
-
-
-def _holdout_rows(result: dict[str, pd.DataFrame], calibration_end: dt.date, holdout_end: dt.date) -> pd.DataFrame:
-    by_frequency = result["by_frequency"]
-    customers = result["customers"]
-    totals = result["totals"].set_index("model")
-    rows = []
-    for model in TRANSACTION_MODELS:
-        predicted_col = f"predicted_holdout_{model}"
-        errors = (customers[predicted_col] - customers["actual_holdout"]).abs()
-        mae = errors.groupby(customers["frequency_bucket"]).mean()
-        for order, bucket in enumerate(by_frequency["frequency_bucket"]):
-            rec = by_frequency.iloc[order]
-            rows.append(
-                {
-                    "model_name": model,
-                    "frequency_bucket": str(bucket),
-                    "bucket_order": _bucket_order(str(bucket)),
-                    "n_customers": int(rec["n_customers"]),
-                    "predicted_repeat_purchases": float(rec[f"predicted_total_{model}"]),
-                    "actual_repeat_purchases": float(rec["actual_total"]),
-                    "mean_absolute_error": float(mae.get(bucket, np.nan)),
-                }
-            )
-        rows.append(
-            {
-                "model_name": model,
-                "frequency_bucket": "total",
-                "bucket_order": 8,
-                # (the type: ignore: pandas-stubs types .loc[row, col] as any scalar; these are numbers)
-                "n_customers": int(totals.loc[model, "n_customers"]),  # type: ignore[arg-type]
-                "predicted_repeat_purchases": float(totals.loc[model, "predicted_total"]),  # type: ignore[arg-type]
-                "actual_repeat_purchases": float(totals.loc[model, "actual_total"]),  # type: ignore[arg-type]
-                "mean_absolute_error": float(totals.loc[model, "mean_absolute_error"]),  # type: ignore[arg-type]
-            }
-        )
-    frame = pd.DataFrame(rows)
-    frame["calibration_end_date"] = calibration_end
-    frame["holdout_end_date"] = holdout_end
-    return frame
-
-
-def _bucket_order(bucket: str) -> int:
-    return 7 if bucket.endswith("+") else int(bucket)
 
 
 EMPTY_HOLDOUT = pd.DataFrame(
@@ -222,11 +178,64 @@ EMPTY_HOLDOUT = pd.DataFrame(
 )
 
 
-def _write_outputs(
-    config: RunConfig, scores: pd.DataFrame, fit_rows: list[dict[str, Any]], holdout: pd.DataFrame
-) -> None:
-    fits = pd.DataFrame(fit_rows, columns=MODEL_FITS_NAMES)
-    config.engine.write_clv_outputs(config.work, scores, fits, holdout)
+@contextmanager
+def _recording(into: list[str]) -> Iterator[None]:
+    """Record the warnings of the block (the model code warns; the report lists them)."""
+    with warnings.catch_warnings(record=True) as found:
+        warnings.simplefilter("always")
+        yield
+    into.extend(str(w.message) for w in found)
+
+
+@dataclass
+class _Holdout:
+    """The holdout check's outcome: clv.holdout_validation rows, totals per model, fit rows."""
+
+    frame: pd.DataFrame = field(default_factory=lambda: EMPTY_HOLDOUT)
+    totals: pd.DataFrame | None = None
+    fit_rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _calibration_end(settings: ClvSettings, as_of: dt.date | None, given: dt.date | None) -> dt.date | None:
+    cal_end = given
+    if cal_end is None and as_of is not None:
+        cal_end = as_of - dt.timedelta(days=settings.holdout_days)
+    if as_of is not None and cal_end is not None and cal_end >= as_of:
+        raise ClvConfigError(f"The calibration end date {cal_end} must be before the as-of date {as_of}.")
+    return cal_end
+
+
+def _holdout_check(
+    config: RunConfig, settings: ClvSettings, run: _Run, cal_end: dt.date | None, caught: list[str]
+) -> _Holdout:
+    """Fit BG/NBD and Pareto/NBD on the calibration period, compare their predictions with
+    the holdout (loyalty.clv.holdout_validation's check, on compressed rows and per-bucket sums)."""
+    from loyalty.clv import MIN_CUSTOMERS
+    from loyalty.clv.batches import HoldoutPredictor, fit_holdout_models, holdout_tables, holdout_warnings
+
+    engine, work, as_of = config.engine, config.work, run.as_of
+    calibration = None
+    if as_of is not None and cal_end is not None:
+        calibration = engine.read_calibration_rows(work, cal_end, as_of)
+    n_calibration = int(calibration["n_customers"].sum()) if calibration is not None else 0
+    if calibration is None or n_calibration < MIN_CUSTOMERS:
+        caught.append(
+            f"No holdout check: {n_calibration} customers had bought by the calibration end date {cal_end} "
+            f"(at least {MIN_CUSTOMERS} needed)."
+        )
+        return _Holdout()
+    assert as_of is not None and cal_end is not None  # calibration rows were read
+    with _recording(caught):
+        models: dict[str, TransactionModel] = fit_holdout_models(calibration, settings.time_unit)
+    caught += holdout_warnings(models)
+    predictor = HoldoutPredictor(models, settings.time_unit, (as_of - cal_end).days)
+    sums = engine.holdout_sums(work, cal_end, as_of, predictor)
+    frame, totals = holdout_tables(sums, models, cal_end, as_of)
+    results = [m.result for m in models.values() if m.result is not None]
+    fit_rows = _fit_rows(
+        results, "holdout_calibration", "", run.run_id, as_of, cal_end, run.fitted_at, nan_as_null=True
+    )
+    return _Holdout(frame, totals, fit_rows)
 
 
 def _choose_model(settings: ClvSettings, holdout_totals: pd.DataFrame | None) -> tuple[str, str]:
@@ -240,102 +249,64 @@ def _choose_model(settings: ClvSettings, holdout_totals: pd.DataFrame | None) ->
     return "bg_nbd", "no usable holdout check: BG/NBD by default"
 
 
+def _score(config: RunConfig, settings: ClvSettings, chosen: str, caught: list[str]) -> tuple[list[FitResult], int]:
+    """Fit the three models on the compressed summaries and have the engine score every
+    customer with them (clv.customer_scores). Returns the fits and the customers scored."""
+    from loyalty.clv.batches import CustomerScorer, fit_scoring_models
+
+    inputs = config.engine.read_clv_fit_inputs(config.work)
+    with _recording(caught):
+        models = fit_scoring_models(inputs.transactions, inputs.spend, settings.time_unit, chosen)
+    scorer = CustomerScorer(models, settings.time_unit, chosen, settings.margin, settings.annual_discount_rate)
+    caught += scorer.warnings()
+    n_customers = config.engine.write_clv_scores(config.work, scorer)
+    return models.results(), n_customers
+
+
 def clv_step(config: RunConfig, calibration_end: dt.date | None = None) -> ClvReport:
     """Fit, check on the holdout, score, and write the clv.* tables. See the module docstring."""
-    from loyalty.clv import MIN_CUSTOMERS, holdout_validation, score_customers
-
     settings = ClvSettings.from_vars(dbt_vars(config.dbt_vars()))
-    inputs = _read_inputs(config)
-    fitted_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
-    run_id = fitted_at.isoformat()
+    run = _Run.start(config.engine.read_clv_as_of(config.work))
     caught: list[str] = []
-
-    holdout_totals = None
-    holdout_frame = EMPTY_HOLDOUT
-    holdout_fit_rows: list[dict[str, Any]] = []
-    cal_end = calibration_end
-    if cal_end is None and inputs.as_of is not None:
-        cal_end = inputs.as_of - dt.timedelta(days=settings.holdout_days)
-    if inputs.as_of is not None and cal_end is not None and cal_end >= inputs.as_of:
-        raise ClvConfigError(f"The calibration end date {cal_end} must be before the as-of date {inputs.as_of}.")
-    days = inputs.purchase_days
-    first_days = days.groupby("customer_id")["transaction_date"].min() if len(days) else pd.Series(dtype=object)
-    n_calibration = int((pd.to_datetime(first_days) <= pd.Timestamp(cal_end)).sum()) if cal_end else 0
-    if cal_end is not None and n_calibration >= MIN_CUSTOMERS:
-        # the as-of date is the data's last day: None only without purchase days (n_calibration 0)
-        assert inputs.as_of is not None
-        with warnings.catch_warnings(record=True) as found:
-            warnings.simplefilter("always")
-            result = holdout_validation(days, cal_end, inputs.as_of, time_unit=settings.time_unit)
-        caught += [str(w.message) for w in found]
-        holdout_totals = result["totals"]
-        holdout_frame = _holdout_rows(result, cal_end, inputs.as_of)
-        for _, fit in result["fits"].iterrows():
-            holdout_fit_rows.append(
-                {
-                    "run_id": run_id,
-                    "model_name": fit["model"],
-                    "fit_purpose": "holdout_calibration",
-                    "time_unit": fit["time_unit"],
-                    "message": fit["message"],
-                    **{
-                        f"param_{p}": (
-                            float(fit[f"param_{p}"]) if f"param_{p}" in fit and pd.notna(fit[f"param_{p}"]) else None
-                        )
-                        for p in MODEL_PARAMS
-                    },
-                    "log_likelihood": float(fit["log_likelihood"]) if pd.notna(fit["log_likelihood"]) else None,
-                    "n_customers": int(fit["n_customers"]),
-                    "converged": bool(fit["converged"]),
-                    "is_selected": False,
-                    "as_of_date": inputs.as_of,
-                    "calibration_end_date": cal_end,
-                    "fitted_at": fitted_at,
-                }
-            )
-    else:
-        caught.append(
-            f"No holdout check: {n_calibration} customers had bought by the calibration end date {cal_end} "
-            f"(at least {MIN_CUSTOMERS} needed)."
-        )
-
-    chosen, reason = _choose_model(settings, holdout_totals)
-    with warnings.catch_warnings(record=True) as found:
-        warnings.simplefilter("always")
-        scores, fits = score_customers(
-            inputs.summary,
-            time_unit=settings.time_unit,
-            margin=settings.margin,
-            annual_discount_rate=settings.annual_discount_rate,
-            churn_model=chosen,
-        )
-    caught += [str(w.message) for w in found]
-    scores = scores.loc[:, list(SCORE_COLUMNS)].copy()
-    scores["churn_model"] = chosen
-
-    fit_rows = _fit_rows(fits, "scoring", chosen, run_id, inputs.as_of, inputs.as_of, fitted_at) + holdout_fit_rows
-    if settings.bgbb_period is not None and inputs.as_of is not None:
-        bgbb, seen_until = bgbb_fit(inputs.purchase_days, inputs.as_of, settings.bgbb_period)
+    cal_end = _calibration_end(settings, run.as_of, calibration_end)
+    holdout = _holdout_check(config, settings, run, cal_end, caught)
+    chosen, reason = _choose_model(settings, holdout.totals)
+    fits, n_customers = _score(config, settings, chosen, caught)
+    fit_rows = _fit_rows(fits, "scoring", chosen, run.run_id, run.as_of, run.as_of, run.fitted_at) + holdout.fit_rows
+    if settings.bgbb_period is not None and run.as_of is not None:
+        bgbb, seen_until = bgbb_fit(config, run.as_of, settings.bgbb_period)
         fits = [*fits, bgbb]
-        fit_rows += _fit_rows([bgbb], "discrete_opportunities", chosen, run_id, inputs.as_of, seen_until, fitted_at)
-    _write_outputs(config, scores, fit_rows, holdout_frame)
-    subscriptions = subscription_step(config, inputs.as_of, run_id)  # None unless --subscriptions was given
+        fit_rows += _fit_rows(
+            [bgbb], "discrete_opportunities", chosen, run.run_id, run.as_of, seen_until, run.fitted_at
+        )
+    config.engine.write_clv_fits(config.work, pd.DataFrame(fit_rows, columns=MODEL_FITS_NAMES), holdout.frame)
+    subscriptions = subscription_step(config, run.as_of, run.run_id)  # None unless --subscriptions was given
     return ClvReport(
-        run_id, inputs.as_of, chosen, reason, len(scores), fits, holdout_totals, cal_end, caught, subscriptions
+        run.run_id, run.as_of, chosen, reason, n_customers, fits, holdout.totals, cal_end, caught, subscriptions
     )
 
 
 # --------------------------------------------------------------------------- discrete opportunities (BG/BB)
-def bgbb_fit(purchase_days: pd.DataFrame, as_of: dt.date, period: str) -> tuple[FitResult, dt.date]:
+def bgbb_fit(config: RunConfig, as_of: dt.date, period: str) -> tuple[FitResult, dt.date]:
     """BG/BB on every customer's calendar periods after the first purchase's (dbt var
-    bgbb_period; loyalty.clv.bgbb.opportunity_summary), customers with at least one whole
-    period only. Returns the fit and the last day it saw (end of the last complete period)."""
-    from loyalty.clv.bgbb import fit_bgbb, last_complete_period_end, opportunity_summary
+    bgbb_period; loyalty.clv.bgbb.opportunity_summary, computed by the engine and compressed),
+    customers with at least one whole period only. Returns the fit and the last day it saw
+    (end of the last complete period)."""
+    from loyalty.clv.batches import sorted_rows
+    from loyalty.clv.bgbb import fit_bgbb, last_complete_period_end
 
-    summary = opportunity_summary(purchase_days, as_of, period)
-    summary = summary[summary["n_periods"] > 0]
-    fit = fit_bgbb(summary["frequency"], summary["recency"], summary["n_periods"], period=period)
-    return fit, last_complete_period_end(as_of, period)
+    seen_until = last_complete_period_end(as_of, period)
+    rows = sorted_rows(
+        config.engine.read_opportunity_rows(config.work, seen_until, period), ["frequency", "recency", "n_periods"]
+    )
+    fit = fit_bgbb(
+        rows["frequency"].to_numpy(dtype=float),
+        rows["recency"].to_numpy(dtype=float),
+        rows["n_periods"].to_numpy(dtype=float),
+        weights=rows["n_customers"].to_numpy(dtype=float),
+        period=period,
+    )
+    return fit, seen_until
 
 
 # --------------------------------------------------------------------------- subscriptions (sBG)

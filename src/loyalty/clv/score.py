@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -158,9 +158,19 @@ class FittedModels:
     bg_nbd: BetaGeoModel
     pareto_nbd: ParetoNBDModel
     gamma_gamma: GammaGammaModel
+    #: covariance of a transaction model's log-parameters (``covariance_log`` on all the rows
+    #: it was fitted on), by model name, when computed beforehand: scoring a batch of the
+    #: customers (loyalty.clv.batches) must not recompute it from the batch's rows alone
+    covariances: dict[str, np.ndarray | None] = field(default_factory=dict)
 
     def results(self) -> list[FitResult]:
         return [r for r in (self.bg_nbd.result, self.pareto_nbd.result, self.gamma_gamma.result) if r is not None]
+
+    def covariance_log(self, model: TransactionModel, rows: SummaryRows) -> np.ndarray | None:
+        """The given covariance of ``model``, else ``model.covariance_log(rows)``."""
+        if model.model_name in self.covariances:
+            return self.covariances[model.model_name]
+        return model.covariance_log(rows)
 
 
 def prepare_summary(summary: pd.DataFrame, time_unit: str) -> PreparedSummary:
@@ -232,7 +242,7 @@ def compute_scores(
         purchases_90d = purchases_365d = discounted_purchases = nan
     avg_value = gg.expected_avg_value(frequency, monetary) if usable("gamma_gamma", gg.result) else nan
     clv = discounted_purchases * avg_value * margin
-    actionable = _actionable_predictions(prepared, chosen_model, gg, clv, horizons_days[2:], coefficients)
+    actionable = _actionable_predictions(prepared, models, chosen_model, clv, horizons_days[2:], coefficients)
 
     if unusable:
         warnings.warn(
@@ -280,8 +290,8 @@ class ActionablePredictions:
 
 def _actionable_predictions(
     prepared: PreparedSummary,
+    models: FittedModels,
     model: TransactionModel,
-    gg: GammaGammaModel,
     clv: np.ndarray,
     step_horizons_days: list[float],
     coefficients: np.ndarray | None,
@@ -304,7 +314,8 @@ def _actionable_predictions(
         model, ux, utx, uT, days_per_unit=scale, horizon_days=365, p_alive=alive_u
     )[inverse]
     low = high = nan
-    covariance = model.covariance_log(prepared.rows)
+    gg = models.gamma_gamma
+    covariance = models.covariance_log(model, prepared.rows)
     gg_cov = gg.result.covariance_log if gg.result is not None else None
     if covariance is not None and gg_cov is not None and gg.result is not None and gg.result.converged:
         model_cls = type(model)

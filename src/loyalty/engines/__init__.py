@@ -7,7 +7,7 @@ work = engine.work_path(warehouse)       # W, where the run writes
 
 from __future__ import annotations
 
-from loyalty.engines.base import ClvInputs, Engine, ExportResult
+from loyalty.engines.base import ClvFitInputs, Engine, ExportResult
 from loyalty.errors import LoyaltyError
 
 TARGETS = ("duckdb", "spark")
@@ -26,4 +26,4 @@ def get_engine(target: str) -> Engine:
     raise LoyaltyError(f"The target {target!r} is not one of {', '.join(TARGETS)}.")
 
 
-__all__ = ["TARGETS", "ClvInputs", "Engine", "ExportResult", "get_engine"]
+__all__ = ["TARGETS", "ClvFitInputs", "Engine", "ExportResult", "get_engine"]

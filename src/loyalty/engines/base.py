@@ -34,6 +34,7 @@ from loyalty.project import MARTS_SCHEMA, project_dir
 if TYPE_CHECKING:
     import pandas as pd
 
+    from loyalty.clv.batches import CustomerScorer, HoldoutPredictor
     from loyalty.dbt import DbtResult
     from loyalty.load import LoadResult
     from loyalty.load_extra import ExtraLoadResult
@@ -48,12 +49,13 @@ class ExportResult:
 
 
 @dataclass
-class ClvInputs:
-    """What the CLV step reads (the SQL is loyalty.clv.tables')."""
+class ClvFitInputs:
+    """What the CLV fits read, compressed (the SQL is loyalty.clv.tables'): distinct
+    (frequency, recency_days, tenure_days) and (frequency, monetary_value) rows, each with
+    its n_customers, in any order."""
 
-    summary: pd.DataFrame
-    purchase_days: pd.DataFrame
-    as_of: dt.date | None
+    transactions: pd.DataFrame
+    spend: pd.DataFrame
 
 
 class Engine(ABC):
@@ -109,13 +111,40 @@ class Engine(ABC):
     def run_dbt(self, work: Path, args: list[str], variables: dict[str, Any] | None = None) -> DbtResult:
         """`dbt <args>` on this engine's target; raises BuildError naming the failed nodes."""
 
+    # The CLV step (loyalty.clv_step): small reads on the driver, per-customer work where the data is.
     @abstractmethod
-    def read_clv_inputs(self, work: Path) -> ClvInputs:
-        """The CLV step's inputs (loyalty.clv.tables' SQL), with DuckDB's pandas types."""
+    def read_clv_as_of(self, work: Path) -> dt.date | None:
+        """The run's as-of date (None without a valid purchase)."""
 
     @abstractmethod
-    def write_clv_outputs(self, work: Path, scores: pd.DataFrame, fits: pd.DataFrame, holdout: pd.DataFrame) -> None:
-        """Replace clv.customer_scores and clv.holdout_validation, append to clv.model_fits."""
+    def read_clv_fit_inputs(self, work: Path) -> ClvFitInputs:
+        """The scoring fits' compressed summaries."""
+
+    @abstractmethod
+    def read_calibration_rows(self, work: Path, calibration_end: dt.date, holdout_end: dt.date) -> pd.DataFrame:
+        """The holdout check's calibration summary, compressed (frequency, recency_days,
+        tenure_days, n_customers): loyalty.clv.tables.calibration_rows_sql."""
+
+    @abstractmethod
+    def read_opportunity_rows(self, work: Path, last_complete_period_end: dt.date, period: str) -> pd.DataFrame:
+        """BG/BB's compressed summary (frequency, recency, n_periods, n_customers):
+        loyalty.clv.tables.opportunity_rows_sql."""
+
+    @abstractmethod
+    def holdout_sums(
+        self, work: Path, calibration_end: dt.date, holdout_end: dt.date, predictor: HoldoutPredictor
+    ) -> pd.DataFrame:
+        """`predictor` applied to the calibration customers (holdout_customers_sql) in batches,
+        its per-bucket sums added (at least per bucket: loyalty.clv.batches.holdout_tables adds the rest)."""
+
+    @abstractmethod
+    def write_clv_scores(self, work: Path, scorer: CustomerScorer) -> int:
+        """`scorer` applied to every customer (SUMMARY_SQL) in batches, written as
+        clv.customer_scores (replaced); returns the number of customers scored."""
+
+    @abstractmethod
+    def write_clv_fits(self, work: Path, fits: pd.DataFrame, holdout: pd.DataFrame) -> None:
+        """Replace clv.holdout_validation, append to clv.model_fits."""
 
     @abstractmethod
     def write_subscription_outputs(

@@ -14,6 +14,7 @@ connection opens the new one.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -26,13 +27,17 @@ import duckdb
 from loyalty.clv.tables import (
     AS_OF_SQL,
     MODEL_FITS_COLUMNS,
-    PURCHASE_DAYS_SQL,
+    SPEND_ROWS_SQL,
     SUMMARY_SQL,
+    TRANSACTION_ROWS_SQL,
+    calibration_rows_sql,
+    holdout_customers_sql,
     missing_model_fits_columns,
+    opportunity_rows_sql,
 )
 from loyalty.engines.base import (
     MARTS_SCHEMA,
-    ClvInputs,
+    ClvFitInputs,
     Engine,
     ExportResult,
     fsync_dir,
@@ -44,6 +49,7 @@ from loyalty.errors import LoyaltyError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from loyalty.clv.batches import CustomerScorer, HoldoutPredictor
     from loyalty.dbt import DbtResult
     from loyalty.load import LoadResult
     from loyalty.load_extra import ExtraLoadResult
@@ -90,6 +96,18 @@ def _append_model_fits(con: duckdb.DuckDBPyConnection, fits: pd.DataFrame) -> No
         con.execute(f"alter table clv.model_fits add column {column}")
     con.register("fits_frame", fits)
     con.execute("insert into clv.model_fits by name select * from fits_frame")
+
+
+def days_between(start: str, end: str) -> str:
+    return f"datediff('day', {start}, {end})"
+
+
+def _query(work: Path, sql: str) -> pd.DataFrame:
+    con = duckdb.connect(str(work), read_only=True)
+    try:
+        return con.execute(sql).df()
+    finally:
+        con.close()
 
 
 def work_folder(warehouse: Path) -> Path:
@@ -178,22 +196,44 @@ class DuckDBEngine(Engine):
 
         return run_dbt_in_process(args, work, variables=variables, target=self.target)
 
-    def read_clv_inputs(self, work: Path) -> ClvInputs:
+    # the CLV step: one machine, so the per-customer work runs here, on all customers at once
+    def read_clv_as_of(self, work: Path) -> dt.date | None:
         con = duckdb.connect(str(work), read_only=True)
         try:
-            summary = con.execute(SUMMARY_SQL).df()
-            days = con.execute(PURCHASE_DAYS_SQL).df()
             row = con.execute(AS_OF_SQL).fetchone()
         finally:
             con.close()
-        return ClvInputs(summary, days, row[0] if row else None)
+        return row[0] if row else None
 
-    def write_clv_outputs(self, work: Path, scores: pd.DataFrame, fits: pd.DataFrame, holdout: pd.DataFrame) -> None:
+    def read_clv_fit_inputs(self, work: Path) -> ClvFitInputs:
+        return ClvFitInputs(_query(work, TRANSACTION_ROWS_SQL), _query(work, SPEND_ROWS_SQL))
+
+    def read_calibration_rows(self, work: Path, calibration_end: dt.date, holdout_end: dt.date) -> pd.DataFrame:
+        return _query(work, calibration_rows_sql(calibration_end, holdout_end, days_between))
+
+    def read_opportunity_rows(self, work: Path, last_complete_period_end: dt.date, period: str) -> pd.DataFrame:
+        return _query(work, opportunity_rows_sql(last_complete_period_end, period))
+
+    def holdout_sums(
+        self, work: Path, calibration_end: dt.date, holdout_end: dt.date, predictor: HoldoutPredictor
+    ) -> pd.DataFrame:
+        return predictor(_query(work, holdout_customers_sql(calibration_end, holdout_end, days_between)))
+
+    def write_clv_scores(self, work: Path, scorer: CustomerScorer) -> int:
+        scores = scorer(_query(work, SUMMARY_SQL))
         con = duckdb.connect(str(work))
         try:
             con.execute("create schema if not exists clv")
             con.register("scores_frame", scores)
             con.execute("create or replace table clv.customer_scores as select * from scores_frame")
+        finally:
+            con.close()
+        return len(scores)
+
+    def write_clv_fits(self, work: Path, fits: pd.DataFrame, holdout: pd.DataFrame) -> None:
+        con = duckdb.connect(str(work))
+        try:
+            con.execute("create schema if not exists clv")
             con.register("holdout_frame", holdout)
             con.execute(
                 "create or replace table clv.holdout_validation as select * replace ("

@@ -20,23 +20,24 @@ plain Spark session.
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from loyalty.engines.base import ClvInputs, Engine, ExportResult, read_state, write_state
+from loyalty.engines.base import ClvFitInputs, Engine, ExportResult, read_state, write_state
 from loyalty.errors import LoyaltyError
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from loyalty.clv.batches import CustomerScorer, HoldoutPredictor
     from loyalty.dbt import DbtResult
     from loyalty.load import LoadResult
     from loyalty.load_extra import ExtraLoadResult
     from loyalty.quality import QualityReport
 
 DEFAULT_SPARK_WAREHOUSE = Path("build") / "loyalty-spark"
-NOT_RUN = "the checks read a DuckDB warehouse"
 SUBSCRIPTIONS_DUCKDB_ONLY = "The subscriptions input (--subscriptions) is supported with --target duckdb only."
 
 
@@ -118,15 +119,43 @@ class SparkEngine(Engine):
 
         return run_dbt_in_session(args, work, variables=variables)
 
-    def read_clv_inputs(self, work: Path) -> ClvInputs:
-        from loyalty.spark.clv_io import read_clv_inputs
+    # the CLV step: only compressed rows and sums reach the driver (loyalty.spark.clv_io)
+    def read_clv_as_of(self, work: Path) -> dt.date | None:
+        from loyalty.spark.clv_io import read_as_of
 
-        return ClvInputs(*read_clv_inputs(work))
+        return read_as_of(work)
 
-    def write_clv_outputs(self, work: Path, scores: pd.DataFrame, fits: pd.DataFrame, holdout: pd.DataFrame) -> None:
-        from loyalty.spark.clv_io import write_clv_outputs
+    def read_clv_fit_inputs(self, work: Path) -> ClvFitInputs:
+        from loyalty.spark.clv_io import read_fit_inputs
 
-        write_clv_outputs(work, scores, fits, holdout)
+        return ClvFitInputs(*read_fit_inputs(work))
+
+    def read_calibration_rows(self, work: Path, calibration_end: dt.date, holdout_end: dt.date) -> pd.DataFrame:
+        from loyalty.spark.clv_io import read_calibration_rows
+
+        return read_calibration_rows(work, calibration_end, holdout_end)
+
+    def read_opportunity_rows(self, work: Path, last_complete_period_end: dt.date, period: str) -> pd.DataFrame:
+        from loyalty.spark.clv_io import read_opportunity_rows
+
+        return read_opportunity_rows(work, last_complete_period_end, period)
+
+    def holdout_sums(
+        self, work: Path, calibration_end: dt.date, holdout_end: dt.date, predictor: HoldoutPredictor
+    ) -> pd.DataFrame:
+        from loyalty.spark.clv_io import holdout_sums
+
+        return holdout_sums(work, calibration_end, holdout_end, predictor)
+
+    def write_clv_scores(self, work: Path, scorer: CustomerScorer) -> int:
+        from loyalty.spark.clv_io import write_scores
+
+        return write_scores(work, scorer)
+
+    def write_clv_fits(self, work: Path, fits: pd.DataFrame, holdout: pd.DataFrame) -> None:
+        from loyalty.spark.clv_io import write_fits
+
+        write_fits(work, fits, holdout)
 
     def write_subscription_outputs(
         self, work: Path, survival: pd.DataFrame, scores: pd.DataFrame, rejected: pd.DataFrame, fits: pd.DataFrame
@@ -134,14 +163,22 @@ class SparkEngine(Engine):
         raise LoyaltyError(SUBSCRIPTIONS_DUCKDB_ONLY)
 
     def check_raw(self, work: Path, max_rejected_share: float) -> QualityReport:
-        from loyalty.quality import QualityReport
+        from loyalty.quality import validate_raw
+        from loyalty.quality.spark_source import SparkSource
 
-        return QualityReport(phase="raw", not_run=NOT_RUN)
+        return validate_raw(work, max_rejected_share=max_rejected_share, source=SparkSource(work))
 
     def check_marts(self, work: Path) -> QualityReport:
-        from loyalty.quality import QualityReport
+        from loyalty.quality import validate_marts
+        from loyalty.quality.spark_source import SparkSource
 
-        return QualityReport(phase="marts", not_run=NOT_RUN)
+        return validate_marts(work, source=SparkSource(work))
+
+    def data_docs(self, warehouse: Path) -> Path | None:
+        from loyalty.quality.project import data_docs_index
+
+        index = data_docs_index(warehouse)
+        return index if index.is_file() else None
 
     # ---- reading
 

@@ -1,15 +1,21 @@
-"""Read what a suite validates out of the DuckDB warehouse, whole, as a pandas DataFrame.
+"""Read what a suite validates out of the warehouse, whole: a batch source per engine.
 
 A suite's `meta` says where its batch comes from: `relation` (a table: only the columns its
 expectations and its checkpoint's index columns name are read) or `query` (a SQL statement,
-stored as a list of lines). Rows are never sampled. Data travels as Arrow: strings stay
-Arrow-backed (`string[pyarrow]`, a fraction of the memory of Python objects) and decimals
-become float64 (GX compares numbers; the money reconciliation sums in SQL, exactly).
+stored as a list of lines, in the SQL DuckDB and Spark share). Rows are never sampled.
+
+`DuckDBSource` reads the batch into this process as a pandas DataFrame (GX's pandas data
+source). Data travels as Arrow: strings stay Arrow-backed (`string[pyarrow]`, a fraction of
+the memory of Python objects) and decimals become float64 (GX compares numbers; the money
+reconciliation sums in SQL, exactly). The Spark engine's source (quality/spark_source.py)
+hands GX a Spark DataFrame instead, so that Spark computes the expectations.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, Protocol
 
 import duckdb
 import pandas as pd
@@ -33,13 +39,69 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def relation_sql(relation: str, wanted: Iterable[str], catalog: Catalog) -> str:
+def relation_sql(relation: str, wanted: Iterable[str], catalog: Catalog, quote: Callable[[str], str] = _quote) -> str:
     """select the wanted columns that exist (in table order) from the relation."""
     wanted_set = set(wanted)
     columns = [c for c in catalog[relation] if c in wanted_set]
-    select = ", ".join(_quote(c) for c in columns) if columns else "1 as row_present"
+    select = ", ".join(quote(c) for c in columns) if columns else "1 as row_present"
     schema, table = relation.split(".", 1)
-    return f"select {select} from {_quote(schema)}.{_quote(table)}"
+    return f"select {select} from {quote(schema)}.{quote(table)}"
+
+
+class BatchReadError(Exception):
+    """A batch could not be read; the message is the reason, in one line."""
+
+
+AS_OF_SQL = "select max(as_of_date) from intermediate.int_as_of_date"
+
+
+class BatchSource(Protocol):
+    """Where a phase's batches come from (one per engine)."""
+
+    datasource_type: str  # the GX data source type of the run's project: "pandas" or "spark"
+
+    def catalog(self) -> Catalog: ...
+
+    def as_of_date(self, catalog: Catalog) -> Any | None: ...
+
+    def relation_sql(self, relation: str, wanted: Iterable[str], catalog: Catalog) -> str: ...
+
+    def read(self, sql: str) -> tuple[Any, int]:
+        """(the batch GX validates, its number of rows); raises BatchReadError."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class DuckDBSource:
+    """Batches read from a DuckDB file into pandas (opened read-only)."""
+
+    datasource_type = "pandas"
+
+    def __init__(self, warehouse: Path) -> None:
+        self.con = duckdb.connect(str(warehouse), read_only=True)
+
+    def catalog(self) -> Catalog:
+        return read_catalog(self.con)
+
+    def as_of_date(self, catalog: Catalog) -> Any | None:
+        if "intermediate.int_as_of_date" not in catalog:
+            return None
+        rows = self.con.execute(AS_OF_SQL).fetchall()
+        return rows[0][0] if rows else None
+
+    def relation_sql(self, relation: str, wanted: Iterable[str], catalog: Catalog) -> str:
+        return relation_sql(relation, wanted, catalog)
+
+    def read(self, sql: str) -> tuple[pd.DataFrame, int]:
+        try:
+            frame = read_frame(self.con, sql)
+        except duckdb.Error as exc:
+            raise BatchReadError(str(exc).strip().splitlines()[0]) from None
+        return frame, len(frame)
+
+    def close(self) -> None:
+        self.con.close()
 
 
 def _to_pandas_type(arrow_type: pa.DataType) -> pa.DataType | None:

@@ -9,6 +9,7 @@ never share GX state, and the committed suites stay as written.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -37,8 +38,19 @@ def data_docs_index(warehouse: Path) -> Path:
     return run_project(warehouse) / DATA_DOCS_INDEX
 
 
-def prepare_run_project(warehouse: Path) -> Path:
-    """Copy the committed configuration into `<warehouse>.gx/` (results there are kept)."""
+DATASOURCE_TYPES = ("pandas", "spark")
+_COMMITTED_DATASOURCE = "  warehouse:\n    type: pandas\n"
+
+
+def prepare_run_project(warehouse: Path, datasource_type: str = "pandas") -> Path:
+    """Copy the committed configuration into `<warehouse>.gx/` (results there are kept).
+
+    The committed data source `warehouse` is GX's pandas data source. With
+    datasource_type "spark" the copy's is GX's Spark data source instead, with the same
+    assets and whole-dataframe batch definitions (names and ids), so that the committed
+    validation definitions and checkpoints validate Spark DataFrames unchanged."""
+    if datasource_type not in DATASOURCE_TYPES:
+        raise ValueError(f"datasource_type must be one of {DATASOURCE_TYPES}, not {datasource_type!r}")
     source, target = committed_project(), run_project(warehouse)
     target.mkdir(parents=True, exist_ok=True)
     for part in COMMITTED_PARTS:
@@ -49,7 +61,28 @@ def prepare_run_project(warehouse: Path) -> Path:
             shutil.copytree(src, dst)
         else:
             shutil.copy2(src, dst)
+    if datasource_type == "spark":
+        config = target / "great_expectations.yml"
+        text = config.read_text()
+        if _COMMITTED_DATASOURCE not in text:
+            raise ValueError(f"{config} has no pandas data source named warehouse to run on Spark")
+        # persist false: GX would cache each whole batch in Spark's memory
+        config.write_text(text.replace(_COMMITTED_DATASOURCE, "  warehouse:\n    type: spark\n    persist: false\n"))
+        for checkpoint in sorted((target / "checkpoints").glob("*.json")):
+            _drop_empty_index_columns(checkpoint)
     return target
+
+
+def _drop_empty_index_columns(checkpoint: Path) -> None:
+    """GX 1.24's Spark engine fails every map expectation of a checkpoint whose result format
+    has `unexpected_index_column_names: []` ("unexpected_indices cannot be returned without
+    'unexpected_index_column_names'"); the pandas engine reads the empty list as none. On
+    Spark the empty key is left out, which means the same."""
+    body = json.loads(checkpoint.read_text())
+    result_format = body.get("result_format")
+    if isinstance(result_format, dict) and result_format.get("unexpected_index_column_names") == []:
+        del result_format["unexpected_index_column_names"]
+        checkpoint.write_text(json.dumps(body, indent=2) + "\n")
 
 
 def import_gx() -> Any:

@@ -62,9 +62,8 @@ class QualityReport:
     rows: dict[str, int] = field(default_factory=dict)  # rows validated per batch (suite)
     data_docs: Path | None = None
     seconds: float = 0.0
-    load_seconds: float = 0.0  # of which reading batches from DuckDB
+    load_seconds: float = 0.0  # of which reading batches (DuckDB) or counting their rows (Spark)
     parameters: dict[str, Any] = field(default_factory=dict)
-    not_run: str | None = None  # why the phase was not run at all (e.g. a Spark target)
 
     @property
     def failures(self) -> list[CheckResult]:
@@ -85,8 +84,6 @@ class QualityReport:
         return PHASE_TITLES.get(self.phase, self.phase)
 
     def headline(self) -> str:
-        if self.not_run:
-            return f"Data quality, {self.title}: not run ({self.not_run})"
         passed = sum(1 for c in self.checks if c.success)
         parts = [f"{passed}/{len(self.checks)} expectations passed"]
         if self.failures:

@@ -3,8 +3,9 @@
 For every suite whose meta `phase` is the phase (in name order):
 1. its tables (meta `relation` and `requires`) must exist: a missing one is a critical
    failure that names it (every mart a suite checks is built by every run);
-2. the batch is read whole from DuckDB (batches.py) and the checkpoint of the same name
-   runs on it: results go to the run's validation store. An expectation on a column the
+2. the batch is read whole by the engine's batch source (batches.py: pandas from DuckDB;
+   spark_source.py: a Spark DataFrame, so that Spark computes the expectations) and the
+   checkpoint of the same name runs on it: results go to the run's validation store. An expectation on a column the
    table does not have fails as "could not be evaluated", naming the column.
 Data Docs are then built once for the phase's results (one index rebuild, not one per
 checkpoint).
@@ -19,7 +20,7 @@ from typing import Any
 
 import duckdb
 
-from loyalty.quality.batches import Catalog, read_catalog, read_frame, relation_sql
+from loyalty.quality.batches import BatchReadError, BatchSource, Catalog, DuckDBSource
 from loyalty.quality.offline_docs import make_offline
 from loyalty.quality.project import data_docs_index, open_context, prepare_run_project, prune_results
 from loyalty.quality.report import CheckResult, QualityError, QualityReport, describe_failure
@@ -65,27 +66,33 @@ def _exception_message(info: Any) -> str | None:
     return None
 
 
-def run_phase(warehouse: Path, phase: str, parameters: dict[str, Any] | None = None) -> QualityReport:
-    """Validate the warehouse with every suite of the phase; never raises on failed checks."""
+def run_phase(
+    warehouse: Path, phase: str, parameters: dict[str, Any] | None = None, source: BatchSource | None = None
+) -> QualityReport:
+    """Validate the warehouse with every suite of the phase; never raises on failed checks.
+    `source` reads the batches (default: the DuckDB file `warehouse`, read-only)."""
     started = time.perf_counter()
     parameters = dict(parameters or {})
     report = QualityReport(phase=phase, parameters=parameters)
-    run_root = prepare_run_project(warehouse)
-    context = open_context(run_root)
+    if source is None:
+        try:
+            source = DuckDBSource(warehouse)
+        except duckdb.Error as exc:
+            reason = str(exc).strip().splitlines()[0]
+            raise QualityError(
+                f"Could not open the warehouse {warehouse} for the {report.title} check: {reason}"
+            ) from None
     try:
-        con = duckdb.connect(str(warehouse), read_only=True)
-    except duckdb.Error as exc:
-        reason = str(exc).strip().splitlines()[0]
-        raise QualityError(f"Could not open the warehouse {warehouse} for the {report.title} check: {reason}") from None
-    try:
-        catalog = read_catalog(con)
-        run_id = validation_run_id(con, catalog)
+        run_root = prepare_run_project(warehouse, source.datasource_type)
+        context = open_context(run_root)
+        catalog = source.catalog()
+        run_id = validation_run_id(source.as_of_date(catalog))
         suites = sorted((s for s in context.suites.all() if (s.meta or {}).get("phase") == phase), key=lambda s: s.name)
         result_ids: list[Any] = []
         for suite in suites:
-            result_ids += _run_suite(context, con, catalog, suite, report, run_id)
+            result_ids += _run_suite(context, source, catalog, suite, report, run_id)
     finally:
-        con.close()
+        source.close()
     if result_ids:
         prune_results(run_root)
         context.build_data_docs(resource_identifiers=result_ids)
@@ -100,23 +107,19 @@ def validation_run_name(as_of_date: Any) -> str:
     return f"as-of-{as_of_date}"
 
 
-def validation_run_id(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> Any:
+def validation_run_id(as_of_date: Any | None) -> Any:
     """The run's GX RunIdentifier, named by the as-of date (GX's default name is the clock time,
     which says nothing); None when the warehouse has no as-of date yet."""
     from great_expectations.core.run_identifier import RunIdentifier
 
-    if "intermediate.int_as_of_date" not in catalog:
+    if as_of_date is None:
         return None
-    rows = con.execute("select max(as_of_date) from intermediate.int_as_of_date").fetchall()
-    row = rows[0] if rows else None
-    if not row or row[0] is None:
-        return None
-    return RunIdentifier(run_name=validation_run_name(row[0]))
+    return RunIdentifier(run_name=validation_run_name(as_of_date))
 
 
 def _run_suite(
     context: Any,
-    con: duckdb.DuckDBPyConnection,
+    source: BatchSource,
     catalog: Catalog,
     suite: Any,
     report: QualityReport,
@@ -145,15 +148,15 @@ def _run_suite(
 
     checkpoint = context.checkpoints.get(suite.name)
     if relation:
-        sql = relation_sql(relation, _wanted_columns(suite.expectations, _index_columns(checkpoint)), catalog)
+        sql = source.relation_sql(relation, _wanted_columns(suite.expectations, _index_columns(checkpoint)), catalog)
     else:
         sql = "\n".join(meta["query"])
 
     loaded = time.perf_counter()
     try:
-        frame = read_frame(con, sql)
-    except duckdb.Error as exc:
-        reason = str(exc).strip().splitlines()[0]
+        frame, n_rows = source.read(sql)
+    except BatchReadError as exc:
+        reason = str(exc)
         report.checks.append(
             CheckResult(
                 suite.name, table, "read_batch", (), None, "critical", False, evidence=f"could not be read ({reason})"
@@ -161,7 +164,7 @@ def _run_suite(
         )
         return []
     report.load_seconds += time.perf_counter() - loaded
-    report.rows[suite.name] = len(frame)
+    report.rows[suite.name] = n_rows
 
     try:
         result = checkpoint.run(
@@ -209,9 +212,11 @@ def _run_suite(
     return list(result.run_results.keys())
 
 
-def validate(warehouse: Path, phase: str, parameters: dict[str, Any] | None = None) -> QualityReport:
+def validate(
+    warehouse: Path, phase: str, parameters: dict[str, Any] | None = None, source: BatchSource | None = None
+) -> QualityReport:
     """run_phase, then raise QualityError (one sentence) when a critical expectation failed."""
-    report = run_phase(warehouse, phase, parameters)
+    report = run_phase(warehouse, phase, parameters, source)
     if not report.success:
         raise QualityError(report.failure_message(), report)
     return report

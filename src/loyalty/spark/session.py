@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -103,6 +104,9 @@ def get_session(warehouse: Path) -> SparkSession:
         warehouse.mkdir(parents=True, exist_ok=True)
         if _conf_is_local(warehouse):
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        # Python workers (the CLV step's scoring, loyalty.spark.clv_io) run this interpreter,
+        # which has the loyalty package; pyspark's default is whatever `python3` is on PATH
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         from pyspark.sql import SparkSession
 
         builder = SparkSession.builder.appName("loyalty").enableHiveSupport()
