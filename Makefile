@@ -1,7 +1,7 @@
 # Two commands on a fresh machine with Python 3.11, make, git, npm (and Java for Spark):
 #   make demo   set up the environment, generate a sample, build the warehouse, print headline numbers
 #   make test   set up the environment, lint SQL and Python, run all of pytest (CI; it builds + tests every model on fixture data)
-#   make test-fast  lint + pytest without the Spark and slow tests (a few minutes; see README "Development")
+#   make test-fast  lint + pytest without the Spark and slow tests (~6 min; see README "Development")
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 UV_VERSION := 0.13.9
 TOOLS := .tools
