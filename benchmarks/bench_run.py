@@ -32,9 +32,13 @@ TRANSACTIONS_PER_CUSTOMER = 4.3
 # The limit a full run is compared with: the day-grain BTYD/RFM summary per customer, in one
 # statement (no validation, no marts, no checks), as a lower bound of what any run must do.
 RFM_SQL = """
-with days as (
-    select customer_id, cast(transacted_at as date) as day, sum(amount) as amount
+with typed as (  -- the generator's files with bad rows hold text columns: parsed here too
+    select customer_id, try_cast(transacted_at as timestamp) as transacted_at,
+        try_cast(amount as decimal(18, 4)) as amount
     from read_parquet('{path}')
+), days as (
+    select customer_id, cast(transacted_at as date) as day, sum(amount) as amount
+    from typed
     where customer_id is not null and amount is not null and transacted_at is not null
     group by all
 ), per_customer as (
