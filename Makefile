@@ -11,6 +11,10 @@ BIN := $(VENV)/bin
 TEST_WAREHOUSE := build/test/fixtures.duckdb
 DOCS_ASSETS := gx/assets/node_modules
 export UV_PYTHON_DOWNLOADS := never
+# compile the packages' bytecode once at install: where PYTHONDONTWRITEBYTECODE is set (as on
+# this project's CI machines) every process would otherwise compile Prefect, dbt, GX and pandas
+# from source at each start (imports: 9.6 s -> 3.7 s; README "Speed")
+export UV_COMPILE_BYTECODE := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
@@ -57,7 +61,7 @@ lint: setup
 
 dbt-test: setup
 	rm -f $(TEST_WAREHOUSE)
-	$(BIN)/loyalty run --transactions tests_py/fixtures/transactions.csv \
+	LOYALTY_DBT_UNIT_TESTS=run $(BIN)/loyalty run --transactions tests_py/fixtures/transactions.csv \
 	    --customers tests_py/fixtures/customers.csv --warehouse $(TEST_WAREHOUSE) \
 	    --var max_rejected_share=0.5
 

@@ -49,8 +49,10 @@ def test_unit_tests_setting_is_run_or_skip(monkeypatch: pytest.MonkeyPatch) -> N
     from loyalty.pipeline import UNIT_TESTS_SETTING, unit_tests_run
 
     monkeypatch.delenv(UNIT_TESTS_SETTING, raising=False)
-    assert unit_tests_run() is True  # the default: every run runs them before it publishes
-    monkeypatch.setenv(UNIT_TESTS_SETTING, " Skip ")
+    assert unit_tests_run() is False  # the default: left to CI, as dbt advises for production
+    monkeypatch.setenv(UNIT_TESTS_SETTING, " Run ")
+    assert unit_tests_run() is True
+    monkeypatch.setenv(UNIT_TESTS_SETTING, "skip")
     assert unit_tests_run() is False
     monkeypatch.setenv(UNIT_TESTS_SETTING, "no")
     try:

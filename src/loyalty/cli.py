@@ -221,13 +221,15 @@ def _generate_extra(
 def _run_flow(config, lock_timeout: float):  # click decorators / callables typed loosely
     """Run the pipeline flow with progress lines; input files are checked before Prefect starts."""
     from loyalty.load import check_inputs, check_warehouse_folder
-    from loyalty.orchestration.runner import console_progress, run_flow
+    from loyalty.orchestration.runner import console_progress, preload_run_modules, run_flow
+    from loyalty.orchestration.temporary_server import ensure_prefect_api
 
     check_inputs(config.transactions, config.customers)
     check_warehouse_folder(config.warehouse)
     from loyalty.load_extra import check_extra_inputs
 
     check_extra_inputs(config.surveys, config.balances)
+    ensure_prefect_api(preload=preload_run_modules)
     with console_progress():
         return run_flow(config, lock_timeout_seconds=lock_timeout)
 
@@ -568,13 +570,15 @@ def backfill(
     """
     from loyalty.load import check_inputs
     from loyalty.orchestration.backfill import backfill_dates
-    from loyalty.orchestration.runner import console_progress, run_backfill
+    from loyalty.orchestration.runner import console_progress, preload_run_modules, run_backfill
+    from loyalty.orchestration.temporary_server import ensure_prefect_api
 
     try:
         dates = backfill_dates(as_of_dates or None, start, end, every)
         _use_csv_options(csv_delimiter, csv_encoding)
         check_inputs(transactions, customers)
         click.echo(f"Backfilling {len(dates)} as-of date(s): {', '.join(map(str, dates))}")
+        ensure_prefect_api(preload=preload_run_modules)
         with console_progress():
             summaries = run_backfill(
                 transactions=transactions,

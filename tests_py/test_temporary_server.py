@@ -1,0 +1,144 @@
+"""The temporary Prefect server of a `loyalty` command run without PREFECT_API_URL
+(loyalty.orchestration.temporary_server): it serves the run's flow, and it never outlives the
+command, whether the command ends or is killed."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+# a command without a Prefect API: starts the temporary server, runs a flow against it, and
+# prints the flow's return value, the API URL and the server's process id
+COMMAND = """
+import os, signal, sys
+from prefect import flow
+from loyalty.orchestration import temporary_server
+
+url = temporary_server.ensure_prefect_api(preload=lambda: print("preloaded", flush=True))
+server = temporary_server._started[0]
+
+@flow
+def add(a: int, b: int) -> int:
+    return a + b
+
+print("api", url, os.environ["PREFECT_API_URL"], flush=True)
+print("pid", server.process.pid, flush=True)
+print("flow", add(2, 3), flush=True)
+if sys.argv[1] == "kill":
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def _without_prefect_api(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_HOME")}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    return env
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie still answers kill(0): count it as gone (its parent, the command, is gone too)
+    status = Path(f"/proc/{pid}/status")
+    return not (status.is_file() and "\nState:\tZ" in status.read_text())
+
+
+def _gone_within(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def _run(mode: str, tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
+    script = tmp_path / "command.py"
+    script.write_text(textwrap.dedent(COMMAND))
+    proc = subprocess.run(
+        [sys.executable, str(script), mode],
+        cwd=REPO,
+        env=_without_prefect_api(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    lines = dict(line.split(" ", 1) for line in proc.stdout.splitlines() if " " in line)
+    return proc, lines
+
+
+def test_a_command_without_a_prefect_api_runs_its_flow_on_a_temporary_server_that_ends_with_it(
+    tmp_path: Path,
+) -> None:
+    proc, lines = _run("exit", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert lines["flow"] == "5"
+    url, env_url = lines["api"].split()
+    assert url == env_url  # every Prefect client of the process (log and event workers too) uses it
+    assert url.startswith("http://127.0.0.1:") and url.endswith("/api")
+    assert proc.stdout.splitlines()[0] == "preloaded"  # the run's imports happen during the boot
+    assert _gone_within(int(lines["pid"]), 10)
+
+
+def test_a_killed_command_takes_its_temporary_server_with_it(tmp_path: Path) -> None:
+    proc, lines = _run("kill", tmp_path)
+    assert proc.returncode == -signal.SIGKILL
+    assert lines["flow"] == "5"
+    assert _gone_within(int(lines["pid"]), 10)  # PR_SET_PDEATHSIG: no server left behind
+
+
+def test_a_configured_prefect_api_is_used_and_nothing_is_started(monkeypatch: pytest.MonkeyPatch) -> None:
+    from loyalty.orchestration import temporary_server
+
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api")
+    from prefect.context import refresh_global_settings_context
+
+    refresh_global_settings_context()
+    try:
+        preloaded = []
+        assert temporary_server.ensure_prefect_api(preload=lambda: preloaded.append(1)) == "http://127.0.0.1:4200/api"
+        assert preloaded == [1]
+        assert temporary_server.temporary_server_address() is None
+    finally:
+        monkeypatch.undo()
+        refresh_global_settings_context()
+
+
+def test_progress_lines_leave_out_links_to_the_temporary_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from loyalty.orchestration import temporary_server
+    from loyalty.orchestration.runner import _ProgressHandler
+
+    server = temporary_server.TemporaryServer()
+    server.port = 8123
+    monkeypatch.setattr(temporary_server, "_started", [server])
+    out = io.StringIO()
+    handler = _ProgressHandler(out)
+
+    def emit(message: str) -> None:
+        record = logging.LogRecord("prefect.flow_runs", logging.INFO, __file__, 1, message, None, None)
+        record.flow_run_name = "w.duckdb as of 2025-12-31"
+        record.created = 0.0
+        handler.emit(record)
+
+    emit("View at http://127.0.0.1:8123/runs/flow-run/1")  # dies with the command: left out
+    emit("View at http://127.0.0.1:4200/runs/flow-run/2")  # a real server's UI: kept
+    emit("Beginning flow run")
+    lines = [line.split(" ", 1)[1] for line in out.getvalue().splitlines()]
+    assert lines == [
+        "w.duckdb as of 2025-12-31: View at http://127.0.0.1:4200/runs/flow-run/2",
+        "w.duckdb as of 2025-12-31: Beginning flow run",
+    ]
