@@ -62,7 +62,9 @@ class BatchSource(Protocol):
 
     def catalog(self) -> Catalog: ...
 
-    def as_of_date(self, catalog: Catalog) -> Any | None: ...
+    def first_value(self, sql: str) -> Any | None:
+        """The first column of the query's first row (None without rows)."""
+        ...
 
     def relation_sql(self, relation: str, wanted: Iterable[str], catalog: Catalog) -> str: ...
 
@@ -71,6 +73,13 @@ class BatchSource(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def as_of_date(source: BatchSource, catalog: Catalog) -> Any | None:
+    """The run's as-of date (intermediate.int_as_of_date), or None before the inputs phase built it."""
+    if "intermediate.int_as_of_date" not in catalog:
+        return None
+    return source.first_value(AS_OF_SQL)
 
 
 class DuckDBSource:
@@ -84,10 +93,8 @@ class DuckDBSource:
     def catalog(self) -> Catalog:
         return read_catalog(self.con)
 
-    def as_of_date(self, catalog: Catalog) -> Any | None:
-        if "intermediate.int_as_of_date" not in catalog:
-            return None
-        rows = self.con.execute(AS_OF_SQL).fetchall()
+    def first_value(self, sql: str) -> Any | None:
+        rows = self.con.execute(sql).fetchall()
         return rows[0][0] if rows else None
 
     def relation_sql(self, relation: str, wanted: Iterable[str], catalog: Catalog) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 
 import duckdb
 
-from loyalty.quality.batches import BatchReadError, BatchSource, Catalog, DuckDBSource
+from loyalty.quality.batches import BatchReadError, BatchSource, Catalog, DuckDBSource, as_of_date
 from loyalty.quality.offline_docs import make_offline
 from loyalty.quality.project import data_docs_index, open_context, prepare_run_project, prune_results
 from loyalty.quality.report import CheckResult, QualityError, QualityReport, describe_failure
@@ -86,7 +86,7 @@ def run_phase(
         run_root = prepare_run_project(warehouse, source.datasource_type)
         context = open_context(run_root)
         catalog = source.catalog()
-        run_id = validation_run_id(source.as_of_date(catalog))
+        run_id = validation_run_id(as_of_date(source, catalog))
         suites = sorted((s for s in context.suites.all() if (s.meta or {}).get("phase") == phase), key=lambda s: s.name)
         result_ids: list[Any] = []
         for suite in suites:

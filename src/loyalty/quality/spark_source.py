@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from loyalty.quality.batches import AS_OF_SQL, BatchReadError, Catalog, relation_sql
+from loyalty.quality.batches import BatchReadError, Catalog, relation_sql
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -50,10 +50,8 @@ class SparkSource:
                 catalog[f"{schema}.{table.name}"] = [c.name for c in columns]
         return catalog
 
-    def as_of_date(self, catalog: Catalog) -> Any | None:
-        if "intermediate.int_as_of_date" not in catalog:
-            return None
-        rows = self.spark.sql(AS_OF_SQL).collect()
+    def first_value(self, sql: str) -> Any | None:
+        rows = self.spark.sql(sql).take(1)
         return rows[0][0] if rows else None
 
     def relation_sql(self, relation: str, wanted: Iterable[str], catalog: Catalog) -> str:
