@@ -55,8 +55,10 @@ def preload_run_modules() -> None:
     """Import what every run needs (Prefect's flow engine and the flows, dbt, Great Expectations,
     pandas and scipy): ~10 s of CPU on an idle machine, done while a temporary Prefect server
     boots (temporary_server.ensure_prefect_api) instead of one step at a time during the run."""
+    from loyalty.quality.project import import_gx
+
+    import_gx()  # (with GX's analytics off, and pyspark's import guard: see import_gx)
     import dbt.cli.main  # noqa: F401
-    import great_expectations  # noqa: F401
     import pandas  # noqa: F401
     import scipy.optimize  # noqa: F401
 
