@@ -92,6 +92,7 @@ def test_a_command_without_a_prefect_api_runs_its_flow_on_a_temporary_server_tha
     assert _gone_within(int(lines["pid"]), 10)
 
 
+@pytest.mark.slow
 def test_a_killed_command_takes_its_temporary_server_with_it(tmp_path: Path) -> None:
     proc, lines = _run("kill", tmp_path)
     assert proc.returncode == -signal.SIGKILL

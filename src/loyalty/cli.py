@@ -229,8 +229,8 @@ def _run_flow(config, lock_timeout: float):  # click decorators / callables type
     from loyalty.load_extra import check_extra_inputs
 
     check_extra_inputs(config.surveys, config.balances)
-    ensure_prefect_api(preload=preload_run_modules)
-    with console_progress():
+    with console_progress():  # first: Prefect's logging is set up before any import can log
+        ensure_prefect_api(preload=preload_run_modules)
         return run_flow(config, lock_timeout_seconds=lock_timeout)
 
 
@@ -578,8 +578,8 @@ def backfill(
         _use_csv_options(csv_delimiter, csv_encoding)
         check_inputs(transactions, customers)
         click.echo(f"Backfilling {len(dates)} as-of date(s): {', '.join(map(str, dates))}")
-        ensure_prefect_api(preload=preload_run_modules)
-        with console_progress():
+        with console_progress():  # first: Prefect's logging is set up before any import can log
+            ensure_prefect_api(preload=preload_run_modules)
             summaries = run_backfill(
                 transactions=transactions,
                 customers=customers,
