@@ -1,6 +1,10 @@
-{#- One row: the date the marts describe. See the as_of_date docs block. -#}
-{%- if var('as_of_date') -%}
-    {%- set as_of_expression = "cast('" ~ var('as_of_date') ~ "' as date)" -%}
+{#- One row: the date the marts describe. See the as_of_date docs block. The date is the var
+    as_of_date when dbt is run by hand, else LOYALTY_AS_OF_DATE, which `loyalty run --as-of`
+    sets: dbt parses the whole project again when a var changes, only this file when an
+    environment variable it reads does. -#}
+{%- set as_of_date = var('as_of_date') or env_var('LOYALTY_AS_OF_DATE', '') -%}
+{%- if as_of_date -%}
+    {%- set as_of_expression = "cast('" ~ as_of_date ~ "' as date)" -%}
 {%- else -%}
     {%- set as_of_expression = 'latest_valid_date' -%}
 {%- endif %}
