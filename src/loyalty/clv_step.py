@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from loyalty.clv.bgbb import OPPORTUNITY_PERIODS
+from loyalty.clv.optimize import FIT_TIME_BUDGET_SECONDS, fit_time_budget
 from loyalty.clv.result import FitResult
 from loyalty.clv.tables import MODEL_FITS_NAMES, MODEL_PARAMS, SCORE_COLUMNS
 from loyalty.errors import LoyaltyError
@@ -58,6 +59,7 @@ class ClvSettings:
     churn_model: str = "auto"
     holdout_days: int = 365
     bgbb_period: str | None = None  # BG/BB on calendar periods as opportunities; None: not fitted
+    fit_time_budget_seconds: float = FIT_TIME_BUDGET_SECONDS  # a fit still running then is "not converged"
 
     @classmethod
     def from_vars(cls, variables: dict[str, Any]) -> ClvSettings:
@@ -69,6 +71,7 @@ class ClvSettings:
                 churn_model=str(variables.get("churn_model", "auto")),
                 holdout_days=int(variables.get("clv_holdout_days", 365)),
                 bgbb_period=str(variables["bgbb_period"]) if variables.get("bgbb_period") else None,
+                fit_time_budget_seconds=float(variables.get("clv_fit_time_budget_seconds", FIT_TIME_BUDGET_SECONDS)),
             )
         except (TypeError, ValueError) as exc:
             raise ClvConfigError(f"A CLV dbt var has a value of the wrong type: {exc}.") from None
@@ -82,6 +85,8 @@ class ClvSettings:
             raise ClvConfigError("The dbt var clv_margin must be a finite number.")
         if not (math.isfinite(settings.annual_discount_rate) and settings.annual_discount_rate > -1):
             raise ClvConfigError("The dbt var clv_annual_discount_rate must be a number above -1.")
+        if not (math.isfinite(settings.fit_time_budget_seconds) and settings.fit_time_budget_seconds > 0):
+            raise ClvConfigError("The dbt var clv_fit_time_budget_seconds must be a number of seconds above 0.")
         if settings.holdout_days < 1:
             raise ClvConfigError("The dbt var clv_holdout_days must be at least 1.")
         if settings.bgbb_period is not None and settings.bgbb_period not in OPPORTUNITY_PERIODS:
@@ -266,6 +271,11 @@ def _score(config: RunConfig, settings: ClvSettings, chosen: str, caught: list[s
 def clv_step(config: RunConfig, calibration_end: dt.date | None = None) -> ClvReport:
     """Fit, check on the holdout, score, and write the clv.* tables. See the module docstring."""
     settings = ClvSettings.from_vars(dbt_vars(config.dbt_vars()))
+    with fit_time_budget(settings.fit_time_budget_seconds):
+        return _fit_score_and_write(config, settings, calibration_end)
+
+
+def _fit_score_and_write(config: RunConfig, settings: ClvSettings, calibration_end: dt.date | None) -> ClvReport:
     run = _Run.start(config.engine.read_clv_as_of(config.work))
     caught: list[str] = []
     cal_end = _calibration_end(settings, run.as_of, calibration_end)

@@ -126,3 +126,22 @@ def test_holdout_validation_counts_and_tracks_cdnow(cdnow_transactions: pd.DataF
     assert not tracking["is_holdout"].iloc[38] and tracking["is_holdout"].iloc[39]
     # in-sample, the expected cumulative repeat purchases are close to the actual ones
     assert tracking["expected_cumulative_bg_nbd"].iloc[38] == pytest.approx(2457, rel=0.03)
+
+
+def test_a_fit_past_the_runs_time_budget_is_reported_not_converged(cdnow_weeks: tuple[np.ndarray, ...]) -> None:
+    """dbt var clv_fit_time_budget_seconds (loyalty.clv_step) bounds every fit of the run: the
+    CDNOW BG/NBD fit, which converges in well under a second, stops at its first likelihood
+    evaluation under a budget of a nanosecond and comes back as not converged, without values."""
+    from loyalty.clv.optimize import fit_time_budget
+    from loyalty.clv_step import ClvConfigError, ClvSettings
+
+    with fit_time_budget(1e-9), pytest.warns(UserWarning, match="did not converge"):
+        stopped = BetaGeoModel(time_unit="weeks").fit(*cdnow_weeks).result
+    assert not stopped.converged
+    assert "stopped after its time budget of 1e-09 s without converging" in stopped.message
+    assert all(np.isnan(v) for v in stopped.params.values())
+    assert BetaGeoModel(time_unit="weeks").fit(*cdnow_weeks).result.converged  # the budget ended with the block
+    assert ClvSettings.from_vars({}).fit_time_budget_seconds == 60.0
+    assert ClvSettings.from_vars({"clv_fit_time_budget_seconds": "15"}).fit_time_budget_seconds == 15.0
+    with pytest.raises(ClvConfigError, match="clv_fit_time_budget_seconds must be a number of seconds above 0"):
+        ClvSettings.from_vars({"clv_fit_time_budget_seconds": 0})

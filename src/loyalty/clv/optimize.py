@@ -30,7 +30,8 @@ some direction and the parameters are not identified). Anything else is returned
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -63,6 +64,17 @@ _BAD_VALUE = 1e10
 #: by then is reported as not converged instead of holding up the pipeline.
 FIT_TIME_BUDGET_SECONDS = 60.0
 _deadline: ContextVar[float | None] = ContextVar("fit_deadline", default=None)
+_budget: ContextVar[float] = ContextVar("fit_time_budget", default=FIT_TIME_BUDGET_SECONDS)
+
+
+@contextmanager
+def fit_time_budget(seconds: float) -> Iterator[None]:
+    """Every fit started inside stops after `seconds` (the run's dbt var clv_fit_time_budget_seconds)."""
+    token = _budget.set(float(seconds))
+    try:
+        yield
+    finally:
+        _budget.reset(token)
 
 
 class FitTimeExceeded(Exception):
@@ -319,11 +331,14 @@ def maximise_likelihood(
     names: Sequence[str],
     *,
     max_iter: int = 1000,
-    time_budget: float = FIT_TIME_BUDGET_SECONDS,
+    time_budget: float | None = None,
 ) -> Outcome:
     """Fit strategy shared by the models (see module docstring), run with
     single-threaded OpenBLAS (:mod:`loyalty.clv.threads`). A fit still running after
-    ``time_budget`` seconds stops and is reported as not converged."""
+    ``time_budget`` seconds (default: :func:`fit_time_budget`'s, else 60) stops and is
+    reported as not converged."""
+    if time_budget is None:
+        time_budget = _budget.get()
     token = _deadline.set(time.monotonic() + time_budget)
     try:
         with single_threaded_blas():
