@@ -22,11 +22,13 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 from loyalty.errors import LoyaltyError
 
@@ -54,6 +56,8 @@ class TemporaryServer:
 
     def __init__(self) -> None:
         self.process: subprocess.Popen[bytes] | None = None
+        # the server's stderr, closed in stop()
+        self.errors: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server
         self.port = 0
 
     @property
@@ -78,12 +82,14 @@ class TemporaryServer:
             "--factory", "prefect.server.api.server:create_app", "--host", "127.0.0.1",
             "--port", str(self.port), "--log-level", "error", "--lifespan", "on",
         ]  # fmt: skip
+        # its error output goes to a file, not a pipe: a pipe nobody reads while the run goes on
+        # would block the server once full
         self.process = subprocess.Popen(
             command,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=self.errors,
             preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,  # noqa: PLW1509 - no threads yet
         )
 
@@ -94,7 +100,8 @@ class TemporaryServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                detail = (self.process.stderr.read() if self.process.stderr else b"").decode(errors="replace")
+                self.errors.seek(0)
+                detail = self.errors.read().decode(errors="replace")
                 last = " ".join(detail.strip().splitlines()[-1:])[:300]
                 raise TemporaryServerError(
                     f"Prefect's temporary local server exited with code {self.process.returncode}"
@@ -122,8 +129,7 @@ class TemporaryServer:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        if self.process.stderr:
-            self.process.stderr.close()
+        self.errors.close()
         self.process = None
 
 
