@@ -165,9 +165,9 @@ def _parse_cache(target: str, variables_key: str) -> Path:
 
 
 def _seed_partial_parse(target_dir: Path, target: str, variables_key: str) -> None:
-    """A new warehouse starts from the last parse of the project by any run (dbt checks that
-    it still fits: the same dbt version, vars and profile keys, and re-reads changed files;
-    otherwise it parses in full). Saves most of a full parse (~10 s) for a new warehouse."""
+    """A run starts from the last parse of the project by any run with the same vars (dbt
+    checks that it still fits: the same dbt version and profile values, and re-reads changed
+    files; otherwise it parses in full). Saves most of a full parse (~10 s)."""
     cache = _parse_cache(target, variables_key)
     if cache.is_file():
         with contextlib.suppress(OSError):
