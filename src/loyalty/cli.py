@@ -447,7 +447,7 @@ def demo(
     result = run_generate(n_customers, out, seed=seed, end=DEFAULT_END, bad_row_rate=0.01, progress=False)
     click.echo(f"Wrote {result.n_transactions:,} transactions ({result.n_bad_rows:,} malformed).")
     _generate_extra(result.transactions_path, surveys, balances, end=DEFAULT_END, seed=seed, bad_row_rate=0.01)
-    click.echo("Building the warehouse (dbt build with all tests) ...")
+    click.echo("Building the warehouse (dbt build with every data test) ...")
     try:
         config = RunConfig(
             transactions=str(result.transactions_path),
