@@ -3,7 +3,7 @@
 Without PREFECT_API_URL, Prefect starts a temporary server itself (its SubprocessASGIServer)
 when the flow is called: after the command's imports, and only after importing the whole
 server into the command's own process as well (~5 s). On this project's 2-core machine that
-cost a run ~20 s before its first step. `temporary_prefect_api` starts the same server (the
+cost a run ~20 s before its first step. `ensure_prefect_api` starts the same server (the
 same uvicorn command and settings) as the command's first act, and the command imports dbt,
 Great Expectations and pandas while it boots on the other core.
 
