@@ -60,6 +60,12 @@ def spark_conf(warehouse: Path) -> dict[str, str]:
         # Speed on one machine: few shuffle partitions (AQE coalesces further), no web UI.
         "spark.sql.shuffle.partitions": os.environ.get("LOYALTY_SPARK_SHUFFLE_PARTITIONS", "8"),
         "spark.ui.enabled": "false",
+        # The embedded metastore stores a column comment in VARCHAR(256): a longer description
+        # (persist_docs) fails there, and Hive retried it 10 times, 2 s apart, before Spark fell
+        # back to keeping the schema, comments whole, in the table's properties: 20 s per
+        # table or view with a long description (~80 s of every Spark run's clv phase). The
+        # retries stay (the metastore's first connection needs one) but follow each other at once.
+        "spark.hadoop.hive.hmshandler.retry.interval": "10ms",
     }
 
 
