@@ -38,16 +38,18 @@ class SparkSource:
         self.spark = get_session(warehouse)
 
     def catalog(self) -> Catalog:
+        # `show tables` and each table's schema: the same names as spark.catalog's listTables
+        # and listColumns, which took 8-15 s for the 47 tables of a run (~2 s this way)
         catalog: Catalog = {}
         databases = {db.name for db in self.spark.catalog.listDatabases()}
         for schema in CHECKED_SCHEMAS:
             if schema not in databases:
                 continue
-            for table in self.spark.catalog.listTables(schema):
+            for table in self.spark.sql(f"show tables in {_backquote(schema)}").collect():
                 if table.isTemporary:  # the session's temporary views are listed in every schema
                     continue
-                columns = self.spark.catalog.listColumns(f"{schema}.{table.name}")
-                catalog[f"{schema}.{table.name}"] = [c.name for c in columns]
+                name = f"{schema}.{table.tableName}"
+                catalog[name] = self.spark.table(f"{_backquote(schema)}.{_backquote(table.tableName)}").columns
         return catalog
 
     def first_value(self, sql: str) -> Any | None:
