@@ -170,6 +170,8 @@ class TransactionModel(ABC):
 
     model_name: ClassVar[str]
     param_names: ClassVar[tuple[str, ...]]
+    #: upper bounds on some log-parameters, tighter than the search box (optimize.LOG_BOUND)
+    log_upper: ClassVar[Mapping[str, float]] = {}
 
     def __init__(self, time_unit: str = "weeks") -> None:
         self.time_unit = check_time_unit(time_unit)
@@ -246,7 +248,9 @@ class TransactionModel(ABC):
         def build(mask: np.ndarray | None, w: np.ndarray | None) -> Objective:
             return self._objective(rows if mask is None or w is None else rows.select(mask, w))
 
-        outcome = maximise_likelihood(build, rows.w, self._starts(rows), self.param_names, max_iter=max_iter)
+        outcome = maximise_likelihood(
+            build, rows.w, self._starts(rows), self.param_names, max_iter=max_iter, log_upper=self.log_upper
+        )
         params = {k: float(v) for k, v in zip(self.param_names, np.exp(outcome.theta), strict=True)}
         self.result = FitResult(
             model_name=self.model_name,

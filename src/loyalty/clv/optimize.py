@@ -20,7 +20,8 @@ A fit counts as converged only when, at the final point, the log-likelihood is f
 the largest gradient component of the mean negative log-likelihood (with respect to
 log-parameters) is below :data:`GRADIENT_TOL`, the Newton step is below
 :data:`STEP_TOL` (relative change of every parameter), no log-parameter sits at the box
-:data:`LOG_BOUND` (a parameter running to 0 or infinity: the maximum-likelihood
+:data:`LOG_BOUND` or at a model's tighter upper bound (``log_upper`` of
+:func:`maximise_likelihood`; a parameter running to 0 or infinity: the maximum-likelihood
 estimate does not exist for these data), and the Hessian is positive definite with
 smallest eigenvalue above :data:`MIN_CURVATURE` (otherwise the likelihood is flat in
 some direction and the parameters are not identified). Anything else is returned with
@@ -30,7 +31,7 @@ some direction and the parameters are not identified). Anything else is returned
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -64,6 +65,8 @@ _BAD_VALUE = 1e10
 #: by then is reported as not converged instead of holding up the pipeline.
 FIT_TIME_BUDGET_SECONDS = 60.0
 _deadline: ContextVar[float | None] = ContextVar("fit_deadline", default=None)
+#: the running fit's upper bounds on some log-parameters, by name (tighter than LOG_BOUND)
+_log_upper: ContextVar[dict[str, float] | None] = ContextVar("fit_log_upper", default=None)
 _budget: ContextVar[float] = ContextVar("fit_time_budget", default=FIT_TIME_BUDGET_SECONDS)
 
 
@@ -129,11 +132,19 @@ class CountingObjective:
         return self(theta)[0]
 
 
+def search_box(names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper bounds of the log-parameters: +-LOG_BOUND, or the running fit's
+    tighter upper bound for a parameter (``log_upper`` of :func:`maximise_likelihood`)."""
+    upper = _log_upper.get() or {}
+    return np.full(len(names), -LOG_BOUND), np.array([min(upper.get(n, LOG_BOUND), LOG_BOUND) for n in names])
+
+
 def assess(theta: np.ndarray, value: float, grad: np.ndarray, names: Sequence[str]) -> tuple[bool, str]:
     """First-order part of the convergence verdict (finite, not at a bound, gradient ~ 0)."""
     if not np.isfinite(value) or value >= _BAD_VALUE or not np.all(np.isfinite(theta)):
         return False, "log-likelihood is not finite at the final point"
-    at_bound = [n for n, t in zip(names, theta, strict=True) if abs(t) >= LOG_BOUND - 1e-3]
+    low, high = search_box(names)
+    at_bound = [n for n, t, lo, hi in zip(names, theta, low, high, strict=True) if t <= lo + 1e-3 or t >= hi - 1e-3]
     if at_bound:
         where = ", ".join(f"{n}={np.exp(t):.3g}" for n, t in zip(names, theta, strict=True) if n in at_bound)
         return False, (
@@ -200,8 +211,9 @@ def minimize_nll(
     polish and uses a forward-difference Hessian for the second-order check.
     """
     f = CountingObjective(objective)
-    bounds = [(-LOG_BOUND, LOG_BOUND)] * len(names)
-    clipped = [np.clip(np.asarray(s, dtype=float), -LOG_BOUND, LOG_BOUND) for s in starts]
+    low, high = search_box(names)
+    bounds = list(zip(low.tolist(), high.tolist(), strict=True))
+    clipped = [np.clip(np.asarray(s, dtype=float), low, high) for s in starts]
     start_values = [f.value(s) for s in clipped]
     theta0 = clipped[int(np.argmin(start_values))]
     if min(start_values) >= _BAD_VALUE:
@@ -281,7 +293,8 @@ def newton_refine(
     f = objective if isinstance(objective, CountingObjective) else CountingObjective(objective)
     start_count = f.n_evaluations
     hess = _positive_definite(np.asarray(hessian, dtype=float))
-    theta = np.clip(np.asarray(theta0, dtype=float), -LOG_BOUND, LOG_BOUND)
+    low, high = search_box(names)
+    theta = np.clip(np.asarray(theta0, dtype=float), low, high)
     value, grad = f(theta)
     it = 0
     while True:
@@ -294,7 +307,7 @@ def newton_refine(
         slope = float(grad @ step)
         t = 1.0
         for _ in range(40):
-            cand = np.clip(theta + t * step, -LOG_BOUND, LOG_BOUND)
+            cand = np.clip(theta + t * step, low, high)
             c_value, c_grad = f(cand)
             if c_value <= value + 1e-4 * t * slope:
                 break
@@ -332,14 +345,17 @@ def maximise_likelihood(
     *,
     max_iter: int = 1000,
     time_budget: float | None = None,
+    log_upper: Mapping[str, float] | None = None,
 ) -> Outcome:
     """Fit strategy shared by the models (see module docstring), run with
     single-threaded OpenBLAS (:mod:`loyalty.clv.threads`). A fit still running after
     ``time_budget`` seconds (default: :func:`fit_time_budget`'s, else 60) stops and is
-    reported as not converged."""
+    reported as not converged. ``log_upper`` bounds some log-parameters, by name, below
+    LOG_BOUND; an optimum on such a bound is reported as not converged, like one on the box."""
     if time_budget is None:
         time_budget = _budget.get()
     token = _deadline.set(time.monotonic() + time_budget)
+    upper_token = _log_upper.set(dict(log_upper or {}))
     try:
         with single_threaded_blas():
             return _maximise_likelihood(build, weights, starts, names, max_iter=max_iter)
@@ -350,6 +366,7 @@ def maximise_likelihood(
         )
     finally:
         _deadline.reset(token)
+        _log_upper.reset(upper_token)
 
 
 def _thinned(weights: np.ndarray, customers: float, rng: np.random.Generator) -> np.ndarray:

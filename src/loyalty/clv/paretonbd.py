@@ -36,6 +36,15 @@ from .compress import combine_codes, factorize
 from .special import dot, expm1_ratio, log_hyp2f1, softplus_and_sigmoid
 
 _FD_STEP = 1e-7
+#: Largest shape s of the dropout rates' Gamma(s, beta) distribution the fit searches. At
+#: s = 100 their coefficient of variation is 1/sqrt(s) = 10%: customers' dropout rates are
+#: practically equal. On data with equal dropout rates (the project's generated data are
+#: such) the likelihood keeps rising, ever more slowly, as s and beta grow together with
+#: s / beta fixed, so the maximum-likelihood estimate does not exist; past s ~ 170 scipy's
+#: 2F1 overflows and each value needs up to 200,000 series terms (z -> 1), so such a fit
+#: used to run for its whole time budget (60 s) before it was reported as not converged.
+#: It now stops at this bound and is reported as not converged at once ("at the edge").
+S_MAX = 100.0
 
 
 def _log_h_parts(
@@ -207,6 +216,8 @@ class ParetoNBDModel(TransactionModel):
 
     model_name = "pareto_nbd"
     param_names = ("r", "alpha", "s", "beta")
+    #: s (the shape of the dropout rates' Gamma distribution) stays below S_MAX; see S_MAX
+    log_upper = {"s": float(np.log(S_MAX))}
 
     def _objective(self, rows: SummaryRows) -> ParetoNbdLikelihood:
         return ParetoNbdLikelihood(rows)
