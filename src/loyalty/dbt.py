@@ -80,6 +80,14 @@ def split_as_of(variables: dict[str, Any] | None) -> tuple[dict[str, Any], dict[
     return rest, {AS_OF_ENV: "" if as_of is None else str(as_of)}
 
 
+def _vars_and_env(
+    warehouse: Path, target: str, variables: dict[str, Any] | None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """(the dbt vars to pass, the environment of a dbt command on `warehouse`, as-of date included)."""
+    rest, as_of_env = split_as_of(variables)
+    return rest, {**dbt_env(warehouse, target), **as_of_env}
+
+
 def run_dbt(
     args: list[str],
     warehouse: Path,
@@ -89,11 +97,10 @@ def run_dbt(
     check: bool = True,
 ) -> DbtResult:
     """Run `dbt <args>`; raise BuildError naming the failed nodes when check and dbt fails."""
-    variables, as_of_env = split_as_of(variables)
+    variables, env = _vars_and_env(warehouse, target, variables)
     command = [dbt_executable(), *args, *_project_args(variables)]
     target_dir = state_dir(warehouse) / "target"
     (target_dir / "run_results.json").unlink(missing_ok=True)  # a failure before any node must not quote an older run
-    env = {**dbt_env(warehouse, target), **as_of_env}
     proc = subprocess.run(command, cwd=project_dir(), env=env, capture_output=True, text=True)
     return _result(args, command, proc.returncode, proc.stdout + proc.stderr, target_dir, check)
 
@@ -224,12 +231,11 @@ def run_dbt_in_process(
     """`dbt <args>` in this process (dbtRunner), parsing the project once per (warehouse, target,
     vars) and reusing that manifest; raise BuildError naming the failed nodes when check and dbt fails."""
     warehouse = Path(os.path.abspath(warehouse))  # dbt runs in the warehouse's folder (below)
-    variables, as_of_env = split_as_of(variables)
+    variables, env = _vars_and_env(warehouse, target, variables)
     common = [*_project_args(variables), "--target", target]
     target_dir = state_dir(warehouse) / "target"
     results_path = target_dir / "run_results.json"
     key = (str(target_dir), target, json.dumps(variables or {}, sort_keys=True, default=str))
-    env = {**dbt_env(warehouse, target), **as_of_env}
     cwd = None
     if target != "spark":
         # The profile names the file relative to the warehouse's folder, and dbt runs there: dbt's

@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from loyalty.errors import LoyaltyError
+from loyalty.orchestration.temporary_server import STARTUP_TIMEOUT_DEFAULT_SECONDS, STARTUP_TIMEOUT_SETTING
 from loyalty.project import project_dir
 
 # Set before Prefect is first imported in this process (its settings are read at import).
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-# The temporary server takes ~6 s to start on an idle 2-core machine and over 20 s (Prefect's
-# default limit) on a busy one.
-os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+# (also the limit of a temporary server Prefect would start itself, e.g. for a flow run in tests)
+os.environ.setdefault(STARTUP_TIMEOUT_SETTING, STARTUP_TIMEOUT_DEFAULT_SECONDS)
 
 FLOWS_FILE = Path("flows") / "pipeline.py"
 EPHEMERAL_TIMEOUT = "Timed out while attempting to connect to ephemeral Prefect API server"

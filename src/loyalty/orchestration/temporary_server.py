@@ -33,6 +33,9 @@ from typing import IO
 from loyalty.errors import LoyaltyError
 
 STARTUP_TIMEOUT_SETTING = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
+# The temporary server takes ~6 s to start on an idle 2-core machine and over 20 s (Prefect's
+# default limit) on a busy one: this limit, unless STARTUP_TIMEOUT_SETTING says otherwise.
+STARTUP_TIMEOUT_DEFAULT_SECONDS = "120"
 _PR_SET_PDEATHSIG = 1
 
 
@@ -56,8 +59,7 @@ class TemporaryServer:
 
     def __init__(self) -> None:
         self.process: subprocess.Popen[bytes] | None = None
-        # the server's stderr, closed in stop()
-        self.errors: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server
+        self.errors: IO[bytes] | None = None  # the server's stderr, from start() to stop()
         self.port = 0
 
     @property
@@ -69,6 +71,7 @@ class TemporaryServer:
         from prefect.settings import get_current_settings
 
         self.port = _free_port()
+        self.errors = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server
         env = {
             **os.environ,
             # what Prefect's SubprocessASGIServer sets: no UI, no background services
@@ -96,7 +99,7 @@ class TemporaryServer:
     def wait_until_healthy(self, timeout: float) -> None:
         """Return once GET /api/health answers 200; TemporaryServerError after `timeout` s or
         when the server exits."""
-        assert self.process is not None
+        assert self.process is not None and self.errors is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -129,7 +132,9 @@ class TemporaryServer:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        self.errors.close()
+        if self.errors is not None:
+            self.errors.close()
+            self.errors = None
         self.process = None
 
 
@@ -164,7 +169,7 @@ def ensure_prefect_api(preload: Callable[[], None] | None = None) -> str:
     _started.append(server)
     if preload is not None:
         preload()
-    server.wait_until_healthy(float(os.environ.get(STARTUP_TIMEOUT_SETTING, "120")))
+    server.wait_until_healthy(float(os.environ.get(STARTUP_TIMEOUT_SETTING, STARTUP_TIMEOUT_DEFAULT_SECONDS)))
     os.environ["PREFECT_API_URL"] = server.api_url
     refresh_global_settings_context()  # every thread's client (logs, events) uses it
     return server.api_url
