@@ -160,7 +160,8 @@ RUN_COLUMNS = {"rpt_clv_model_fits": {"run_id", "fitted_at"}}
 def _daily_export(root: Path) -> list[list[tuple[Path, list[int], bool]]]:
     """Per day: (file, numbers of the generated rows to append to it, whether it is new)."""
     # 16 months of history: on 4 months, Pareto/NBD's fit diverged on three of the four days and
-    # ran to its 60-s time budget each time (4 of the fixture's ~6 minutes)
+    # ran to its 60-s time budget each time (4 of the fixture's ~6 minutes), before its search
+    # stopped at s = 100 (loyalty.clv.paretonbd.S_MAX); the longer history is kept
     generated = generate(
         1500, root / "gen" / "t.csv", seed=5, start=dt.date(2023, 3, 1), end=DAYS[-1], bad_row_rate=0.03, progress=False
     )
