@@ -31,6 +31,7 @@ from pathlib import Path
 
 import duckdb
 
+from loyalty.duckdb_config import connect as duckdb_connect
 from loyalty.errors import InputError
 from loyalty.incremental import ROW_ID_FILE_FACTOR, IncrementalLoad, load_transactions
 
@@ -269,7 +270,7 @@ def check_inputs(
     options = options or CsvOptions.from_env()
     tx_files = resolve_files(transactions, "transactions")
     cust_files = resolve_files(customers, "customers") if customers else []
-    con = duckdb.connect()
+    con = duckdb_connect()
     try:
         for file in tx_files:
             file_columns(con, file, "transactions", TRANSACTION_REQUIRED, options)
@@ -490,7 +491,7 @@ def open_warehouse(warehouse: Path) -> duckdb.DuckDBPyConnection:
     """Open (create) the DuckDB warehouse for writing; any failure is one sentence."""
     check_warehouse_folder(warehouse)
     try:
-        return duckdb.connect(str(warehouse))
+        return duckdb_connect(warehouse)
     except duckdb.Error as exc:
         raise InputError(f"Could not open the warehouse {warehouse}: {_first_line(exc)}") from None
 

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import duckdb
 
+from loyalty.duckdb_config import connect as duckdb_connect
 from loyalty.errors import InputError
 from loyalty.load import ROW_ID_FILE_FACTOR, resolve_files
 from loyalty.project import CSI_WEIGHTS_SEED, csi_attributes
@@ -195,7 +196,7 @@ def load_extra_raw(warehouse: Path, surveys: str | Path | None, balances: str | 
     """Replace raw.survey_responses, raw.survey_attribute_scores and raw.balances in the DuckDB file."""
     check_extra_inputs(surveys, balances)
     try:
-        con = duckdb.connect(str(warehouse))
+        con = duckdb_connect(warehouse)
     except duckdb.Error as exc:
         reason = str(exc).strip().splitlines()[0]
         raise InputError(f"Could not open the warehouse {warehouse}: {reason}") from None

@@ -19,6 +19,7 @@ import re
 import duckdb
 import pandas as pd
 
+from loyalty.duckdb_config import connect as duckdb_connect
 from loyalty.errors import InputError
 from loyalty.load import resolve_files
 
@@ -30,7 +31,7 @@ _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
 def _read_text(path: str) -> pd.DataFrame:
     frames = []
     for file in resolve_files(path, "subscriptions"):
-        con = duckdb.connect()
+        con = duckdb_connect()
         try:
             if file.suffix.lower() == ".csv":
                 rel = con.sql("select * from read_csv(?, all_varchar = true, header = true)", params=[str(file)])

@@ -35,6 +35,7 @@ from loyalty.clv.tables import (
     missing_model_fits_columns,
     opportunity_rows_sql,
 )
+from loyalty.duckdb_config import connect as duckdb_connect
 from loyalty.engines.base import (
     MARTS_SCHEMA,
     ClvFitInputs,
@@ -103,7 +104,7 @@ def days_between(start: str, end: str) -> str:
 
 
 def _query(work: Path, sql: str) -> pd.DataFrame:
-    con = duckdb.connect(str(work), read_only=True)
+    con = duckdb_connect(work, read_only=True)
     try:
         return con.execute(sql).df()
     finally:
@@ -171,7 +172,7 @@ class DuckDBEngine(Engine):
 
     def publish(self, warehouse: Path) -> None:
         work = self.work_path(warehouse)
-        con = duckdb.connect(str(work))
+        con = duckdb_connect(work)
         try:
             con.execute("checkpoint")
         finally:
@@ -198,7 +199,7 @@ class DuckDBEngine(Engine):
 
     # the CLV step: one machine, so the per-customer work runs here, on all customers at once
     def read_clv_as_of(self, work: Path) -> dt.date | None:
-        con = duckdb.connect(str(work), read_only=True)
+        con = duckdb_connect(work, read_only=True)
         try:
             row = con.execute(AS_OF_SQL).fetchone()
         finally:
@@ -221,7 +222,7 @@ class DuckDBEngine(Engine):
 
     def write_clv_scores(self, work: Path, scorer: CustomerScorer) -> int:
         scores = scorer(_query(work, SUMMARY_SQL))
-        con = duckdb.connect(str(work))
+        con = duckdb_connect(work)
         try:
             con.execute("create schema if not exists clv")
             con.register("scores_frame", scores)
@@ -231,7 +232,7 @@ class DuckDBEngine(Engine):
         return len(scores)
 
     def write_clv_fits(self, work: Path, fits: pd.DataFrame, holdout: pd.DataFrame) -> None:
-        con = duckdb.connect(str(work))
+        con = duckdb_connect(work)
         try:
             con.execute("create schema if not exists clv")
             con.register("holdout_frame", holdout)
@@ -247,7 +248,7 @@ class DuckDBEngine(Engine):
     def write_subscription_outputs(
         self, work: Path, survival: pd.DataFrame, scores: pd.DataFrame, rejected: pd.DataFrame, fits: pd.DataFrame
     ) -> None:
-        con = duckdb.connect(str(work))
+        con = duckdb_connect(work)
         try:
             con.execute("create schema if not exists clv")
             for name, frame in (
@@ -280,7 +281,7 @@ class DuckDBEngine(Engine):
     # ---- reading
 
     def connect_read_only(self, location: Path) -> duckdb.DuckDBPyConnection:
-        return duckdb.connect(str(location), read_only=True)
+        return duckdb_connect(location, read_only=True)
 
     def export(self, warehouse: Path, out: Path) -> ExportResult:
         marts = self._export_folder(warehouse, out)

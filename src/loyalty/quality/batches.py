@@ -21,6 +21,8 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from loyalty.duckdb_config import connect as duckdb_connect
+
 Catalog = dict[str, list[str]]  # "schema.table" -> column names in table order
 
 
@@ -88,7 +90,7 @@ class DuckDBSource:
     datasource_type = "pandas"
 
     def __init__(self, warehouse: Path) -> None:
-        self.con = duckdb.connect(str(warehouse), read_only=True)
+        self.con = duckdb_connect(warehouse, read_only=True)
 
     def catalog(self) -> Catalog:
         return read_catalog(self.con)

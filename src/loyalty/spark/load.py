@@ -25,6 +25,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from loyalty.duckdb_config import connect as duckdb_connect
 from loyalty.errors import InputError
 from loyalty.load import (
     CUSTOMER_OPTIONAL,
@@ -131,10 +132,9 @@ def _normalized(
     what: str,
     options: CsvOptions,
 ) -> DataFrame:
-    import duckdb
     from pyspark.sql import functions as F
 
-    con = duckdb.connect()
+    con = duckdb_connect()
     try:
         columns = file_columns(con, file, what, required, options)
     finally:

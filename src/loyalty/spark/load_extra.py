@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
-
+from loyalty.duckdb_config import connect as duckdb_connect
 from loyalty.load_extra import ExtraLoadResult, check_extra_inputs, load_extra_into
 from loyalty.spark.session import get_session
 
@@ -21,7 +20,7 @@ EXTRA_TABLES = ("survey_responses", "survey_attribute_scores", "balances")
 def load_extra_raw_spark(warehouse: Path, surveys: str | Path | None, balances: str | Path | None) -> ExtraLoadResult:
     """Replace raw.survey_responses, raw.survey_attribute_scores and raw.balances (empty when not given)."""
     check_extra_inputs(surveys, balances)
-    con = duckdb.connect()
+    con = duckdb_connect()
     try:
         result = load_extra_into(con, surveys, balances)
         spark = get_session(warehouse)

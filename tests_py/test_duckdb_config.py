@@ -1,0 +1,60 @@
+"""The DuckDB memory budget every connection of a run shares (loyalty.duckdb_config)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_cli_input_errors import assert_one_sentence_error
+
+from conftest import FIXTURES, run_cli
+from loyalty.dbt import dbt_env
+from loyalty.duckdb_config import MEMORY_LIMIT_ENV, ConfigError, connect, memory_limit
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(None, "40%"), ("", "40%"), ("8GB", "8GB"), ("512MiB", "512MiB"), (" 25% ", " 25% "), ("1.5gb", "1.5gb")],
+)
+def test_memory_limit_accepts_sizes_and_percentages(monkeypatch, value, expected) -> None:
+    if value is None:
+        monkeypatch.delenv(MEMORY_LIMIT_ENV, raising=False)
+    else:
+        monkeypatch.setenv(MEMORY_LIMIT_ENV, value)
+    assert memory_limit() == expected.strip()
+
+
+@pytest.mark.parametrize("value", ["lots", "8", "0%", "0GB", "-1GB", "8 GB; drop table x", "epoch"])
+def test_memory_limit_refuses_what_is_not_a_size(monkeypatch, value) -> None:
+    monkeypatch.setenv(MEMORY_LIMIT_ENV, value)
+    with pytest.raises(ConfigError, match="is not a memory size"):
+        memory_limit()
+
+
+def test_connections_and_dbt_get_the_budget(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(MEMORY_LIMIT_ENV, "512MiB")
+    con = connect(tmp_path / "w.duckdb")
+    try:
+        assert con.execute("select current_setting('memory_limit')").fetchone() == ("512.0 MiB",)
+    finally:
+        con.close()
+    read_only = connect(tmp_path / "w.duckdb", read_only=True)  # a SET works on a read-only connection too
+    try:
+        assert read_only.execute("select current_setting('memory_limit')").fetchone() == ("512.0 MiB",)
+    finally:
+        read_only.close()
+    assert dbt_env(tmp_path / "w.duckdb")[MEMORY_LIMIT_ENV] == "512MiB"  # profiles.yml passes it to DuckDB
+
+
+def test_a_run_with_a_bad_budget_stops_in_one_sentence(tmp_path: Path) -> None:
+    proc = run_cli(
+        "run",
+        "--transactions",
+        str(FIXTURES / "transactions.csv"),
+        "--warehouse",
+        str(tmp_path / "w.duckdb"),
+        env={MEMORY_LIMIT_ENV: "plenty"},
+        check=False,
+    )
+    assert_one_sentence_error(proc, "LOYALTY_DUCKDB_MEMORY_LIMIT='plenty' is not a memory size")
+    assert not (tmp_path / "w.duckdb").exists()
