@@ -312,3 +312,47 @@ def test_subscriptions_on_the_spark_engine_stop_in_one_sentence(tmp_path: Path) 
         subscription_step(config, dt.date(2024, 6, 30), "run-1")
     assert str(caught.value) == "The subscriptions input (--subscriptions) is supported with --target duckdb only."
     assert not (tmp_path / "spark-warehouse").exists()  # nothing written
+
+
+def test_duckdb_scores_and_holdout_sums_do_not_depend_on_the_batch_size(
+    cdnow_warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The DuckDB engine scores and checks the holdout in batches of CLV_BATCH_ROWS customers
+    (its memory does not grow with the number of customers): 2,357 CDNOW customers in batches
+    of 97 give the same clv.customer_scores and holdout sums as in one batch."""
+    import datetime as dt
+
+    from loyalty.clv.batches import (
+        CustomerScorer,
+        HoldoutPredictor,
+        add_holdout_sums,
+        fit_holdout_models,
+        fit_scoring_models,
+    )
+    from loyalty.engines import duckdb as duckdb_engine
+
+    work = tmp_path / "cdnow.duckdb"
+    shutil.copyfile(cdnow_warehouse, work)
+    engine = duckdb_engine.DuckDBEngine()
+    inputs = engine.read_clv_fit_inputs(work)
+    scorer = CustomerScorer(
+        fit_scoring_models(inputs.transactions, inputs.spend, "weeks", "bg_nbd"), "weeks", "bg_nbd", 1.0, 0.1
+    )
+    cal_end, holdout_end = dt.date(1997, 9, 30), dt.date(1998, 6, 30)
+    calibration = engine.read_calibration_rows(work, cal_end, holdout_end)
+    predictor = HoldoutPredictor(fit_holdout_models(calibration, "weeks"), "weeks", (holdout_end - cal_end).days)
+
+    def scores_and_sums() -> tuple[int, pd.DataFrame, pd.DataFrame]:
+        n = engine.write_clv_scores(work, scorer)
+        with connect(work) as con:
+            scores = con.execute("select * from clv.customer_scores order by customer_id").df()
+        return n, scores, add_holdout_sums(engine.holdout_sums(work, cal_end, holdout_end, predictor))
+
+    n_one, scores_one, sums_one = scores_and_sums()
+    monkeypatch.setattr(duckdb_engine, "CLV_BATCH_ROWS", 97)
+    n_many, scores_many, sums_many = scores_and_sums()
+    assert n_one == n_many == len(scores_many) == 2357
+    pd.testing.assert_frame_equal(scores_one, scores_many)
+    pd.testing.assert_frame_equal(sums_one, sums_many)
+    assert int(sums_many["n_customers"].sum()) == 2357
+    assert scores_many["p_alive"].notna().all()

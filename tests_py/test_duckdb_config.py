@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_cli_input_errors import assert_one_sentence_error
 
 from conftest import FIXTURES, run_cli
 from loyalty.dbt import dbt_env
 from loyalty.duckdb_config import MEMORY_LIMIT_ENV, ConfigError, connect, memory_limit
+from test_cli_input_errors import assert_one_sentence_error
 
 
 @pytest.mark.parametrize(

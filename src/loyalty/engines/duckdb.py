@@ -26,6 +26,7 @@ import duckdb
 
 from loyalty.clv.tables import (
     AS_OF_SQL,
+    CUSTOMER_SCORES_COLUMNS,
     MODEL_FITS_COLUMNS,
     SPEND_ROWS_SQL,
     SUMMARY_SQL,
@@ -48,6 +49,8 @@ from loyalty.engines.base import (
 from loyalty.errors import LoyaltyError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import pandas as pd
 
     from loyalty.clv.batches import CustomerScorer, HoldoutPredictor
@@ -109,6 +112,23 @@ def _query(work: Path, sql: str) -> pd.DataFrame:
         return con.execute(sql).df()
     finally:
         con.close()
+
+
+#: customers per batch of the CLV step's scoring and holdout check (~100 MB of pandas frames)
+CLV_BATCH_ROWS = 500_000
+
+
+def _batches(con: duckdb.DuckDBPyConnection, sql: str) -> Iterator[pd.DataFrame]:
+    """The rows of sql as pandas frames of at most CLV_BATCH_ROWS rows; one empty frame with
+    the query's columns when it has no rows (so that a consumer still sees its columns)."""
+    reader = con.sql(sql).to_arrow_reader(CLV_BATCH_ROWS)
+    empty = True
+    for batch in reader:
+        if batch.num_rows:
+            empty = False
+            yield batch.to_pandas()
+    if empty:
+        yield reader.schema.empty_table().to_pandas()
 
 
 def work_folder(warehouse: Path) -> Path:
@@ -218,18 +238,38 @@ class DuckDBEngine(Engine):
     def holdout_sums(
         self, work: Path, calibration_end: dt.date, holdout_end: dt.date, predictor: HoldoutPredictor
     ) -> pd.DataFrame:
-        return predictor(_query(work, holdout_customers_sql(calibration_end, holdout_end, days_between)))
+        """The predictor's per-bucket sums of every batch of calibration customers, one after
+        the other (holdout_tables adds them up)."""
+        import pandas as pd
+
+        con = duckdb_connect(work, read_only=True)
+        try:
+            sql = holdout_customers_sql(calibration_end, holdout_end, days_between)
+            parts = [predictor(frame) for frame in _batches(con, sql)]
+        finally:
+            con.close()
+        return pd.concat(parts, ignore_index=True)
 
     def write_clv_scores(self, work: Path, scorer: CustomerScorer) -> int:
-        scores = scorer(_query(work, SUMMARY_SQL))
+        """Score the customers batch by batch into clv.customer_scores (a batch's scores depend
+        on its own rows and the fits only: loyalty.clv.batches), so that the step's memory does
+        not grow with the number of customers; the number of rows."""
         con = duckdb_connect(work)
         try:
             con.execute("create schema if not exists clv")
-            con.register("scores_frame", scores)
-            con.execute("create or replace table clv.customer_scores as select * from scores_frame")
+            con.execute(f"create or replace table clv.customer_scores ({CUSTOMER_SCORES_COLUMNS})")
+            reader = con.cursor()  # reads while `con` writes: one DuckDB database, two connections
+            try:
+                for frame in _batches(reader, SUMMARY_SQL):
+                    con.register("scores_batch", scorer(frame))
+                    con.execute("insert into clv.customer_scores by name select * from scores_batch")
+                    con.unregister("scores_batch")
+            finally:
+                reader.close()
+            row = con.execute("select count(*) from clv.customer_scores").fetchone()
         finally:
             con.close()
-        return len(scores)
+        return int(row[0]) if row else 0
 
     def write_clv_fits(self, work: Path, fits: pd.DataFrame, holdout: pd.DataFrame) -> None:
         con = duckdb_connect(work)
