@@ -6,7 +6,7 @@ them. The tests' `run_cli` (conftest.py) therefore starts each command in a chil
 forked from a multiprocessing fork server that imported those modules once (the way a
 long-lived worker would run it). The child is still a process of its own, with its own
 environment, working folder, stdout and stderr, and it runs the same entry point as the
-`loyalty` command (`loyalty.cli:main`) to its exit code, atexit handlers included.
+`loyalty` command (`loyalty.cli:entry`, which calls `main`) to its exit code, atexit handlers included.
 
 Set LOYALTY_TEST_SPAWN=1 to start every command as a new interpreter instead
 (`python -m loyalty.cli`), e.g. to rule the fork server out when a test fails.

@@ -16,7 +16,8 @@ churn_model, clv_holdout_days, bgbb_period.
 One step for every engine. The fits run here, on compressed summaries the engine computes
 (distinct rows with customer counts); the per-customer work (scores, holdout predictions)
 is handed to the engine with the fitted models (loyalty.clv.batches), which runs it where
-the data is: in this process on DuckDB, in Spark's workers on Spark. The reads and writes go
+the data is: in this process on DuckDB, in batches of 500,000 customers read from and written
+back to the file (so its memory does not grow with the customers), in Spark's workers on Spark. The reads and writes go
 through the run's engine (loyalty.engines); the tables' contract is loyalty.clv.tables.
 """
 

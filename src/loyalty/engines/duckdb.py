@@ -217,7 +217,7 @@ class DuckDBEngine(Engine):
 
         return run_dbt_in_process(args, work, variables=variables, target=self.target)
 
-    # the CLV step: one machine, so the per-customer work runs here, on all customers at once
+    # the CLV step: one machine, so the per-customer work runs here, in batches (_batches)
     def read_clv_as_of(self, work: Path) -> dt.date | None:
         con = duckdb_connect(work, read_only=True)
         try:

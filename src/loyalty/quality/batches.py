@@ -4,11 +4,16 @@ A suite's `meta` says where its batch comes from: `relation` (a table: only the 
 expectations and its checkpoint's index columns name are read) or `query` (a SQL statement,
 stored as a list of lines, in the SQL DuckDB and Spark share). Rows are never sampled.
 
-`DuckDBSource` reads the batch into this process as a pandas DataFrame (GX's pandas data
-source). Data travels as Arrow: strings stay Arrow-backed (`string[pyarrow]`, a fraction of
-the memory of Python objects) and decimals become float64 (GX compares numbers; the money
-reconciliation sums in SQL, exactly). The Spark engine's source (quality/spark_source.py)
-hands GX a Spark DataFrame instead, so that Spark computes the expectations.
+`DuckDBSqlSource` (the DuckDB engine's) hands GX the batch as a query on the DuckDB file
+(GX's SQL data source through duckdb-engine): DuckDB computes every expectation, and only
+its results (counts, a few unexpected values and their index columns) reach this process,
+so the checks' memory does not grow with the data. The Spark engine's source
+(quality/spark_source.py) hands GX a Spark DataFrame, so that Spark computes them.
+
+`DuckDBSource` reads the batch into this process as a pandas DataFrame instead (GX's pandas
+data source): the DuckDB engine's source until 2026-11-30, kept for a warehouse path that a
+SQLAlchemy URL cannot name (a `?` or a `$` in it). Data travels as Arrow: strings
+stay Arrow-backed (`string[pyarrow]`) and decimals become float64.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import pandas as pd
 import pyarrow as pa
 
 from loyalty.duckdb_config import connect as duckdb_connect
+from loyalty.duckdb_config import memory_limit
 
 Catalog = dict[str, list[str]]  # "schema.table" -> column names in table order
 
@@ -130,3 +136,69 @@ def read_frame(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
             table = table.set_column(index, name, table.column(name).cast(target))
     string_types = {pa.string(): pd.StringDtype("pyarrow"), pa.large_string(): pd.StringDtype("pyarrow")}
     return table.to_pandas(types_mapper=string_types.get, date_as_object=False)
+
+
+# GX's SQL data source and DuckDBSqlSource connect with the same URL and arguments: DuckDB lets
+# a process open one file several times only with one configuration (duckdb-engine adds its
+# user agent to it), and then the connections share one database and its memory budget.
+SQL_CONNECT_ARGS: dict[str, Any] = {"read_only": True}
+
+
+def sqlalchemy_url(warehouse: Path) -> str | None:
+    """The SQLAlchemy URL of the DuckDB file, or None when a URL cannot name the path (it
+    would not parse back to the same path: a `?` in it) or when GX's
+    configuration would substitute part of it (`$`)."""
+    from sqlalchemy.engine import URL, make_url
+
+    path = str(Path(warehouse).resolve())
+    url = URL.create("duckdb", database=path).render_as_string(hide_password=False)
+    if "$" in path or make_url(url).database != path:
+        return None
+    return url
+
+
+def source_for(warehouse: Path) -> BatchSource:
+    """The DuckDB engine's batch source: the SQL one, or the pandas one for a path a URL cannot name."""
+    url = sqlalchemy_url(warehouse)
+    return DuckDBSqlSource(warehouse, url) if url else DuckDBSource(warehouse)
+
+
+class DuckDBSqlSource:
+    """Batches of the DuckDB file as queries GX runs in DuckDB (GX's SQL data source)."""
+
+    datasource_type = "sql"
+
+    def __init__(self, warehouse: Path, url: str) -> None:
+        import sqlalchemy as sa
+
+        self.url = url
+        self.engine = sa.create_engine(url, connect_args=dict(SQL_CONNECT_ARGS))
+        try:
+            self.raw = self.engine.raw_connection()
+        except sa.exc.DBAPIError as exc:
+            self.engine.dispose()
+            raise BatchReadError(str(exc.orig).strip().splitlines()[0]) from None
+        self.con: duckdb.DuckDBPyConnection = self.raw.driver_connection
+        self.con.execute(f"set memory_limit = '{memory_limit()}'")
+
+    def catalog(self) -> Catalog:
+        return read_catalog(self.con)
+
+    def first_value(self, sql: str) -> Any | None:
+        rows = self.con.execute(sql).fetchall()
+        return rows[0][0] if rows else None
+
+    def relation_sql(self, relation: str, wanted: Iterable[str], catalog: Catalog) -> str:
+        return relation_sql(relation, wanted, catalog)
+
+    def read(self, sql: str) -> tuple[str, int]:
+        """(the query itself, which GX runs as the batch; its number of rows)."""
+        try:
+            row = self.con.execute(f"select count(*) from ({sql}) as batch").fetchone()
+        except duckdb.Error as exc:
+            raise BatchReadError(str(exc).strip().splitlines()[0]) from None
+        return sql, int(row[0]) if row else 0
+
+    def close(self) -> None:
+        self.raw.close()
+        self.engine.dispose()

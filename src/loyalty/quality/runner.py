@@ -3,9 +3,10 @@
 For every suite whose meta `phase` is the phase (in name order):
 1. its tables (meta `relation` and `requires`) must exist: a missing one is a critical
    failure that names it (every mart a suite checks is built by every run);
-2. the batch is read whole by the engine's batch source (batches.py: pandas from DuckDB;
-   spark_source.py: a Spark DataFrame, so that Spark computes the expectations) and the
-   checkpoint of the same name runs on it: results go to the run's validation store. An expectation on a column the
+2. the batch is the whole relation or query, from the engine's batch source (batches.py: a
+   query GX runs in DuckDB; spark_source.py: a Spark DataFrame, so that Spark computes the
+   expectations), and the checkpoint of the same name runs on it: results go to the run's
+   validation store. An expectation on a column the
    table does not have fails as "could not be evaluated", naming the column.
 Data Docs are then built once for the phase's results (one index rebuild, not one per
 checkpoint).
@@ -20,9 +21,15 @@ from typing import Any
 
 import duckdb
 
-from loyalty.quality.batches import BatchReadError, BatchSource, Catalog, DuckDBSource, as_of_date
+from loyalty.quality.batches import BatchReadError, BatchSource, Catalog, as_of_date, source_for
 from loyalty.quality.offline_docs import make_offline
-from loyalty.quality.project import data_docs_index, open_context, prepare_run_project, prune_results
+from loyalty.quality.project import (
+    close_sql_connections,
+    data_docs_index,
+    open_context,
+    prepare_run_project,
+    prune_results,
+)
 from loyalty.quality.report import CheckResult, QualityError, QualityReport, describe_failure
 
 COLUMN_KWARGS = ("column", "column_A", "column_B")
@@ -76,14 +83,14 @@ def run_phase(
     report = QualityReport(phase=phase, parameters=parameters)
     if source is None:
         try:
-            source = DuckDBSource(warehouse)
-        except duckdb.Error as exc:
+            source = source_for(warehouse)
+        except (duckdb.Error, BatchReadError) as exc:
             reason = str(exc).strip().splitlines()[0]
             raise QualityError(
                 f"Could not open the warehouse {warehouse} for the {report.title} check: {reason}"
             ) from None
     try:
-        run_root = prepare_run_project(warehouse, source.datasource_type)
+        run_root = prepare_run_project(warehouse, source.datasource_type, getattr(source, "url", None))
         context = open_context(run_root)
         catalog = source.catalog()
         run_id = validation_run_id(as_of_date(source, catalog))
@@ -167,9 +174,7 @@ def _run_suite(
     report.rows[suite.name] = n_rows
 
     try:
-        result = checkpoint.run(
-            batch_parameters={"dataframe": frame}, expectation_parameters=report.parameters, run_id=run_id
-        )
+        result = _run_checkpoint(checkpoint, source.datasource_type, frame, n_rows, report.parameters, run_id)
     except Exception as exc:  # noqa: BLE001 - GX's own errors become one sentence, not a traceback
         reason = " ".join(str(exc).split())[:300]
         report.checks.append(
@@ -210,6 +215,40 @@ def _run_suite(
                 )
             )
     return list(result.run_results.keys())
+
+
+# GX's SQL engine runs a batch's query once per metric (row count, unexpected count, values,
+# index columns...): a batch of at most this many rows is first materialized in a temporary
+# table of GX's connection, so that an expensive query of few rows (the revenue
+# reconciliation: 4 rows from joins over every transaction) runs once. Larger batches are
+# queried in place, so that the checks' memory does not grow with the data.
+MATERIALIZE_MAX_ROWS = 100_000
+_BATCH_TABLE = "loyalty_check_batch"
+
+
+def _run_checkpoint(
+    checkpoint: Any, datasource_type: str, batch: Any, n_rows: int, parameters: dict[str, Any], run_id: Any
+) -> Any:
+    """Run the checkpoint on the batch: a dataframe (pandas, Spark), or the query of GX's SQL
+    data source, set on the suite's query asset; GX's connection is closed afterwards."""
+    if datasource_type != "sql":
+        return checkpoint.run(batch_parameters={"dataframe": batch}, expectation_parameters=parameters, run_id=run_id)
+    assets = [definition.data.data_asset for definition in checkpoint.validation_definitions]
+    try:
+        for asset in assets:
+            if n_rows > MATERIALIZE_MAX_ROWS:
+                asset.query = batch
+                continue
+            # the query first: GX makes a new execution engine (a new connection, without the
+            # temporary table) when the data source's configuration, its assets' included, changed
+            asset.query = f"select * from {_BATCH_TABLE}"
+            with asset.datasource.get_execution_engine().get_connection() as connection:
+                connection.exec_driver_sql(f"create or replace temporary table {_BATCH_TABLE} as {batch}")
+                connection.commit()  # SQLAlchemy began a transaction: GX's next query would roll it back
+        return checkpoint.run(expectation_parameters=parameters, run_id=run_id)
+    finally:
+        for asset in assets:
+            close_sql_connections(asset.datasource)
 
 
 def validate(
