@@ -6,8 +6,8 @@ For every suite whose meta `phase` is the phase (in name order):
 2. the batch is the whole relation or query, from the engine's batch source (batches.py: a
    query GX runs in DuckDB; spark_source.py: a Spark DataFrame, so that Spark computes the
    expectations), and the checkpoint of the same name runs on it: results go to the run's
-   validation store. An expectation on a column the
-   table does not have fails as "could not be evaluated", naming the column.
+   validation store. An expectation on a column the table does not have fails as "could
+   not be evaluated", naming the column.
 Data Docs are then built once for the phase's results (one index rebuild, not one per
 checkpoint).
 Expectation severities are GX's own (`critical` fails the run, `warning` is reported).
