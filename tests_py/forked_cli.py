@@ -41,9 +41,7 @@ def _fork_server() -> ForkServerContext:
 
 def _child(args: list[str], env: dict[str, str], cwd: str, out: str, err: str) -> None:
     """In the forked process: the environment, folder and output files of a new process, then
-    the CLI's entry point; its SystemExit code becomes the process's exit code."""
-    import atexit
-
+    the CLI's entry point, which ends the process with the command's exit code."""
     os.chdir(cwd)
     os.environ.clear()
     os.environ.update(env)
@@ -52,23 +50,9 @@ def _child(args: list[str], env: dict[str, str], cwd: str, out: str, err: str) -
         os.dup2(target, fd)
         os.close(target)
     sys.argv = ["loyalty", *args]
-    from loyalty.cli import main
+    from loyalty.cli import entry
 
-    code: int | str | None = 0
-    try:
-        main(args=args, prog_name="loyalty")
-    except SystemExit as exc:
-        code = exc.code
-    finally:
-        atexit._run_exitfuncs()  # what the interpreter does at exit (Prefect flushes its logs)
-        sys.stdout.flush()
-        sys.stderr.flush()
-    if isinstance(code, str):
-        print(code, file=sys.stderr)
-        code = 1
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code or 0)
+    entry(args)  # exit handlers, then os._exit with the command's code
 
 
 def run_loyalty(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -634,19 +634,19 @@ def report(target: str, warehouse: Path | None, out: Path | None) -> None:
     click.echo(f"Report: {written}")
 
 
-def entry() -> None:
+def entry(args: list[str] | None = None) -> None:
     """The `loyalty` command: main(), then the interpreter's exit handlers (Prefect flushes its
     logs there), and an exit that skips the interpreter's teardown of the modules. There,
     DuckDB 2's bindings (nanobind) report every DuckDB object still referenced as a "leak",
     about 40 lines on stderr after a run whose data checks used GX's SQL data source (GX keeps
     DuckDB objects referenced to the end; nothing is open by then). tests_py/forked_cli.py
-    ends the tests' commands the same way."""
+    ends the tests' commands here too. `args`: the command line (default: sys.argv)."""
     import atexit
     import os
 
     code: int | str | None = 0
     try:
-        main(prog_name="loyalty")
+        main(args=args, prog_name="loyalty")
     except SystemExit as exc:
         code = exc.code
     finally:

@@ -163,8 +163,10 @@ def source_for(warehouse: Path) -> BatchSource:
     return DuckDBSqlSource(warehouse, url) if url else DuckDBSource(warehouse)
 
 
-class DuckDBSqlSource:
-    """Batches of the DuckDB file as queries GX runs in DuckDB (GX's SQL data source)."""
+class DuckDBSqlSource(DuckDBSource):
+    """Batches of the DuckDB file as queries GX runs in DuckDB (GX's SQL data source); the
+    catalog and single values are read as DuckDBSource reads them, on a connection opened
+    like GX's."""
 
     datasource_type = "sql"
 
@@ -178,20 +180,10 @@ class DuckDBSqlSource:
         except sa.exc.DBAPIError as exc:
             self.engine.dispose()
             raise BatchReadError(str(exc.orig).strip().splitlines()[0]) from None
-        self.con: duckdb.DuckDBPyConnection = self.raw.driver_connection
+        self.con = self.raw.driver_connection
         self.con.execute(f"set memory_limit = '{memory_limit()}'")
 
-    def catalog(self) -> Catalog:
-        return read_catalog(self.con)
-
-    def first_value(self, sql: str) -> Any | None:
-        rows = self.con.execute(sql).fetchall()
-        return rows[0][0] if rows else None
-
-    def relation_sql(self, relation: str, wanted: Iterable[str], catalog: Catalog) -> str:
-        return relation_sql(relation, wanted, catalog)
-
-    def read(self, sql: str) -> tuple[str, int]:
+    def read(self, sql: str) -> tuple[str, int]:  # type: ignore[override]
         """(the query itself, which GX runs as the batch; its number of rows)."""
         try:
             row = self.con.execute(f"select count(*) from ({sql}) as batch").fetchone()
