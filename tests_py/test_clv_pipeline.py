@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import FIXTURES, connect, run_cli
+from conftest import FIXTURES, connect
 from loyalty.clv.bgbb import fit_bgbb
 from loyalty.clv_step import ClvConfigError, ClvSettings
 from loyalty.pipeline import RunConfig, clv_step
@@ -133,79 +133,6 @@ def test_too_few_customers_gives_null_predictions_and_reported_fits(fixture_ware
     assert scores == (4, 0, 0, 4)
 
 
-def _regular_cohort_subscriptions(path: Path) -> Path:
-    """FH07's "regular" cohort as subscriptions: 1,000 started 2017-01-01, lost per year as
-    published (1000, 631, 468, 382, 326, 289, 262, 241), plus one bad row per reason."""
-    alive = [1000, 631, 468, 382, 326, 289, 262, 241]
-    lines = ["customer_id,started_at,ended_at,plan"]
-    n = 0
-    for year in range(1, 8):
-        for _ in range(alive[year - 1] - alive[year]):
-            n += 1
-            lines.append(f"s{n},2017-01-01,{2016 + year}-06-30,basic")
-    for _ in range(alive[7]):
-        n += 1
-        lines.append(f"s{n},2017-01-01,,basic")
-    lines += [
-        ",2017-01-01,,basic",  # missing_customer_id
-        "b1,01/02/2017,,basic",  # invalid_started_at: not ISO
-        "b2,2017-01-01,soon,basic",  # invalid_ended_at
-        "b3,2017-05-01,2017-04-01,basic",  # ended_before_started
-        "b4,2099-01-01,,basic",  # started_after_as_of
-    ]
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-@pytest.mark.slow
-def test_subscriptions_fit_sbg_and_build_the_survival_marts(tmp_path: Path) -> None:
-    subs = _regular_cohort_subscriptions(tmp_path / "subscriptions.csv")
-    warehouse = tmp_path / "subs.duckdb"
-    run_cli(
-        "run",
-        "--transactions",
-        str(FIXTURES / "transactions.csv"),
-        "--customers",
-        str(FIXTURES / "customers.csv"),
-        "--warehouse",
-        str(warehouse),
-        "--var",
-        "max_rejected_share=0.5",
-        "--subscriptions",
-        str(subs),
-        "--var",
-        "clv_subscription_period=year",
-    )
-    with connect(warehouse) as con:
-        fit = con.execute(
-            "select param_alpha, param_beta, n_customers, is_converged, time_unit from marts.rpt_clv_model_fits"
-            " where model_name = 'sbg'"
-        ).fetchall()
-        survival = con.execute(
-            "select period_number, n_active, observed_survival, projected_survival"
-            " from marts.rpt_subscription_survival where cohort_start_date = date '2017-01-01' order by 1"
-        ).fetchall()
-        reasons = con.execute("select rejection_reason from marts.rejected_subscriptions order by 1").fetchall()
-        active = con.execute(
-            "select count(*), min(completed_periods), max(completed_periods),"
-            " count(expected_remaining_periods), min(discounted_expected_residual_lifetime)"
-            " from marts.rpt_subscriber_lifetimes"
-        ).fetchone()
-    assert len(fit) == 1
-    alpha, beta, n, converged, unit = fit[0]
-    assert converged and unit == "year" and n == 1000
-    assert alpha == pytest.approx(0.704, abs=5e-4) and beta == pytest.approx(1.182, abs=5e-4)
-    assert [row[1] for row in survival] == [1000, 631, 468, 382, 326, 289, 262, 241]
-    assert all(abs(obs - proj) < 0.02 for _, _, obs, proj in survival)
-    # every input row is either a subscriber in the marts or rejected with its reason
-    assert sorted(r[0] for r in reasons) == sorted(
-        ["missing_customer_id", "invalid_started_at", "invalid_ended_at", "ended_before_started", "started_after_as_of"]
-    )
-    # 241 active after 7 whole years; alpha < 1, so the mean remaining lifetime does not exist (null)
-    assert active[:4] == (241, 7, 7, 0)
-    assert active[4] > 1.0
-
-
 def test_a_run_without_subscriptions_builds_no_subscription_marts(fixture_warehouse: Path) -> None:
     with connect(fixture_warehouse) as con:
         tables = {
@@ -301,7 +228,8 @@ def test_subscriptions_on_the_spark_engine_stop_in_one_sentence(tmp_path: Path) 
     from loyalty.clv_step import subscription_step
     from loyalty.errors import LoyaltyError
 
-    subs = _regular_cohort_subscriptions(tmp_path / "subscriptions.csv")
+    subs = tmp_path / "subscriptions.csv"
+    subs.write_text("customer_id,started_at,ended_at,plan\ns1,2017-01-01,,basic\n")
     config = RunConfig(
         transactions=str(FIXTURES / "transactions.csv"),
         warehouse=tmp_path / "spark-warehouse",

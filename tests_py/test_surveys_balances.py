@@ -1,5 +1,6 @@
-"""Surveys (NPS, CSAT, CSI) and balances (assets, tiers, big-customer decline) end to end:
-`loyalty run` on small hand-made files, every mart value checked by hand.
+"""Surveys (NPS, CSAT, CSI), balances (assets, tiers, big-customer decline) and subscriptions
+(sBG) end to end: one `loyalty run` with all three optional inputs on small hand-made files,
+every mart value checked by hand (subscriptions: against the published sBG figures).
 
 The data (as of 2024-12-31, active window 60 days so that responses can be followed up):
 customers a, b, c, d buy; e answers a survey but never buys; f and g only hold balances.
@@ -16,7 +17,7 @@ import pytest
 
 from conftest import connect, run_cli
 
-SLOW_FIXTURES = {"warehouse"}  # a real run with surveys and balances (conftest: the `slow` tier)
+SLOW_FIXTURES = {"warehouse"}  # a real run with surveys, balances and subscriptions (conftest: the `slow` tier)
 TRANSACTIONS = """transaction_id,customer_id,transacted_at,amount
 t1,a,2024-01-10,100
 t2,a,2024-03-05,50
@@ -67,12 +68,37 @@ x,2025-01-31,savings,10
 """
 
 
+def _regular_cohort_subscriptions(path: Path) -> Path:
+    """FH07's "regular" cohort as subscriptions: 1,000 started 2017-01-01, lost per year as
+    published (1000, 631, 468, 382, 326, 289, 262, 241), plus one bad row per reason."""
+    alive = [1000, 631, 468, 382, 326, 289, 262, 241]
+    lines = ["customer_id,started_at,ended_at,plan"]
+    n = 0
+    for year in range(1, 8):
+        for _ in range(alive[year - 1] - alive[year]):
+            n += 1
+            lines.append(f"s{n},2017-01-01,{2016 + year}-06-30,basic")
+    for _ in range(alive[7]):
+        n += 1
+        lines.append(f"s{n},2017-01-01,,basic")
+    lines += [
+        ",2017-01-01,,basic",  # missing_customer_id
+        "b1,01/02/2017,,basic",  # invalid_started_at: not ISO
+        "b2,2017-01-01,soon,basic",  # invalid_ended_at
+        "b3,2017-05-01,2017-04-01,basic",  # ended_before_started
+        "b4,2099-01-01,,basic",  # started_after_as_of
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("surveys_balances")
     (folder / "transactions.csv").write_text(TRANSACTIONS)
     (folder / "surveys.csv").write_text(SURVEYS)
     (folder / "balances.csv").write_text(BALANCES)
+    subscriptions = _regular_cohort_subscriptions(folder / "subscriptions.csv")
     target = folder / "warehouse.duckdb"
     run_cli(
         "run",
@@ -82,6 +108,10 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
         str(folder / "surveys.csv"),
         "--balances",
         str(folder / "balances.csv"),
+        "--subscriptions",
+        str(subscriptions),
+        "--var",
+        "clv_subscription_period=year",
         "--as-of",
         "2024-12-31",
         "--warehouse",
@@ -341,3 +371,36 @@ def test_a_lost_survey_or_balance_row_fails_the_reconciliation_in_words(warehous
         "add up exactly"
     ) in message
     assert "test assert_balance_rows_reconcile failed: 1 rows break the check: Nothing is lost" in message
+
+
+def test_subscriptions_fit_sbg_and_build_the_survival_marts(warehouse: Path) -> None:
+    """FH07's regular cohort (subscriptions.csv of the module's run, periods of a year): the sBG
+    fit reproduces the published estimates and every input row is a subscriber or rejected."""
+    with connect(warehouse) as con:
+        fit = con.execute(
+            "select param_alpha, param_beta, n_customers, is_converged, time_unit from marts.rpt_clv_model_fits"
+            " where model_name = 'sbg'"
+        ).fetchall()
+        survival = con.execute(
+            "select period_number, n_active, observed_survival, projected_survival"
+            " from marts.rpt_subscription_survival where cohort_start_date = date '2017-01-01' order by 1"
+        ).fetchall()
+        reasons = con.execute("select rejection_reason from marts.rejected_subscriptions order by 1").fetchall()
+        active = con.execute(
+            "select count(*), min(completed_periods), max(completed_periods),"
+            " count(expected_remaining_periods), min(discounted_expected_residual_lifetime)"
+            " from marts.rpt_subscriber_lifetimes"
+        ).fetchone()
+    assert len(fit) == 1
+    alpha, beta, n, converged, unit = fit[0]
+    assert converged and unit == "year" and n == 1000
+    assert alpha == pytest.approx(0.704, abs=5e-4) and beta == pytest.approx(1.182, abs=5e-4)
+    assert [row[1] for row in survival] == [1000, 631, 468, 382, 326, 289, 262, 241]
+    assert all(abs(obs - proj) < 0.02 for _, _, obs, proj in survival)
+    # every input row is either a subscriber in the marts or rejected with its reason
+    assert sorted(r[0] for r in reasons) == sorted(
+        ["missing_customer_id", "invalid_started_at", "invalid_ended_at", "ended_before_started", "started_after_as_of"]
+    )
+    # 241 active after 7 whole years; alpha < 1, so the mean remaining lifetime does not exist (null)
+    assert active[:4] == (241, 7, 7, 0)
+    assert active[4] > 1.0
