@@ -92,12 +92,10 @@ def summarize(engine: Engine, warehouse: Path) -> Summary:
     return summary
 
 
-def _one(con: Any, sql: str) -> Any:
-    row = con.execute(sql).fetchone()
-    return row[0] if row else None
-
-
 def _read(con: Any, warehouse: Path) -> Summary:
+    # Few queries, each reading several numbers: on Spark every query costs a plan and a job
+    # (~1 s on a local session), so the scalar numbers come from one query of scalar subqueries
+    # and one aggregate over dim_customers.
     by_reason = con.execute(
         "select reject_reason, count(*) from marts.rejected_transactions group by 1 order by 2 desc, 1"
     ).fetchall()
@@ -108,27 +106,50 @@ def _read(con: Any, warehouse: Path) -> Summary:
         ).fetchall()
     ]
     dim = "marts.dim_customers"
+    cat = Catalog(con)
+    as_of, raw_rows, valid_rows, rejected_rows, cohorts, month1 = con.execute(
+        """
+        select
+            (select max(as_of_date) from intermediate.int_as_of_date),
+            (select count(*) from raw.transactions),
+            (select count(*) from marts.fct_transactions),
+            (select count(*) from marts.rejected_transactions),
+            (select count(distinct cohort_month) from marts.rpt_cohort_retention_monthly),
+            (select avg(retention_rate) from marts.rpt_cohort_retention_monthly
+             where months_since_first_purchase = 1)
+        """
+    ).fetchone()
+    churn = cat.has(dim, "is_churned")
+    clv = cat.has(dim, "predicted_clv_365d")
+    customers, repeat, revenue, churned, active, predicted = con.execute(
+        f"""
+        select
+            count(*),
+            count(case when frequency > 0 then 1 end),
+            coalesce(sum(total_revenue), 0),
+            {"count(case when is_churned then 1 end)" if churn else "0"},
+            {"count(case when not is_churned then 1 end)" if churn else "0"},
+            {"sum(predicted_clv_365d)" if clv else "cast(null as double)"}
+        from {dim}
+        """
+    ).fetchone()
     s = Summary(
         warehouse=warehouse,
-        as_of_date=_one(con, "select max(as_of_date) from intermediate.int_as_of_date"),
-        raw_rows=int(_one(con, "select count(*) from raw.transactions")),
-        valid_rows=int(_one(con, "select count(*) from marts.fct_transactions")),
-        rejected_rows=int(_one(con, "select count(*) from marts.rejected_transactions")),
+        as_of_date=as_of,
+        raw_rows=int(raw_rows),
+        valid_rows=int(valid_rows),
+        rejected_rows=int(rejected_rows),
         rejected_by_reason={str(k): int(v) for k, v in by_reason},
-        customers=int(_one(con, f"select count(*) from {dim}")),
-        repeat_customers=int(_one(con, f"select count(*) from {dim} where frequency > 0")),
-        total_revenue=float(_one(con, f"select coalesce(sum(total_revenue), 0) from {dim}")),
-        cohorts=int(_one(con, "select count(distinct cohort_month) from marts.rpt_cohort_retention_monthly")),
-        month1_retention=_one(
-            con,
-            "select avg(retention_rate) from marts.rpt_cohort_retention_monthly where months_since_first_purchase = 1",
-        ),
+        customers=int(customers),
+        repeat_customers=int(repeat),
+        total_revenue=float(revenue),
+        cohorts=int(cohorts),
+        month1_retention=month1,
         marts=marts,
     )
-    cat = Catalog(con)
-    if cat.has(dim, "is_churned"):
-        s.churned_customers = int(_one(con, f"select count(*) from {dim} where is_churned"))
-        s.active_customers = int(_one(con, f"select count(*) from {dim} where not is_churned"))
+    if churn:
+        s.churned_customers = int(churned)
+        s.active_customers = int(active)
     for column in ("rfm_segment", "lifecycle_stage", "value_tier"):
         if cat.has(dim, column):
             s.segment_column = column
@@ -139,10 +160,9 @@ def _read(con: Any, warehouse: Path) -> Summary:
                 ).fetchall()
             ]
             break
-    if cat.has(dim, "predicted_clv_365d"):
-        value = _one(con, f"select sum(predicted_clv_365d) from {dim}")
+    if clv:
         s.clv_column = True
-        s.total_predicted_clv = None if value is None else float(value)
+        s.total_predicted_clv = None if predicted is None else float(predicted)
     retention = "marts.rpt_retention_rate_monthly"
     if cat.has(retention, "retention_rate"):
         cols = cat.columns[retention]
@@ -150,9 +170,9 @@ def _read(con: Any, warehouse: Path) -> Summary:
             (c for c, t in cols.items() if t == "DATE"), None
         )
         if month is not None:
-            churn = "churn_rate" if "churn_rate" in cols else "cast(null as double)"
+            churn_rate = "churn_rate" if "churn_rate" in cols else "cast(null as double)"
             row = con.execute(
-                f"select {month}, retention_rate, {churn} from {retention} order by {month} desc limit 1"
+                f"select {month}, retention_rate, {churn_rate} from {retention} order by {month} desc limit 1"
             ).fetchone()
             if row:
                 s.retention_month = row[0]
