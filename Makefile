@@ -68,7 +68,7 @@ dbt-test: setup
 	    --var max_rejected_share=0.5
 
 pytest: setup browser
-	$(BIN)/pytest -m "not soak" -n 3 --dist loadfile --durations=25
+	$(BIN)/pytest -m "not soak" -n 2 --dist loadfile --durations=25
 
 # the exhaustive kill test: every step and random moments (~15 real runs; not in `make test`)
 test-soak: setup
