@@ -11,7 +11,7 @@
     Parquet `timestamp with time zone` (loaded as text with its offset) and a CSV value with
     an offset land on the same day. -#}
 {% macro parse_timestamp(column) -%}
-    {%- set zone = var('business_time_zone') -%}
+    {%- set zone = run_var('business_time_zone') -%}
     {%- set full_pattern = '^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.][0-9]{1,6})?)?(Z|[+-](0[0-9]|1[0-8])(:?[0-5][0-9])?)?)?$' -%}
     {%- set offset = "regexp_extract(" ~ column ~ ", ':[0-9]{2}([.][0-9]+)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)$', 2)" -%}
     {%- set local_text = "replace(substring(" ~ column ~ ", 1, length(" ~ column ~ ") - length(" ~ offset ~ ")), 'T', ' ')" -%}

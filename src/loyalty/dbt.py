@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import hashlib
 import io
 import json
 import os
@@ -72,25 +71,32 @@ def dbt_env(warehouse: Path, target: str = "duckdb") -> dict[str, str]:
     return env
 
 
-# The run's as-of date reaches dbt as this environment variable, not as the var as_of_date
-# (int_as_of_date reads either): dbt parses the whole project again whenever a var changes
-# (~10 s), but when an environment variable changes it re-reads only the files that use it.
+# The run's as-of date reaches dbt as an environment variable, not as the var as_of_date
+# (int_as_of_date reads either), and so does each other var the run sets, as
+# LOYALTY_VAR_<NAME> holding its JSON value (macros/run_var.sql reads it), not as --vars: dbt
+# parses the whole project again whenever --vars differ from its saved parse (~10 s), but when
+# an environment variable changes it re-reads only the files that read it. So runs with
+# different settings share one saved parse, and a var that only the Python steps read
+# (max_rejected_share, churn_model, ...) costs dbt nothing.
 AS_OF_ENV = "LOYALTY_AS_OF_DATE"
+VAR_ENV_PREFIX = "LOYALTY_VAR_"
 
 
-def split_as_of(variables: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, str]]:
-    """(the dbt vars without as_of_date, the environment that carries it: '' = not set)."""
+def vars_env(variables: dict[str, Any] | None) -> dict[str, str]:
+    """The environment that carries a run's dbt vars ('' = the as-of date is not set)."""
     rest = dict(variables or {})
     as_of = rest.pop("as_of_date", None)
-    return rest, {AS_OF_ENV: "" if as_of is None else str(as_of)}
+    env = {AS_OF_ENV: "" if as_of is None else str(as_of)}
+    for name, value in rest.items():
+        env[VAR_ENV_PREFIX + name.upper()] = json.dumps(value, default=str)
+    return env
 
 
-def _vars_and_env(
-    warehouse: Path, target: str, variables: dict[str, Any] | None
-) -> tuple[dict[str, Any], dict[str, str]]:
-    """(the dbt vars to pass, the environment of a dbt command on `warehouse`, as-of date included)."""
-    rest, as_of_env = split_as_of(variables)
-    return rest, {**dbt_env(warehouse, target), **as_of_env}
+def _command_env(warehouse: Path, target: str, variables: dict[str, Any] | None) -> dict[str, str]:
+    """The environment of a dbt command on `warehouse` with the run's vars (and no var of
+    another run, or of the caller's shell)."""
+    env = {key: value for key, value in dbt_env(warehouse, target).items() if not key.startswith(VAR_ENV_PREFIX)}
+    return {**env, **vars_env(variables)}
 
 
 def run_dbt(
@@ -102,19 +108,17 @@ def run_dbt(
     check: bool = True,
 ) -> DbtResult:
     """Run `dbt <args>`; raise BuildError naming the failed nodes when check and dbt fails."""
-    variables, env = _vars_and_env(warehouse, target, variables)
-    command = [dbt_executable(), *args, *_project_args(variables)]
+    env = _command_env(warehouse, target, variables)
+    command = [dbt_executable(), *args, *_project_args()]
     target_dir = state_dir(warehouse) / "target"
     (target_dir / "run_results.json").unlink(missing_ok=True)  # a failure before any node must not quote an older run
     proc = subprocess.run(command, cwd=project_dir(), env=env, capture_output=True, text=True)
     return _result(args, command, proc.returncode, proc.stdout + proc.stderr, target_dir, check)
 
 
-def _project_args(variables: dict[str, Any] | None) -> list[str]:
+def _project_args() -> list[str]:
     project = str(project_dir())
-    return ["--project-dir", project, "--profiles-dir", project] + (
-        ["--vars", json.dumps(variables, sort_keys=True)] if variables else []
-    )
+    return ["--project-dir", project, "--profiles-dir", project]
 
 
 def _result(
@@ -139,14 +143,18 @@ def _environment(env: dict[str, str], cwd: Path | None = None) -> Iterator[None]
     the working folder, and put both back afterwards. Only the changed keys are touched, so the
     run's other threads (Prefect's log shipping) never see an emptied environment."""
     saved = {key: os.environ.get(key) for key, value in env.items() if os.environ.get(key) != value}
+    stale = {key: os.environ[key] for key in os.environ if key.startswith(VAR_ENV_PREFIX) and key not in env}
     saved_cwd = os.getcwd()
     os.environ.update({key: env[key] for key in saved})
+    for key in stale:
+        del os.environ[key]
     try:
         if cwd is not None:
             os.chdir(cwd)
         yield
     finally:
         os.chdir(saved_cwd)
+        os.environ.update(stale)
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -168,27 +176,26 @@ def _release_connections() -> None:
 PARTIAL_PARSE = "partial_parse.msgpack"
 
 
-def _parse_cache(target: str, variables_key: str) -> Path:
-    """The last parse by any run with this target and these vars (dbt parses in full when the
-    vars differ from its saved parse's, so one file per vars: runs that alternate vars, or a
-    backfill of as-of dates run again, each find their own)."""
-    digest = hashlib.sha256(variables_key.encode()).hexdigest()[:16]
-    return project_dir() / "build" / ".dbt-parse-cache" / target / digest / PARTIAL_PARSE
+def _parse_cache(target: str) -> Path:
+    """The last parse of the project by any run with this target. Runs pass their settings in
+    the environment (vars_env), so dbt can start from any earlier run's parse."""
+    return project_dir() / "build" / ".dbt-parse-cache" / target / PARTIAL_PARSE
 
 
-def _seed_partial_parse(target_dir: Path, target: str, variables_key: str) -> None:
-    """A run starts from the last parse of the project by any run with the same vars (dbt
-    checks that it still fits: the same dbt version and profile values, and re-reads changed
-    files; otherwise it parses in full). Saves most of a full parse (~10 s)."""
-    cache = _parse_cache(target, variables_key)
+def _seed_partial_parse(target_dir: Path, target: str) -> None:
+    """A run starts from the last parse of the project by any run (dbt checks that it still
+    fits: the same dbt version, vars and profile values, and re-reads changed files and the
+    files that read a changed environment variable; otherwise it parses in full). Saves most
+    of a full parse (~10 s)."""
+    cache = _parse_cache(target)
     if cache.is_file():
         with contextlib.suppress(OSError):
             target_dir.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(cache, target_dir / PARTIAL_PARSE)
 
 
-def _keep_partial_parse(target_dir: Path, target: str, variables_key: str) -> None:
-    cache = _parse_cache(target, variables_key)
+def _keep_partial_parse(target_dir: Path, target: str) -> None:
+    cache = _parse_cache(target)
     with contextlib.suppress(OSError):
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_name(f".{PARTIAL_PARSE}.{os.getpid()}")
@@ -236,11 +243,12 @@ def run_dbt_in_process(
     """`dbt <args>` in this process (dbtRunner), parsing the project once per (warehouse, target,
     vars) and reusing that manifest; raise BuildError naming the failed nodes when check and dbt fails."""
     warehouse = Path(os.path.abspath(warehouse))  # dbt runs in the warehouse's folder (below)
-    variables, env = _vars_and_env(warehouse, target, variables)
-    common = [*_project_args(variables), "--target", target]
+    env = _command_env(warehouse, target, variables)
+    common = [*_project_args(), "--target", target]
     target_dir = state_dir(warehouse) / "target"
     results_path = target_dir / "run_results.json"
-    key = (str(target_dir), target, json.dumps(variables or {}, sort_keys=True, default=str))
+    # the parse depends on the vars (a model's `enabled`), not on the as-of date (only SQL text)
+    key = (str(target_dir), target, json.dumps(sorted(k for k in env.items() if k[0].startswith(VAR_ENV_PREFIX))))
     cwd = None
     if target != "spark":
         # The profile names the file relative to the warehouse's folder, and dbt runs there: dbt's
@@ -253,11 +261,11 @@ def run_dbt_in_process(
             results_path.unlink(missing_ok=True)  # a failure before any node must not quote an older run
             manifest = _manifests.get(key)
             if manifest is None:
-                _seed_partial_parse(target_dir, target, key[2])
+                _seed_partial_parse(target_dir, target)
                 parsed, text = _invoke(["parse", *common])
                 if parsed.success:
                     manifest = _manifests[key] = parsed.result
-                    _keep_partial_parse(target_dir, target, key[2])
+                    _keep_partial_parse(target_dir, target)
             if manifest is not None:
                 outcome, text = _invoke([*args, *common, *_artifact_flags(args)], manifest)
                 success = bool(outcome.success)

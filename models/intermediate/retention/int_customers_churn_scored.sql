@@ -55,7 +55,7 @@ final as (
         case
             when is_churned then 'high'
             when overdue_ratio <= {{ checked_var('churn_risk_medium_gap_ratio', 0) }} then 'low'
-            when overdue_ratio <= {{ checked_var('churn_risk_high_gap_ratio', var('churn_risk_medium_gap_ratio')) }}
+            when overdue_ratio <= {{ checked_var('churn_risk_high_gap_ratio', run_var('churn_risk_medium_gap_ratio')) }}
                 then 'medium'
             else 'high'
         end as churn_risk,

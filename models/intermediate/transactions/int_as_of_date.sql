@@ -25,8 +25,8 @@ latest_valid as (
         and customer_id is not null
         and transacted_at is not null
         and amount is not null
-        and cast(transacted_at as date) >= cast('{{ var("min_plausible_date") }}' as date)
-        and cast(transacted_at as date) <= cast('{{ var("max_plausible_date") }}' as date)
+        and cast(transacted_at as date) >= cast('{{ run_var('min_plausible_date') }}' as date)
+        and cast(transacted_at as date) <= cast('{{ run_var('max_plausible_date') }}' as date)
         and cast(transacted_at as date) <= cast({{ dbt.current_timestamp() }} as date)
 
 ),

@@ -37,8 +37,8 @@ checked as (
             when transacted_at_raw is null then 'missing_transacted_at'
             when transacted_at is null then 'unparseable_transacted_at'
             when
-                cast(transacted_at as date) < cast('{{ var("min_plausible_date") }}' as date)
-                or cast(transacted_at as date) > cast('{{ var("max_plausible_date") }}' as date)
+                cast(transacted_at as date) < cast('{{ run_var('min_plausible_date') }}' as date)
+                or cast(transacted_at as date) > cast('{{ run_var('max_plausible_date') }}' as date)
                 then 'implausible_transacted_at'
             when amount_raw is null then 'missing_amount'
             when amount is null then 'unparseable_amount'

@@ -1,4 +1,4 @@
-{{ config(enabled=var('subscriptions_path', none) is not none) }}
+{{ config(enabled=run_var('subscriptions_path') is not none) }}
 
 with
 
