@@ -20,7 +20,7 @@ unexport PYTHONDONTWRITEBYTECODE
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: setup demo test test-fast test-soak lint dbt-test pytest bench clean browser
+.PHONY: setup demo test test-fast test-soak lint lint-sql lint-python lint-semantic dbt-test pytest bench clean browser
 
 setup: $(VENV)/.installed $(DOCS_ASSETS)/.installed
 
@@ -52,12 +52,21 @@ test: setup lint pytest
 test-fast: setup lint browser
 	$(BIN)/pytest -m "not spark and not slow and not soak" -n 2 --dist loadfile
 
+# the three lints run side by side (sqlfluff's two processes, mypy, the semantic layer's dbt
+# parse): ~55 s instead of ~95 s from a fresh clone; --output-sync keeps each one's output whole
 lint: setup
+	$(MAKE) --no-print-directory -j 3 --output-sync=target lint-sql lint-python lint-semantic
+
+lint-sql: setup
 	LOYALTY_WAREHOUSE=build/lint/lint.duckdb DBT_TARGET_PATH=build/lint/target $(BIN)/sqlfluff lint --processes 2 models snapshots tests/*.sql
+
+lint-python: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	# the semantic layer: MetricFlow reads target/semantic_manifest.json (README, "Metrics")
+
+# the semantic layer: MetricFlow reads target/semantic_manifest.json (README, "Metrics")
+lint-semantic: setup
 	LOYALTY_WAREHOUSE=build/lint/lint.duckdb LOYALTY_TARGET=analyst $(BIN)/dbt parse --profiles-dir . --quiet
 	LOYALTY_WAREHOUSE=build/lint/lint.duckdb LOYALTY_TARGET=analyst $(BIN)/mf validate-configs --skip-dw
 
