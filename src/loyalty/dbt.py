@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import hashlib
 import io
 import json
 import os
@@ -176,26 +177,30 @@ def _release_connections() -> None:
 PARTIAL_PARSE = "partial_parse.msgpack"
 
 
-def _parse_cache(target: str) -> Path:
-    """The last parse of the project by any run with this target. Runs pass their settings in
-    the environment (vars_env), so dbt can start from any earlier run's parse."""
-    return project_dir() / "build" / ".dbt-parse-cache" / target / PARTIAL_PARSE
+def _parse_cache(target: str, env: dict[str, str]) -> Path:
+    """The last parse of the project by any run with this target and the same profile values
+    (dbt parses in full when they differ from its saved parse's: the DuckDB file's name, its
+    memory limit; dbt-spark's profile check ignores the session's settings, where the Spark
+    warehouse folder is named). Runs pass their settings in the environment (vars_env), so
+    runs with different settings share one saved parse."""
+    keys = () if target == "spark" else ("LOYALTY_WAREHOUSE", MEMORY_LIMIT_ENV)
+    profile = "\0".join(env.get(key, "") for key in keys)
+    digest = hashlib.sha256(profile.encode()).hexdigest()[:16]
+    return project_dir() / "build" / ".dbt-parse-cache" / target / digest / PARTIAL_PARSE
 
 
-def _seed_partial_parse(target_dir: Path, target: str) -> None:
-    """A run starts from the last parse of the project by any run (dbt checks that it still
-    fits: the same dbt version, vars and profile values, and re-reads changed files and the
-    files that read a changed environment variable; otherwise it parses in full). Saves most
-    of a full parse (~10 s)."""
-    cache = _parse_cache(target)
+def _seed_partial_parse(target_dir: Path, cache: Path) -> None:
+    """A run starts from the last parse of the project by any run with the same profile (dbt
+    checks that it still fits: the same dbt version, vars and profile values, and re-reads
+    changed files and the files that read a changed environment variable; otherwise it parses
+    in full). Saves most of a full parse (~10 s)."""
     if cache.is_file():
         with contextlib.suppress(OSError):
             target_dir.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(cache, target_dir / PARTIAL_PARSE)
 
 
-def _keep_partial_parse(target_dir: Path, target: str) -> None:
-    cache = _parse_cache(target)
+def _keep_partial_parse(target_dir: Path, cache: Path) -> None:
     with contextlib.suppress(OSError):
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_name(f".{PARTIAL_PARSE}.{os.getpid()}")
@@ -261,11 +266,11 @@ def run_dbt_in_process(
             results_path.unlink(missing_ok=True)  # a failure before any node must not quote an older run
             manifest = _manifests.get(key)
             if manifest is None:
-                _seed_partial_parse(target_dir, target)
+                _seed_partial_parse(target_dir, _parse_cache(target, env))
                 parsed, text = _invoke(["parse", *common])
                 if parsed.success:
                     manifest = _manifests[key] = parsed.result
-                    _keep_partial_parse(target_dir, target)
+                    _keep_partial_parse(target_dir, _parse_cache(target, env))
             if manifest is not None:
                 outcome, text = _invoke([*args, *common, *_artifact_flags(args)], manifest)
                 success = bool(outcome.success)
