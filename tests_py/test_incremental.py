@@ -21,10 +21,10 @@ from typing import Any
 import duckdb
 import pytest
 
-from conftest import FIXTURES, run_cli
+from conftest import FIXTURES, REPO, run_cli
 from loyalty import pipeline
 from loyalty.generate import generate
-from loyalty.incremental import ChangedInputError
+from loyalty.incremental import INCREMENTAL_RELATIONS, ChangedInputError
 from loyalty.load import load_raw
 from loyalty.pipeline import RunConfig
 
@@ -144,6 +144,18 @@ def test_a_different_export_is_loaded_from_scratch_and_drops_incremental_models(
         assert tables.fetchall() == []
 
 
+def test_every_incremental_model_is_dropped_by_a_load_from_scratch() -> None:
+    """INCREMENTAL_RELATIONS names every model that macro incremental_materialization makes incremental."""
+    models = REPO / "models"
+    incremental = {
+        f"{path.relative_to(models).parts[0]}.{path.stem}"
+        for path in models.rglob("*.sql")
+        if "materialized=incremental_materialization()" in path.read_text()
+    }
+    assert incremental == set(INCREMENTAL_RELATIONS)
+    assert len(incremental) == 4
+
+
 # ---------------------------------------------------------------------------------------------
 # N daily increments against one full build
 
@@ -151,7 +163,13 @@ def test_a_different_export_is_loaded_from_scratch_and_drops_incremental_models(
 # previous as-of month (its month_end_date, activity windows and churn flags) is rebuilt
 DAYS = [dt.date(2024, 6, 29) + dt.timedelta(days=i) for i in range(4)]
 # the incremental models downstream of int_transactions_validated (DuckDB)
-INCREMENTAL_MARTS = ("fct_transactions", "fct_customer_months")
+# the incremental models built in the marts phase (int_transactions_validated, in the inputs
+# phase, is compared row by row in test_daily_classification_equals_a_full_classification)
+INCREMENTAL_MODELS = {
+    "fct_transactions": "marts",
+    "fct_customer_months": "marts",
+    "int_customer_purchase_days": "intermediate",
+}
 FLOAT_REL_TOL = 1e-9
 # columns that name the run itself, not the data
 RUN_COLUMNS = {"rpt_clv_model_fits": {"run_id", "fitted_at"}}
@@ -256,6 +274,15 @@ def _classification(warehouse: Path) -> list[tuple[Any, ...]]:
         ).fetchall()
 
 
+def _purchase_days(warehouse: Path) -> list[tuple[Any, ...]]:
+    """int_customer_purchase_days, incremental too, whole (an intermediate model: not exported)."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(
+            "select customer_id, purchase_date, n_purchases, purchase_amount"
+            " from intermediate.int_customer_purchase_days order by customer_id, purchase_date"
+        ).fetchall()
+
+
 def _run_steps(config: RunConfig) -> Any:
     """The pipeline's steps in the flow's order (flows/pipeline.py), without the checks: prepare
     the work file, load, each dbt build phase (the CLV fit before the last), publish."""
@@ -270,18 +297,19 @@ def _run_steps(config: RunConfig) -> Any:
 
 
 def _rows_built(config: RunConfig) -> dict[str, tuple[int, int, str]]:
-    """Per incremental mart of the last run on config's warehouse: the rows its model query
-    returned (what dbt inserted; the query as dbt ran it, from run_results of the marts
-    phase, rerun on the run's work file), the rows of the table, and the query."""
+    """Per incremental model of the last run on config's warehouse (built in the marts phase):
+    the rows its model query returned (what dbt inserted; the query as dbt ran it, from
+    run_results of the marts phase, rerun on the run's work file), the rows of the table, and
+    the query."""
     results = json.loads((config.engine.state_dir(config.warehouse) / "target" / "run_results_marts.json").read_text())
     code = {r["unique_id"].rsplit(".", 1)[1]: r["compiled_code"] for r in results["results"]}
     out = {}
     with duckdb.connect(str(config.work), read_only=True) as con:
-        for mart in INCREMENTAL_MARTS:
-            built = con.execute(f"select count(*) from ({code[mart]}\n) as built").fetchone()
-            table = con.execute(f"select count(*) from marts.{mart}").fetchone()
+        for model, schema in INCREMENTAL_MODELS.items():
+            built = con.execute(f"select count(*) from ({code[model]}\n) as built").fetchone()
+            table = con.execute(f"select count(*) from {schema}.{model}").fetchone()
             assert built is not None and table is not None
-            out[mart] = (built[0], table[0], code[mart])
+            out[model] = (built[0], table[0], code[model])
     return out
 
 
@@ -312,6 +340,7 @@ def daily_and_full(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         expected_customer_months = latest[0]
     daily = _marts(root / "daily.duckdb")
     daily_classification = _classification(root / "daily.duckdb")
+    daily_purchase_days = _purchase_days(root / "daily.duckdb")
     # then the full build: --full-refresh on the same warehouse reloads the whole export and
     # rebuilds every model from scratch (checked below: it loaded from scratch, and the
     # incremental models selected every row)
@@ -324,12 +353,14 @@ def daily_and_full(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "loads": loads,
         "daily": daily,
         "daily_classification": daily_classification,
+        "daily_purchase_days": daily_purchase_days,
         "last_daily": last_daily,
         "expected_customer_months": expected_customer_months,
         "full_load": full_load,
         "full_built": _rows_built(full),
         "full": _marts(full.warehouse),
         "full_classification": _classification(full.warehouse),
+        "full_purchase_days": _purchase_days(full.warehouse),
     }
 
 
@@ -383,6 +414,10 @@ def test_daily_run_rebuilds_only_the_new_transactions_and_the_customers_and_mont
     assert "carried_forward" in code
     assert built == daily_and_full["expected_customer_months"]
     assert built < table / 2, (built, table)
+    # int_customer_purchase_days: every purchase day of the customers of those rows only
+    built, table, code = last["int_customer_purchase_days"]
+    assert "classification_run = (" in code
+    assert 0 < built < table / 10, (built, table)
 
 
 @pytest.mark.slow
@@ -391,9 +426,9 @@ def test_full_refresh_rebuilds_everything_from_scratch(daily_and_full: dict[str,
     assert daily_and_full["full_load"].from_scratch
     assert daily_and_full["full_load"].reason == "--full-refresh"
     assert daily_and_full["full_load"].rows_added == daily_and_full["loads"][-1].rows_total
-    for mart, (built, table, code) in daily_and_full["full_built"].items():
-        assert "classification_run" not in code and "carried_forward" not in code, mart
-        assert built == table, mart
+    for model, (built, table, code) in daily_and_full["full_built"].items():
+        assert "classification_run" not in code and "carried_forward" not in code, model
+        assert built == table, model
 
 
 @pytest.mark.slow
@@ -428,3 +463,10 @@ def test_daily_classification_equals_a_full_classification(daily_and_full: dict[
     assert daily == full
     reasons = {row[-1] for row in full}
     assert {None, "duplicate_transaction_id", "after_as_of"} <= reasons
+
+
+@pytest.mark.slow
+def test_daily_purchase_days_equal_a_full_build(daily_and_full: dict[str, Any]) -> None:
+    daily, full = daily_and_full["daily_purchase_days"], daily_and_full["full_purchase_days"]
+    assert len(full) > 1000
+    assert daily == full

@@ -40,6 +40,7 @@ ROW_ID_FILE_FACTOR = 10**12
 # --full-refresh: raw_row_ids of a new export say nothing about the rows already classified.
 INCREMENTAL_RELATIONS = (
     "intermediate.int_transactions_validated",
+    "intermediate.int_customer_purchase_days",
     "marts.fct_transactions",
     "marts.fct_customer_months",
 )
