@@ -153,7 +153,7 @@ def test_every_incremental_model_is_dropped_by_a_load_from_scratch() -> None:
         if "materialized=incremental_materialization()" in path.read_text()
     }
     assert incremental == set(INCREMENTAL_RELATIONS)
-    assert len(incremental) == 4
+    assert len(incremental) == 5
 
 
 # ---------------------------------------------------------------------------------------------
@@ -169,6 +169,7 @@ INCREMENTAL_MODELS = {
     "fct_transactions": "marts",
     "fct_customer_months": "marts",
     "int_customer_purchase_days": "intermediate",
+    "int_customer_totals": "intermediate",
 }
 FLOAT_REL_TOL = 1e-9
 # columns that name the run itself, not the data
@@ -414,10 +415,11 @@ def test_daily_run_rebuilds_only_the_new_transactions_and_the_customers_and_mont
     assert "carried_forward" in code
     assert built == daily_and_full["expected_customer_months"]
     assert built < table / 2, (built, table)
-    # int_customer_purchase_days: every purchase day of the customers of those rows only
-    built, table, code = last["int_customer_purchase_days"]
-    assert "classification_run = (" in code
-    assert 0 < built < table / 10, (built, table)
+    # int_customer_purchase_days and int_customer_totals: the customers of those rows only
+    for model in ("int_customer_purchase_days", "int_customer_totals"):
+        built, table, code = last[model]
+        assert "classification_run = (" in code, model
+        assert 0 < built < table / 10, (model, built, table)
 
 
 @pytest.mark.slow

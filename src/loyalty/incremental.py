@@ -41,6 +41,7 @@ ROW_ID_FILE_FACTOR = 10**12
 INCREMENTAL_RELATIONS = (
     "intermediate.int_transactions_validated",
     "intermediate.int_customer_purchase_days",
+    "intermediate.int_customer_totals",
     "marts.fct_transactions",
     "marts.fct_customer_months",
 )

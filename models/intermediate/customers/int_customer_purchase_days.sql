@@ -12,7 +12,7 @@
     incremental_strategy='delete+insert',
     unique_key='customer_id',
     on_schema_change='fail',
-    post_hook="{{ delete_purchase_days_no_longer_valid(ref('int_transactions_validated'), ref('int_transactions_accepted')) }}",
+    post_hook="{{ delete_customers_without_purchase(ref('int_transactions_validated'), ref('int_transactions_accepted')) }}",
 ) }}
 with
 
