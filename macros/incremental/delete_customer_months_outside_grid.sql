@@ -13,11 +13,7 @@
                 from {{ as_of_relation }} as as_of
             )
             or (
-                customer_months.customer_id in (
-                    select validated.customer_id
-                    from {{ validated_relation }} as validated
-                    where {{ latest_classification_run(validated_relation, 'validated.') }}
-                )
+                customer_months.customer_id in ({{ customers_of_latest_classification(validated_relation) }})
                 -- before the customer's cohort month, or any month when they have no purchase
                 -- any more (a scalar subquery on the key: a correlated `not exists` with the
                 -- inequality took 17 s on a 40M-row grid, this 1.5 s)

@@ -6,21 +6,13 @@
 {% macro delete_customers_without_purchase(validated_relation, accepted_relation) -%}
     {%- if is_incremental() -%}
         delete from {{ this }}
-        where customer_id in (
-            select validated.customer_id
-            from {{ validated_relation }} as validated
-            where {{ latest_classification_run(validated_relation, 'validated.') }}
-        )
+        where customer_id in ({{ customers_of_latest_classification(validated_relation) }})
         and customer_id not in (
             select accepted.customer_id
             from {{ accepted_relation }} as accepted
             where
                 not accepted.is_refund
-                and accepted.customer_id in (
-                    select validated.customer_id
-                    from {{ validated_relation }} as validated
-                    where {{ latest_classification_run(validated_relation, 'validated.') }}
-                )
+                and accepted.customer_id in ({{ customers_of_latest_classification(validated_relation) }})
         )
     {%- endif -%}
 {%- endmacro %}

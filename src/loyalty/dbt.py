@@ -253,7 +253,8 @@ def run_dbt_in_process(
     target_dir = state_dir(warehouse) / "target"
     results_path = target_dir / "run_results.json"
     # the parse depends on the vars (a model's `enabled`), not on the as-of date (only SQL text)
-    key = (str(target_dir), target, json.dumps(sorted(k for k in env.items() if k[0].startswith(VAR_ENV_PREFIX))))
+    run_vars = {name: value for name, value in env.items() if name.startswith(VAR_ENV_PREFIX)}
+    key = (str(target_dir), target, json.dumps(run_vars, sort_keys=True))
     cwd = None
     if target != "spark":
         # The profile names the file relative to the warehouse's folder, and dbt runs there: dbt's
@@ -266,11 +267,12 @@ def run_dbt_in_process(
             results_path.unlink(missing_ok=True)  # a failure before any node must not quote an older run
             manifest = _manifests.get(key)
             if manifest is None:
-                _seed_partial_parse(target_dir, _parse_cache(target, env))
+                cache = _parse_cache(target, env)
+                _seed_partial_parse(target_dir, cache)
                 parsed, text = _invoke(["parse", *common])
                 if parsed.success:
                     manifest = _manifests[key] = parsed.result
-                    _keep_partial_parse(target_dir, _parse_cache(target, env))
+                    _keep_partial_parse(target_dir, cache)
             if manifest is not None:
                 outcome, text = _invoke([*args, *common, *_artifact_flags(args)], manifest)
                 success = bool(outcome.success)

@@ -20,11 +20,7 @@ transactions as (
 
     select * from {{ ref('int_transactions_accepted') }}
     {%- if is_incremental() %}
-        where customer_id in (
-            select validated.customer_id
-            from {{ ref('int_transactions_validated') }} as validated
-            where {{ latest_classification_run(ref('int_transactions_validated'), 'validated.') }}
-        )
+        where customer_id in ({{ customers_of_latest_classification(ref('int_transactions_validated')) }})
     {%- endif %}
 
 ),
