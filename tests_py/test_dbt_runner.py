@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from loyalty.dbt import _command_env, _environment, dbt_env, dbt_executable, vars_env
+from loyalty.dbt import _environment, dbt_env, dbt_executable, vars_env
 from loyalty.project import project_dir
 
 
@@ -45,7 +45,7 @@ def test_a_runs_vars_reach_dbt_as_environment_variables() -> None:
 
 def test_a_run_ignores_vars_of_the_shell_and_of_earlier_runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("LOYALTY_VAR_ACTIVE_WINDOW_DAYS", "40")  # the caller's shell
-    env = _command_env(tmp_path / "w.duckdb", "duckdb", {"recent_customer_days": 30})
+    env = dbt_env(tmp_path / "w.duckdb", "duckdb", {"recent_customer_days": 30})
     assert {k: v for k, v in env.items() if k.startswith("LOYALTY_VAR_")} == {"LOYALTY_VAR_RECENT_CUSTOMER_DAYS": "30"}
     with _environment(env):
         assert "LOYALTY_VAR_ACTIVE_WINDOW_DAYS" not in os.environ

@@ -10,9 +10,7 @@
         and customer_id not in (
             select accepted.customer_id
             from {{ accepted_relation }} as accepted
-            where
-                not accepted.is_refund
-                and accepted.customer_id in ({{ customers_of_latest_classification(validated_relation) }})
+            where not accepted.is_refund
         )
     {%- endif -%}
 {%- endmacro %}

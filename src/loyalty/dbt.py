@@ -51,27 +51,6 @@ def state_dir(warehouse: Path) -> Path:
     return warehouse.parent / f"{warehouse.name}.dbt"
 
 
-def dbt_env(warehouse: Path, target: str = "duckdb") -> dict[str, str]:
-    env = dict(os.environ)
-    env["LOYALTY_WAREHOUSE"] = str(warehouse)
-    env["LOYALTY_TARGET"] = target
-    env["DBT_TARGET_PATH"] = str(state_dir(warehouse) / "target")
-    env["DBT_LOG_PATH"] = str(state_dir(warehouse) / "logs")
-    env["DBT_USE_COLORS"] = "false"
-    env[MEMORY_LIMIT_ENV] = memory_limit()  # validated here: profiles.yml passes it to DuckDB as is
-    # dbt's file log (logs/dbt.log) at info: a line per node and every error. Its default,
-    # debug, writes every query and event and costs about a quarter of a build's time
-    # (py-spy on the marts phase of the fixture run: 17.9 s -> 13.5 s). Set
-    # DBT_LOG_LEVEL_FILE=debug to get the queries back.
-    env.setdefault("DBT_LOG_LEVEL_FILE", "info")
-    # the captured console log (quoted when dbt fails before running any node) only needs
-    # warnings and errors: formatting a start and an end line per node cost ~1 s per run
-    env.setdefault("DBT_LOG_LEVEL", "warn")
-    env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    env.setdefault("DO_NOT_TRACK", "1")
-    return env
-
-
 # The run's as-of date reaches dbt as an environment variable, not as the var as_of_date
 # (int_as_of_date reads either), and so does each other var the run sets, as
 # LOYALTY_VAR_<NAME> holding its JSON value (macros/run_var.sql reads it), not as --vars: dbt
@@ -93,11 +72,28 @@ def vars_env(variables: dict[str, Any] | None) -> dict[str, str]:
     return env
 
 
-def _command_env(warehouse: Path, target: str, variables: dict[str, Any] | None) -> dict[str, str]:
-    """The environment of a dbt command on `warehouse` with the run's vars (and no var of
-    another run, or of the caller's shell)."""
-    env = {key: value for key, value in dbt_env(warehouse, target).items() if not key.startswith(VAR_ENV_PREFIX)}
-    return {**env, **vars_env(variables)}
+def dbt_env(warehouse: Path, target: str = "duckdb", variables: dict[str, Any] | None = None) -> dict[str, str]:
+    """The environment of a dbt command on `warehouse`: os.environ with the project's dbt
+    settings and the run's vars (vars_env), and no var of another run or of the caller's shell."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(VAR_ENV_PREFIX)}
+    env.update(vars_env(variables))
+    env["LOYALTY_WAREHOUSE"] = str(warehouse)
+    env["LOYALTY_TARGET"] = target
+    env["DBT_TARGET_PATH"] = str(state_dir(warehouse) / "target")
+    env["DBT_LOG_PATH"] = str(state_dir(warehouse) / "logs")
+    env["DBT_USE_COLORS"] = "false"
+    env[MEMORY_LIMIT_ENV] = memory_limit()  # validated here: profiles.yml passes it to DuckDB as is
+    # dbt's file log (logs/dbt.log) at info: a line per node and every error. Its default,
+    # debug, writes every query and event and costs about a quarter of a build's time
+    # (py-spy on the marts phase of the fixture run: 17.9 s -> 13.5 s). Set
+    # DBT_LOG_LEVEL_FILE=debug to get the queries back.
+    env.setdefault("DBT_LOG_LEVEL_FILE", "info")
+    # the captured console log (quoted when dbt fails before running any node) only needs
+    # warnings and errors: formatting a start and an end line per node cost ~1 s per run
+    env.setdefault("DBT_LOG_LEVEL", "warn")
+    env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    env.setdefault("DO_NOT_TRACK", "1")
+    return env
 
 
 def run_dbt(
@@ -109,7 +105,7 @@ def run_dbt(
     check: bool = True,
 ) -> DbtResult:
     """Run `dbt <args>`; raise BuildError naming the failed nodes when check and dbt fails."""
-    env = _command_env(warehouse, target, variables)
+    env = dbt_env(warehouse, target, variables)
     command = [dbt_executable(), *args, *_project_args()]
     target_dir = state_dir(warehouse) / "target"
     (target_dir / "run_results.json").unlink(missing_ok=True)  # a failure before any node must not quote an older run
@@ -248,7 +244,7 @@ def run_dbt_in_process(
     """`dbt <args>` in this process (dbtRunner), parsing the project once per (warehouse, target,
     vars) and reusing that manifest; raise BuildError naming the failed nodes when check and dbt fails."""
     warehouse = Path(os.path.abspath(warehouse))  # dbt runs in the warehouse's folder (below)
-    env = _command_env(warehouse, target, variables)
+    env = dbt_env(warehouse, target, variables)
     common = [*_project_args(), "--target", target]
     target_dir = state_dir(warehouse) / "target"
     results_path = target_dir / "run_results.json"

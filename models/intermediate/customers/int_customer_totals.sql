@@ -16,12 +16,20 @@
     post_hook="{{ delete_customers_without_purchase(ref('int_transactions_validated'), ref('int_transactions_accepted')) }}",
 ) }}
 with
+{%- if is_incremental() %}
+
+customers_to_rebuild as (
+
+    {{ customers_of_latest_classification(ref('int_transactions_validated')) }}
+
+),
+{%- endif %}
 
 transactions as (
 
     select * from {{ ref('int_transactions_accepted') }}
     {%- if is_incremental() %}
-        where customer_id in ({{ customers_of_latest_classification(ref('int_transactions_validated')) }})
+        where customer_id in (select customers_to_rebuild.customer_id from customers_to_rebuild)
     {%- endif %}
 
 ),
@@ -30,7 +38,7 @@ purchase_days as (
 
     select * from {{ ref('int_customer_purchase_days') }}
     {%- if is_incremental() %}
-        where customer_id in ({{ customers_of_latest_classification(ref('int_transactions_validated')) }})
+        where customer_id in (select customers_to_rebuild.customer_id from customers_to_rebuild)
     {%- endif %}
 
 ),

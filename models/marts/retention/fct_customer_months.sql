@@ -51,11 +51,9 @@ as_of as (
 
 reclassified_customers as (
 
-    select distinct validated.customer_id
-    from {{ ref('int_transactions_validated') }} as validated
-    where
-        {{ latest_classification_run(ref('int_transactions_validated'), 'validated.') }}
-        and validated.customer_id is not null
+    select distinct latest.customer_id
+    from ({{ customers_of_latest_classification(ref('int_transactions_validated')) }}) as latest
+    where latest.customer_id is not null
 
 ),
 
