@@ -39,6 +39,7 @@ ROW_ID_FILE_FACTOR = 10**12
 # from scratch drops them so that the next dbt build rebuilds them in full even without
 # --full-refresh: raw_row_ids of a new export say nothing about the rows already classified.
 INCREMENTAL_RELATIONS = (
+    "intermediate.int_transaction_dates",
     "intermediate.int_transactions_validated",
     "intermediate.int_customer_purchase_days",
     "intermediate.int_customer_totals",

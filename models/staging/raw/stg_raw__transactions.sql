@@ -22,6 +22,7 @@ renamed as (
         store_id,
         quantity as quantity_raw,
         raw_line,
+        loaded_at,
         {{ parse_timestamp('transacted_at') }} as transacted_at,
         {{ parse_decimal('amount', money_type()) }} as amount,
         {{ parse_integer('quantity') }} as quantity
