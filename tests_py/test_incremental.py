@@ -153,7 +153,7 @@ def test_every_incremental_model_is_dropped_by_a_load_from_scratch() -> None:
         if "materialized=incremental_materialization()" in path.read_text()
     }
     assert incremental == set(INCREMENTAL_RELATIONS)
-    assert len(incremental) == 5
+    assert len(incremental) == 6
 
 
 # ---------------------------------------------------------------------------------------------
@@ -284,6 +284,12 @@ def _purchase_days(warehouse: Path) -> list[tuple[Any, ...]]:
         ).fetchall()
 
 
+def _transaction_dates(warehouse: Path) -> list[tuple[Any, ...]]:
+    """int_transaction_dates' dates (incremental; last_loaded_at is the time of a load: not compared)."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute("select transaction_date from intermediate.int_transaction_dates order by 1").fetchall()
+
+
 def _run_steps(config: RunConfig) -> Any:
     """The pipeline's steps in the flow's order (flows/pipeline.py), without the checks: prepare
     the work file, load, each dbt build phase (the CLV fit before the last), publish."""
@@ -342,6 +348,7 @@ def daily_and_full(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     daily = _marts(root / "daily.duckdb")
     daily_classification = _classification(root / "daily.duckdb")
     daily_purchase_days = _purchase_days(root / "daily.duckdb")
+    daily_transaction_dates = _transaction_dates(root / "daily.duckdb")
     # then the full build: --full-refresh on the same warehouse reloads the whole export and
     # rebuilds every model from scratch (checked below: it loaded from scratch, and the
     # incremental models selected every row)
@@ -355,6 +362,7 @@ def daily_and_full(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "daily": daily,
         "daily_classification": daily_classification,
         "daily_purchase_days": daily_purchase_days,
+        "daily_transaction_dates": daily_transaction_dates,
         "last_daily": last_daily,
         "expected_customer_months": expected_customer_months,
         "full_load": full_load,
@@ -362,6 +370,7 @@ def daily_and_full(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "full": _marts(full.warehouse),
         "full_classification": _classification(full.warehouse),
         "full_purchase_days": _purchase_days(full.warehouse),
+        "full_transaction_dates": _transaction_dates(full.warehouse),
     }
 
 
@@ -465,6 +474,16 @@ def test_daily_classification_equals_a_full_classification(daily_and_full: dict[
     assert daily == full
     reasons = {row[-1] for row in full}
     assert {None, "duplicate_transaction_id", "after_as_of"} <= reasons
+
+
+@pytest.mark.slow
+def test_daily_transaction_dates_equal_a_full_build(daily_and_full: dict[str, Any]) -> None:
+    """The dates int_as_of_date picks from, kept incrementally, against the full build's; the
+    history and every daily file add dates (a day late, a day early)."""
+    daily, full = daily_and_full["daily_transaction_dates"], daily_and_full["full_transaction_dates"]
+    assert len(full) > 100
+    assert daily == full
+    assert max(full)[0] > DAYS[-1]  # a row dated after the last as-of date is among them
 
 
 @pytest.mark.slow
