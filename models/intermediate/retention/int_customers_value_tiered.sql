@@ -39,29 +39,60 @@ revenue_last_12_months as (
 
 ),
 
-ranked as (
+joined as (
 
     select
         customers.customer_id,
         customers.n_purchase_days,
         customers.first_purchase_date,
+        customers.last_purchase_date,
         customers.as_of_date,
         churn_scores.is_churned,
-        coalesce(revenue_last_12_months.revenue_last_12_months, 0) as revenue_last_12_months,
-        row_number() over (
-            partition by churn_scores.is_churned
-            order by
-                coalesce(revenue_last_12_months.revenue_last_12_months, 0) desc,
-                customers.last_purchase_date desc,
-                customers.customer_id asc
-        ) as revenue_rank,
-        count(case when not churn_scores.is_churned then 1 end) over () as n_active_customers
+        coalesce(revenue_last_12_months.revenue_last_12_months, 0) as revenue_last_12_months
 
     from customers
     inner join churn_scores
         on customers.customer_id = churn_scores.customer_id
     left join revenue_last_12_months
         on customers.customer_id = revenue_last_12_months.customer_id
+
+),
+
+revenue_ranks as (
+
+    -- the revenue rank among active customers, needed only for those with revenue: they rank
+    -- before every active customer without (so their ranks are the same as among all active
+    -- customers), and the sort skips the many ties at zero revenue (10M transactions: the
+    -- model's query 5.7 s -> 3.2 s, same rows)
+    select
+        customer_id,
+        row_number() over (
+            order by
+                revenue_last_12_months desc,
+                last_purchase_date desc,
+                customer_id asc
+        ) as revenue_rank
+
+    from joined
+    where not is_churned and revenue_last_12_months > 0
+
+),
+
+ranked as (
+
+    select
+        joined.customer_id,
+        joined.n_purchase_days,
+        joined.first_purchase_date,
+        joined.as_of_date,
+        joined.is_churned,
+        joined.revenue_last_12_months,
+        revenue_ranks.revenue_rank,
+        count(case when not joined.is_churned then 1 end) over () as n_active_customers
+
+    from joined
+    left join revenue_ranks
+        on joined.customer_id = revenue_ranks.customer_id
 
 ),
 

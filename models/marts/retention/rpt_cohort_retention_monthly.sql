@@ -9,15 +9,9 @@ customers as (
 
 ),
 
-purchase_days as (
+customer_months as (
 
-    select * from {{ ref('int_customer_purchase_days') }}
-
-),
-
-transactions as (
-
-    select * from {{ ref('fct_transactions') }}
+    select * from {{ ref('fct_customer_months') }}
 
 ),
 
@@ -58,33 +52,19 @@ cohort_grid as (
 
 monthly_activity as (
 
+    -- the customer-month grid holds each customer's purchase days and net revenue per month
+    -- from the cohort month to the as-of month: no count(distinct) over the purchase days
+    -- (10M transactions: the model's query 5.6 s -> 0.5 s, same rows)
     select
-        customers.cohort_month,
-        cast({{ dbt.date_trunc('month', 'purchase_days.purchase_date') }} as date) as activity_month,
-        count(distinct purchase_days.customer_id) as active_customers
+        cohort_month,
+        activity_month,
+        count(case when n_purchase_days > 0 then 1 end) as active_customers,
+        sum(revenue) as revenue
 
-    from purchase_days
-    inner join customers
-        on purchase_days.customer_id = customers.customer_id
+    from customer_months
     group by
-        customers.cohort_month,
-        cast({{ dbt.date_trunc('month', 'purchase_days.purchase_date') }} as date)
-
-),
-
-monthly_revenue as (
-
-    select
-        customers.cohort_month,
-        cast({{ dbt.date_trunc('month', 'transactions.transaction_date') }} as date) as activity_month,
-        sum(transactions.amount) as revenue
-
-    from transactions
-    inner join customers
-        on transactions.customer_id = customers.customer_id
-    group by
-        customers.cohort_month,
-        cast({{ dbt.date_trunc('month', 'transactions.transaction_date') }} as date)
+        cohort_month,
+        activity_month
 
 ),
 
@@ -96,17 +76,13 @@ joined as (
         cohort_grid.months_since_first_purchase,
         cohort_grid.cohort_size,
         coalesce(monthly_activity.active_customers, 0) as active_customers,
-        coalesce(monthly_revenue.revenue, 0) as revenue
+        coalesce(monthly_activity.revenue, 0) as revenue
 
     from cohort_grid
     left join monthly_activity
         on
             cohort_grid.cohort_month = monthly_activity.cohort_month
             and cohort_grid.activity_month = monthly_activity.activity_month
-    left join monthly_revenue
-        on
-            cohort_grid.cohort_month = monthly_revenue.cohort_month
-            and cohort_grid.activity_month = monthly_revenue.activity_month
 
 ),
 
