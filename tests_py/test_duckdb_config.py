@@ -58,3 +58,17 @@ def test_a_run_with_a_bad_budget_stops_in_one_sentence(tmp_path: Path) -> None:
     )
     assert_one_sentence_error(proc, "LOYALTY_DUCKDB_MEMORY_LIMIT='plenty' is not a memory size")
     assert not (tmp_path / "w.duckdb").exists()
+
+
+@pytest.mark.slow
+def test_dbt_opens_the_warehouse_with_the_budget(monkeypatch, tmp_path: Path) -> None:
+    """profiles.yml hands the budget to DuckDB when dbt opens the file (config_options): a real
+    dbt query reads it back."""
+    from loyalty.dbt import run_dbt
+
+    monkeypatch.setenv(MEMORY_LIMIT_ENV, "512MiB")
+    shown = run_dbt(
+        ["show", "--inline", "select current_setting('memory_limit') as budget", "--output", "json", "--quiet"],
+        tmp_path / "w.duckdb",
+    )
+    assert '"budget": "512.0 MiB"' in shown.output, shown.output

@@ -18,22 +18,35 @@ import pytest
 from conftest import REPO
 
 # a command without a Prefect API: starts the temporary server, runs a flow against it, and
-# prints the flow's return value, the API URL and the server's process id
+# prints the flow's return value, the API URL, the server's process id, the Prefect log workers
+# left after the flow and whether the flow's log line reached the server
 COMMAND = """
 import os, signal, sys
-from prefect import flow
-from loyalty.orchestration import temporary_server
+from prefect import flow, get_run_logger
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+from prefect.logging.handlers import APILogWorker
+from loyalty.orchestration import runner, temporary_server
 
 url = temporary_server.ensure_prefect_api(preload=lambda: print("preloaded", flush=True))
 server = temporary_server._started[0]
 
 @flow
 def add(a: int, b: int) -> int:
+    get_run_logger().info("adding %s and %s", a, b)
     return a + b
 
 print("api", url, os.environ["PREFECT_API_URL"], flush=True)
 print("pid", server.process.pid, flush=True)
-print("flow", add(2, 3), flush=True)
+state = runner._call(add, {"a": 2, "b": 3, "return_state": True})  # as `loyalty run` calls its flow
+print("flow", state.result(), flush=True)
+# the run's logs are on the server once the call returns, and no log worker is left for the
+# interpreter's exit to flush (that flush waited 5 s at the end of every command)
+print("workers", len(APILogWorker._instances), flush=True)
+run_logs = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[state.state_details.flow_run_id]))
+with get_client(sync_client=True) as client:
+    logs = client.read_logs(log_filter=run_logs)
+print("logged", "adding 2 and 3" in [log.message for log in logs], flush=True)
 if sys.argv[1] == "kill":
     os.kill(os.getpid(), signal.SIGKILL)
 """
@@ -85,6 +98,7 @@ def test_a_command_without_a_prefect_api_runs_its_flow_on_a_temporary_server_tha
     proc, lines = _run("exit", tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert lines["flow"] == "5"
+    assert (lines["workers"], lines["logged"]) == ("0", "True")
     url, env_url = lines["api"].split()
     assert url == env_url  # every Prefect client of the process (log and event workers too) uses it
     assert url.startswith("http://127.0.0.1:") and url.endswith("/api")
