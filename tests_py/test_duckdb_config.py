@@ -62,8 +62,7 @@ def test_a_run_with_a_bad_budget_stops_in_one_sentence(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_dbt_opens_the_warehouse_with_the_budget(monkeypatch, tmp_path: Path) -> None:
-    """profiles.yml hands the budget to DuckDB when dbt opens the file (config_options): a real
-    dbt query reads it back."""
+    """profiles.yml hands the budget to dbt's DuckDB connections: a real dbt query reads it back."""
     from loyalty.dbt import run_dbt
 
     monkeypatch.setenv(MEMORY_LIMIT_ENV, "512MiB")

@@ -325,6 +325,7 @@ def test_unknown_attribute_column_stops_the_run(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert "attribute column attr_parking" in proc.stderr and "csi_weights" in proc.stderr
+    assert not list(tmp_path.glob("w.duckdb*"))  # refused before the run started (check_extra_inputs)
 
 
 def test_missing_required_balance_column_stops_the_run(tmp_path: Path) -> None:
@@ -342,6 +343,7 @@ def test_missing_required_balance_column_stops_the_run(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().endswith("is missing the required column balance_date.")
+    assert not list(tmp_path.glob("w.duckdb*"))  # refused before the run started (check_extra_inputs)
 
 
 def test_a_lost_survey_or_balance_row_fails_the_reconciliation_in_words(warehouse: Path, tmp_path: Path) -> None:

@@ -15,7 +15,8 @@ every run):
 - raw.balances: customer_id, balance_date, product, balance
 
 A surveys file whose `attr_<name>` column names an attribute that is not in the seed
-`csi_weights` stops the run (InputError), as does a missing required column.
+`csi_weights` stops the run (InputError), as does a missing required column: before the run
+starts (check_extra_inputs, called by the CLI before Prefect and dbt start), and again at load.
 
 The tables are built by plain SQL on a DuckDB connection; the Spark loader builds them
 the same way in an in-memory DuckDB and copies them into Spark (loyalty.spark.load_extra).
@@ -114,6 +115,21 @@ def _checked_columns(
     return columns
 
 
+def _survey_columns(con: duckdb.DuckDBPyConnection, file: Path) -> tuple[dict[str, str], list[str]]:
+    """The surveys file's columns (as _columns) and its attr_<name> columns, sorted; InputError
+    for a missing required column or an attribute that is not in csi_weights."""
+    columns = _checked_columns(con, file, SURVEY_REQUIRED, "surveys")
+    attributes = sorted(c for c in columns if c.startswith(SURVEY_ATTRIBUTE_PREFIX))
+    known = set(csi_attributes())
+    unknown = [a for a in attributes if a[len(SURVEY_ATTRIBUTE_PREFIX) :] not in known]
+    if unknown:
+        raise InputError(
+            f"The surveys file {file} has the attribute column {unknown[0]}, whose attribute is not in "
+            f"{CSI_WEIGHTS_SEED} (known: {', '.join(sorted(known))})."
+        )
+    return columns, attributes
+
+
 def load_surveys(con: duckdb.DuckDBPyConnection, spec: str | Path | None) -> tuple[int, int]:
     """raw.survey_responses and raw.survey_attribute_scores from the surveys input (empty when None)."""
     if not spec:
@@ -121,17 +137,9 @@ def load_surveys(con: duckdb.DuckDBPyConnection, spec: str | Path | None) -> tup
         _empty(con, "survey_attribute_scores", ("attribute", "score"))
         return 0, 0
     files = resolve_files(spec, "surveys")
-    known = set(csi_attributes())
     response_selects, attribute_selects = [], []
     for index, file in enumerate(files, start=1):
-        columns = _checked_columns(con, file, SURVEY_REQUIRED, "surveys")
-        attributes = sorted(c for c in columns if c.startswith(SURVEY_ATTRIBUTE_PREFIX))
-        unknown = [a for a in attributes if a[len(SURVEY_ATTRIBUTE_PREFIX) :] not in known]
-        if unknown:
-            raise InputError(
-                f"The surveys file {file} has the attribute column {unknown[0]}, whose attribute is not in "
-                f"{CSI_WEIGHTS_SEED} (known: {', '.join(sorted(known))})."
-            )
+        columns, attributes = _survey_columns(con, file)
         numbered = f"numbered_{index}"
         con.execute(f"create or replace temp table {numbered} as {_numbered_file(con, file, index, columns)}")
         parts = [
@@ -185,11 +193,19 @@ def load_extra_into(
 
 
 def check_extra_inputs(surveys: str | Path | None, balances: str | Path | None) -> None:
-    """Fail early (before the run starts) when a given input matches no file."""
-    if surveys:
-        resolve_files(surveys, "surveys")
-    if balances:
-        resolve_files(balances, "balances")
+    """Refuse a bad surveys or balances input before the run starts (InputError): a path that
+    matches no file, a header that cannot be read, a missing required column, an attribute
+    column whose attribute is not in csi_weights. The load checks the same again."""
+    if not (surveys or balances):
+        return
+    con = duckdb_connect()
+    try:
+        for file in resolve_files(surveys, "surveys") if surveys else []:
+            _survey_columns(con, file)
+        for file in resolve_files(balances, "balances") if balances else []:
+            _checked_columns(con, file, BALANCE_REQUIRED, "balances")
+    finally:
+        con.close()
 
 
 def load_extra_raw(warehouse: Path, surveys: str | Path | None, balances: str | Path | None) -> ExtraLoadResult:
