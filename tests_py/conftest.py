@@ -28,6 +28,11 @@ from loyalty.pipeline import UNIT_TESTS_SETTING
 # `fixture_warehouse` (test_build_phases.py checks that every one of them ran and passed), and
 # `make dbt-test` runs them again; the suite's other runs leave them out (README, "Development").
 os.environ.setdefault(UNIT_TESTS_SETTING, "skip")
+# No dbt file log in the suite's runs (no test reads it): dbt's file logger formats every event,
+# debug ones included, before its level filter. A 1,000-row run with it at info, the runs'
+# default (loyalty.dbt.dbt_env), and without it, five alternated pairs: 46.6 s against 43.1 s
+# mean wall, 56.1 s against 53.0 s CPU.
+os.environ.setdefault("DBT_LOG_LEVEL_FILE", "none")
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
