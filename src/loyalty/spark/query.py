@@ -107,30 +107,39 @@ class SparkConnection:
         self.spark = get_session(warehouse)
         self._rows: list[tuple[Any, ...]] = []
         self._last: Any = None
+        self._catalog_views: set[str] = set()
 
-    def _register_catalog_views(self) -> None:
-        tables: list[tuple[str, str, str]] = []
-        columns: list[tuple[str, str, str, int, str]] = []
-        for db in self.spark.catalog.listDatabases():
-            for table in self.spark.catalog.listTables(db.name):
-                if table.isTemporary:
-                    continue
-                kind = "VIEW" if table.tableType == "VIEW" else "BASE TABLE"
-                tables.append((db.name, table.name, kind))
-                for position, column in enumerate(self.spark.catalog.listColumns(f"{db.name}.{table.name}"), start=1):
-                    columns.append((db.name, table.name, column.name, position, column.dataType))
-        self.spark.createDataFrame(
-            tables, "table_schema string, table_name string, table_type string"
-        ).createOrReplaceTempView("loyalty_information_schema_tables")
-        self.spark.createDataFrame(
-            columns,
-            "table_schema string, table_name string, column_name string, ordinal_position int, data_type string",
-        ).createOrReplaceTempView("loyalty_information_schema_columns")
+    def _register_catalog_views(self, views: set[str]) -> None:
+        """Register the information_schema views the query names (`tables`, `columns`), once
+        per connection (a read-only connection: its warehouse's tables do not change under it)."""
+        from loyalty.spark import catalog
+
+        if "tables" in views and "tables" not in self._catalog_views:
+            tables = [
+                (schema, name, "VIEW" if is_view else "BASE TABLE")
+                for schema, name, is_view in catalog.relations(self.spark)
+            ]
+            self.spark.createDataFrame(
+                tables, "table_schema string, table_name string, table_type string"
+            ).createOrReplaceTempView("loyalty_information_schema_tables")
+            self._catalog_views.add("tables")
+        if "columns" in views and "columns" not in self._catalog_views:
+            columns = [
+                (schema, name, column, position, data_type)
+                for schema, name, _ in catalog.relations(self.spark)
+                for position, (column, data_type) in enumerate(catalog.columns(self.spark, schema, name), start=1)
+            ]
+            self.spark.createDataFrame(
+                columns,
+                "table_schema string, table_name string, column_name string, ordinal_position int, data_type string",
+            ).createOrReplaceTempView("loyalty_information_schema_columns")
+            self._catalog_views.add("columns")
 
     def _frame(self, sql: str, params: list[Any] | tuple[Any, ...] | None = None) -> Any:
         text = backtick_identifiers(bind(sql, params))
-        if _INFO_SCHEMA.search(text):
-            self._register_catalog_views()
+        named = {m.group(1).lower() for m in _INFO_SCHEMA.finditer(text)}
+        if named:
+            self._register_catalog_views(named)
             text = _INFO_SCHEMA.sub(lambda m: f"loyalty_information_schema_{m.group(1).lower()}", text)
         return self.spark.sql(text)
 
