@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,9 @@ import pytest
 
 from conftest import FIXTURES, REPO, run_cli
 from loyalty import pipeline
+from loyalty.engines import get_engine
 from loyalty.generate import generate
-from loyalty.incremental import INCREMENTAL_RELATIONS, ChangedInputError
+from loyalty.incremental import DEFINITION_VARS, INCREMENTAL_RELATIONS, SETTINGS, ChangedInputError
 from loyalty.load import load_raw
 from loyalty.pipeline import RunConfig
 
@@ -156,6 +158,103 @@ def test_every_incremental_model_is_dropped_by_a_load_from_scratch() -> None:
     assert len(incremental) == 6
 
 
+def _stand_in_models(warehouse: Path) -> None:
+    with duckdb.connect(str(warehouse)) as con:  # stand for dbt's incremental models
+        con.execute("create schema if not exists intermediate")
+        con.execute("create or replace table intermediate.int_transactions_validated as select 1 as raw_row_id")
+
+
+def _incremental_tables(warehouse: Path) -> list[tuple[Any, ...]]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(
+            "select table_name from information_schema.tables where table_schema = 'intermediate'"
+        ).fetchall()
+
+
+def test_changed_definition_var_drops_the_incremental_models_and_the_raw_rows_stay(tmp_path: Path) -> None:
+    warehouse, export = tmp_path / "w.duckdb", tmp_path / "export"
+    export.mkdir()
+    _write(export / "a.csv", [_row("t1", "2024-01-01")])
+    load_raw(warehouse, export)
+    with duckdb.connect(str(warehouse), read_only=True) as con:  # dbt_project.yml's values, as JSON
+        assert con.execute(f"select name, value from {SETTINGS} order by 1").fetchall() == [
+            ("active_window_days", "365"),
+            ("business_time_zone", '"UTC"'),
+            ("max_plausible_date", '"2099-12-31"'),
+            ("min_plausible_date", '"1990-01-01"'),
+        ]
+    _stand_in_models(warehouse)
+    _write(export / "b.csv", [_row("t2", "2024-01-02")])
+    same = load_raw(warehouse, export, variables={"active_window_days": 365, "churn_risk_high_gap_ratio": 9})
+    assert same.incremental is not None and same.incremental.models_rebuilt == ""
+    assert _incremental_tables(warehouse) == [("int_transactions_validated",)]  # same values: kept
+    _write(export / "c.csv", [_row("t3", "2024-01-03")])
+    changed = load_raw(warehouse, export, variables={"active_window_days": 60, "business_time_zone": "Europe/Berlin"})
+    assert changed.incremental is not None and not changed.incremental.from_scratch
+    assert changed.incremental.models_rebuilt == (
+        'active_window_days changed from 365 to 60; business_time_zone changed from "UTC" to "Europe/Berlin"'
+    )
+    assert "The incremental models are rebuilt in full: active_window_days changed" in changed.incremental.describe()
+    assert _incremental_tables(warehouse) == []  # dropped: dbt rebuilds them with the new values
+    assert [r[3] for r in _raw(warehouse)] == ["t1", "t2", "t3"]  # the raw rows load incrementally all along
+    _stand_in_models(warehouse)
+    _write(export / "d.csv", [_row("t4", "2024-01-04")])
+    again = load_raw(warehouse, export, variables={"active_window_days": 60, "business_time_zone": "Europe/Berlin"})
+    assert again.incremental is not None and again.incremental.models_rebuilt == ""  # the new values were recorded
+    assert _incremental_tables(warehouse) == [("int_transactions_validated",)]
+
+
+def test_a_warehouse_without_recorded_settings_rebuilds_its_incremental_models_once(tmp_path: Path) -> None:
+    warehouse, export = tmp_path / "w.duckdb", tmp_path / "export"
+    export.mkdir()
+    _write(export / "a.csv", [_row("t1", "2024-01-01")])
+    load_raw(warehouse, export)
+    _stand_in_models(warehouse)
+    with duckdb.connect(str(warehouse)) as con:  # as a warehouse built before the settings were recorded
+        con.execute(f"drop table {SETTINGS}")
+    result = load_raw(warehouse, export)
+    assert result.incremental is not None
+    assert result.incremental.models_rebuilt == "the settings they were built with are not recorded"
+    assert _incremental_tables(warehouse) == []
+    assert load_raw(warehouse, export).incremental.models_rebuilt == ""
+
+
+_VAR_READ = re.compile(r"""\b(?:var|run_var|checked_var)\(\s*['"]([a-z_]+)['"]""")
+
+
+def test_definition_vars_are_the_vars_the_incremental_models_depend_on(fixture_warehouse: Path) -> None:
+    """Every dbt var read by an incremental model, by a model it reads (transitively) or by a macro
+    of either (transitively) is in DEFINITION_VARS, and nothing else is (but the as-of date)."""
+    manifest = json.loads((get_engine("duckdb").state_dir(fixture_warehouse) / "target" / "manifest.json").read_text())
+    nodes, macros = manifest["nodes"], manifest["macros"]
+
+    def macro_vars(unique_id: str, seen: set[str]) -> set[str]:
+        if unique_id in seen or unique_id not in macros:
+            return set()
+        seen.add(unique_id)
+        found = set(_VAR_READ.findall(macros[unique_id]["macro_sql"]))
+        for parent in macros[unique_id]["depends_on"]["macros"]:
+            found |= macro_vars(parent, seen)
+        return found
+
+    def node_vars(unique_id: str, seen: set[str]) -> set[str]:
+        if unique_id in seen or unique_id not in nodes:
+            return set()
+        seen.add(unique_id)
+        node = nodes[unique_id]
+        found = set(_VAR_READ.findall(node.get("raw_code") or ""))
+        for macro in node["depends_on"]["macros"]:
+            found |= macro_vars(macro, set())
+        for parent in node["depends_on"]["nodes"]:
+            found |= node_vars(parent, seen)
+        return found
+
+    incremental = [uid for uid, node in nodes.items() if node["config"].get("materialized") == "incremental"]
+    assert {nodes[uid]["name"] for uid in incremental} == {r.split(".")[1] for r in INCREMENTAL_RELATIONS}
+    found = set().union(*(node_vars(uid, set()) for uid in incremental))
+    assert found - {"as_of_date"} == set(DEFINITION_VARS)
+
+
 # ---------------------------------------------------------------------------------------------
 # N daily increments against one full build
 
@@ -172,6 +271,7 @@ INCREMENTAL_MODELS = {
     "int_customer_totals": "intermediate",
 }
 FLOAT_REL_TOL = 1e-9
+CHANGED_WINDOW_DAYS = 60  # active_window_days of the run after the full build (dbt_project.yml: 365)
 # columns that name the run itself, not the data
 RUN_COLUMNS = {"rpt_clv_model_fits": {"run_id", "fitted_at"}}
 
@@ -356,6 +456,29 @@ def daily_and_full(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         transactions=str(root / "export"), as_of=DAYS[-1], warehouse=root / "daily.duckdb", full_refresh=True
     )
     full_load = _run_steps(full).incremental
+    # then a run with the active window changed and no new rows: the load finds the settings
+    # changed, drops the incremental models, and dbt rebuilds every month of the grid with it
+    wider = RunConfig(
+        transactions=str(root / "export"),
+        as_of=DAYS[-1],
+        warehouse=root / "daily.duckdb",
+        variables={"active_window_days": CHANGED_WINDOW_DAYS},
+    )
+    full_results = {  # read before the next run changes the warehouse
+        "full_built": _rows_built(full),
+        "full": _marts(full.warehouse),
+        "full_classification": _classification(full.warehouse),
+        "full_purchase_days": _purchase_days(full.warehouse),
+        "full_transaction_dates": _transaction_dates(full.warehouse),
+    }
+    changed_window_load = _run_steps(wider).incremental
+    with duckdb.connect(str(wider.warehouse), read_only=True) as con:
+        changed_window_grid = con.execute(
+            "select month_end_date, last_purchase_date, is_active_in_month from marts.fct_customer_months"
+        ).fetchall()
+        changed_window_runs = con.execute(
+            "select distinct classification_run from intermediate.int_transactions_validated"
+        ).fetchall()
     return {
         "root": root,
         "loads": loads,
@@ -366,11 +489,10 @@ def daily_and_full(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "last_daily": last_daily,
         "expected_customer_months": expected_customer_months,
         "full_load": full_load,
-        "full_built": _rows_built(full),
-        "full": _marts(full.warehouse),
-        "full_classification": _classification(full.warehouse),
-        "full_purchase_days": _purchase_days(full.warehouse),
-        "full_transaction_dates": _transaction_dates(full.warehouse),
+        **full_results,
+        "changed_window_load": changed_window_load,
+        "changed_window_grid": changed_window_grid,
+        "changed_window_runs": changed_window_runs,
     }
 
 
@@ -491,3 +613,22 @@ def test_daily_purchase_days_equal_a_full_build(daily_and_full: dict[str, Any]) 
     daily, full = daily_and_full["daily_purchase_days"], daily_and_full["full_purchase_days"]
     assert len(full) > 1000
     assert daily == full
+
+
+@pytest.mark.slow
+def test_a_changed_active_window_rebuilds_every_month_of_the_grid_with_it(daily_and_full: dict[str, Any]) -> None:
+    load = daily_and_full["changed_window_load"]
+    assert not load.from_scratch and load.rows_added == 0
+    assert load.models_rebuilt == f"active_window_days changed from 365 to {CHANGED_WINDOW_DAYS}"
+    assert daily_and_full["changed_window_runs"] == [(1,)]  # every row classified again, by a full build
+    grid = daily_and_full["changed_window_grid"]
+    # the active rule (macro is_active_on) with the new window, on every month of every customer
+    wrong = [
+        (end, last, active)
+        for end, last, active in grid
+        if active != (last is not None and (end - last).days < CHANGED_WINDOW_DAYS)
+    ]
+    assert wrong == []
+    # and the change matters: months whose status differs between the two windows
+    flipped = [1 for end, last, _ in grid if last is not None and CHANGED_WINDOW_DAYS <= (end - last).days < 365]
+    assert len(flipped) > 50

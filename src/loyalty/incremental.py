@@ -20,18 +20,28 @@ incremental dbt models dropped, so that dbt rebuilds them in full) when the ware
 manifest yet, on `--full-refresh`, or when a file loaded before is no longer in the input (a
 different export, not a continuation of the loaded one). The load and the manifest change in one
 DuckDB transaction: a killed load leaves both as they were.
+
+The incremental models keep rows built by earlier runs, so those rows must mean what new rows
+mean: the dbt vars that decide their values (DEFINITION_VARS: the business time zone, the
+plausible dates, the active window) are recorded with the manifest (`raw._model_settings`). A
+run whose values differ from the recorded ones (or that finds none recorded) drops the
+incremental models, in the same transaction, so that dbt rebuilds them in full with the new
+values; the raw rows, which are text, stay loaded.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
 from loyalty.errors import InputError
+from loyalty.project import dbt_vars
 
 MANIFEST = "raw._loaded_files"
 ROW_ID_FILE_FACTOR = 10**12
@@ -47,6 +57,18 @@ INCREMENTAL_RELATIONS = (
     "marts.fct_customer_months",
 )
 _HASH_CHUNK = 8 * 1024 * 1024
+SETTINGS = "raw._model_settings"
+# The dbt vars that the rows of the incremental models depend on: read by those models, by the
+# models and views they read, or by the macros of either (tests_py/test_incremental.py derives
+# the list from dbt's manifest and compares). The as-of date is not one: the incremental models
+# handle it themselves (README "Incremental daily runs").
+DEFINITION_VARS = ("active_window_days", "business_time_zone", "max_plausible_date", "min_plausible_date")
+
+
+def definition_settings(variables: dict[str, Any] | None = None) -> dict[str, str]:
+    """The values of DEFINITION_VARS a run builds with (its own vars over dbt_project.yml's), as JSON."""
+    values = dbt_vars(variables)
+    return {name: json.dumps(values.get(name), default=str) for name in DEFINITION_VARS}
 
 
 class ChangedInputError(InputError):
@@ -74,14 +96,18 @@ class IncrementalLoad:
     files: list[FileLoad] = field(default_factory=list)
     rows_added: int = 0
     rows_total: int = 0
+    # why the incremental models are dropped and rebuilt in full although the raw rows load
+    # incrementally (the settings they were built with changed); '' when they are not
+    models_rebuilt: str = ""
 
     def describe(self) -> str:
         counts = {s: sum(1 for f in self.files if f.status == s) for s in ("new", "grown", "unchanged")}
         how = f"from scratch ({self.reason})" if self.from_scratch else "incrementally"
+        rebuilt = f" The incremental models are rebuilt in full: {self.models_rebuilt}." if self.models_rebuilt else ""
         return (
             f"Loaded {self.rows_added:,} new transaction rows {how}: {counts['new']} new, "
             f"{counts['grown']} grown, {counts['unchanged']} unchanged file(s); "
-            f"{self.rows_total:,} rows in raw.transactions."
+            f"{self.rows_total:,} rows in raw.transactions.{rebuilt}"
         )
 
 
@@ -132,8 +158,31 @@ def _manifest(con: duckdb.DuckDBPyConnection) -> dict[str, _Loaded]:
     return {str(r[0]): _Loaded(int(r[1]), int(r[2]), int(r[3]), str(r[4]), int(r[5])) for r in rows}
 
 
-def plan(con: duckdb.DuckDBPyConnection, files: list[Path], full_refresh: bool) -> IncrementalLoad:
-    """Decide, without loading anything, what to load from each file (raises ChangedInputError)."""
+def _settings_change(con: duckdb.DuckDBPyConnection, settings: dict[str, str]) -> str:
+    """Why the incremental models cannot keep their rows under `settings` ('' when they can)."""
+    if not _table_exists(con, SETTINGS):
+        return "the settings they were built with are not recorded"
+    recorded = dict(con.execute(f"select name, value from {SETTINGS}").fetchall())
+    changed = [
+        f"{name} changed from {recorded.get(name, 'unset')} to {value}"
+        for name, value in settings.items()
+        if recorded.get(name) != value
+    ]
+    return "; ".join(changed)
+
+
+def plan(
+    con: duckdb.DuckDBPyConnection, files: list[Path], full_refresh: bool, settings: dict[str, str] | None = None
+) -> IncrementalLoad:
+    """Decide, without loading anything, what to load from each file (raises ChangedInputError)
+    and whether the incremental models must be rebuilt in full (settings: definition_settings)."""
+    result = _plan_files(con, files, full_refresh)
+    if not result.from_scratch:
+        result.models_rebuilt = _settings_change(con, definition_settings() if settings is None else settings)
+    return result
+
+
+def _plan_files(con: duckdb.DuckDBPyConnection, files: list[Path], full_refresh: bool) -> IncrementalLoad:
     if full_refresh:
         return _from_scratch(files, "--full-refresh")
     if not (_table_exists(con, MANIFEST) and _table_exists(con, "raw.transactions")):
@@ -183,13 +232,16 @@ def load_transactions(
     files: list[Path],
     select_for_file: Callable[[Path, int], str],
     full_refresh: bool = False,
+    settings: dict[str, str] | None = None,
 ) -> IncrementalLoad:
-    """Bring raw.transactions up to date with the input files and record them in the manifest.
+    """Bring raw.transactions up to date with the input files and record them in the manifest,
+    and the run's settings (definition_settings; default: dbt_project.yml's) beside it.
 
     select_for_file(file, file_index) is the loader's query for one file, with the columns
     raw_row_id, source_file, source_row_number and the transaction columns.
     """
-    result = plan(con, files, full_refresh)
+    settings = definition_settings() if settings is None else settings
+    result = plan(con, files, full_refresh, settings)
     # size, mtime and fingerprint are taken before the rows are read: a file that grows while it
     # is loaded is then seen as grown by the next run, which skips the rows counted here
     stats = {str(f.path): f.path.stat() for f in result.files if f.status != "unchanged"}
@@ -211,9 +263,14 @@ def load_transactions(
                 "rows_loaded bigint not null, loaded_at timestamp not null)"
             )
         else:
+            if result.models_rebuilt:
+                for relation in INCREMENTAL_RELATIONS:
+                    con.execute(f"drop table if exists {relation}")
             before = _count(con)
             if selects:
                 con.execute("insert into raw.transactions by name " + " union all ".join(selects))
+        con.execute(f"create or replace table {SETTINGS} (name varchar primary key, value varchar not null)")
+        con.executemany(f"insert into {SETTINGS} values (?, ?)", sorted(settings.items()))
         for f in to_load:
             (rows,) = con.execute(  # type: ignore[misc]  # fetchone() is Optional; an aggregate always returns a row
                 "select coalesce(max(source_row_number), 0) from raw.transactions where raw_row_id between ? and ?",

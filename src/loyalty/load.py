@@ -28,12 +28,13 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
 from loyalty.duckdb_config import connect as duckdb_connect
 from loyalty.errors import InputError
-from loyalty.incremental import ROW_ID_FILE_FACTOR, IncrementalLoad, load_transactions
+from loyalty.incremental import ROW_ID_FILE_FACTOR, IncrementalLoad, definition_settings, load_transactions
 
 TRANSACTION_REQUIRED = ("transaction_id", "customer_id", "transacted_at", "amount")
 TRANSACTION_OPTIONAL = ("currency", "product_category", "channel", "quantity", "store_id")
@@ -502,9 +503,12 @@ def load_raw(
     customers: str | Path | None = None,
     options: CsvOptions | None = None,
     full_refresh: bool = False,
+    variables: dict[str, Any] | None = None,
 ) -> LoadResult:
     """Bring raw.transactions up to date with the input, loading only rows not loaded before
-    (loyalty.incremental; everything again with full_refresh), and replace raw.customers."""
+    (loyalty.incremental; everything again with full_refresh), and replace raw.customers.
+    variables: the run's dbt vars (the incremental models are rebuilt in full when the ones
+    they depend on differ from those of the build that made them)."""
     options = options or CsvOptions.from_env()
     tx_files = resolve_files(transactions, "transactions")
     cust_files = resolve_files(customers, "customers") if customers else []
@@ -527,7 +531,9 @@ def load_raw(
             )
 
         try:
-            incremental = load_transactions(con, tx_files, select_for_file, full_refresh)
+            incremental = load_transactions(
+                con, tx_files, select_for_file, full_refresh, definition_settings(variables)
+            )
         except duckdb.Error as exc:
             names = ", ".join(str(f) for f in tx_files)
             raise InputError(f"Could not load the transactions input {names}: {_first_line(exc)}") from None

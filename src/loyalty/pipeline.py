@@ -72,7 +72,9 @@ def prepare_step(config: RunConfig) -> list[str]:
 
 
 def load_step(config: RunConfig) -> LoadResult:
-    result = config.engine.load(config.work, config.transactions, config.customers, full_refresh=config.full_refresh)
+    result = config.engine.load(
+        config.work, config.transactions, config.customers, full_refresh=config.full_refresh, variables=config.variables
+    )
     config.engine.load_extra(config.work, config.surveys, config.balances)  # empty tables when not given
     return result
 

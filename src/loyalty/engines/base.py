@@ -99,9 +99,18 @@ class Engine(ABC):
 
     # ---- the steps' engine work (all on W)
     @abstractmethod
-    def load(self, work: Path, transactions: str, customers: str | None, full_refresh: bool = False) -> LoadResult:
+    def load(
+        self,
+        work: Path,
+        transactions: str,
+        customers: str | None,
+        full_refresh: bool = False,
+        variables: dict[str, Any] | None = None,
+    ) -> LoadResult:
         """Bring raw.transactions up to the input files (as text; only what was not loaded before
-        where the engine can, everything again with full_refresh) and replace raw.customers."""
+        where the engine can, everything again with full_refresh) and replace raw.customers.
+        variables: the run's dbt vars (an engine that builds incrementally rebuilds in full when
+        those its incremental models depend on changed)."""
 
     @abstractmethod
     def load_extra(self, work: Path, surveys: str | None, balances: str | None) -> ExtraLoadResult:

@@ -202,10 +202,18 @@ class DuckDBEngine(Engine):
 
     # ---- the steps' engine work
 
-    def load(self, work: Path, transactions: str, customers: str | None, full_refresh: bool = False) -> LoadResult:
+    def load(
+        self,
+        work: Path,
+        transactions: str,
+        customers: str | None,
+        full_refresh: bool = False,
+        variables: dict[str, Any] | None = None,
+    ) -> LoadResult:
         from loyalty.load import load_raw
 
-        return load_raw(work, transactions, customers, full_refresh=full_refresh)  # incremental: loyalty.incremental
+        # incremental: loyalty.incremental
+        return load_raw(work, transactions, customers, full_refresh=full_refresh, variables=variables)
 
     def load_extra(self, work: Path, surveys: str | None, balances: str | None) -> ExtraLoadResult:
         from loyalty.load_extra import load_extra_raw

@@ -102,7 +102,14 @@ class SparkEngine(Engine):
 
     # ---- the steps' engine work
 
-    def load(self, work: Path, transactions: str, customers: str | None, full_refresh: bool = False) -> LoadResult:
+    def load(
+        self,
+        work: Path,
+        transactions: str,
+        customers: str | None,
+        full_refresh: bool = False,
+        variables: dict[str, Any] | None = None,
+    ) -> LoadResult:
         # always every file: the Spark target rebuilds in full (README "Incremental daily runs")
         from loyalty.spark.load import load_raw_spark
 
