@@ -5,9 +5,9 @@
     int_transaction_dates in the plausible range and not later than today. -#}
 {%- set as_of_date = var('as_of_date') or env_var('LOYALTY_AS_OF_DATE', '') -%}
 {%- if as_of_date -%}
-    {%- set as_of_expression = "cast('" ~ as_of_date ~ "' as date)" -%}
+{%- set as_of_expression = "cast('" ~ as_of_date ~ "' as date)" -%}
 {%- else -%}
-    {%- set as_of_expression = 'latest_valid_date' -%}
+{%- set as_of_expression = 'latest_valid_date' -%}
 {%- endif %}
 with
 
