@@ -108,17 +108,18 @@ class SparkConnection:
         self._rows: list[tuple[Any, ...]] = []
         self._last: Any = None
         self._catalog_views: set[str] = set()
+        self._relations: list[tuple[str, str, bool]] | None = None  # listed once, when a query first needs it
 
     def _register_catalog_views(self, views: set[str]) -> None:
         """Register the information_schema views the query names (`tables`, `columns`), once
         per connection (a read-only connection: its warehouse's tables do not change under it)."""
         from loyalty.spark import catalog
 
+        if self._relations is None:
+            self._relations = catalog.relations(self.spark)
+        relations = self._relations
         if "tables" in views and "tables" not in self._catalog_views:
-            tables = [
-                (schema, name, "VIEW" if is_view else "BASE TABLE")
-                for schema, name, is_view in catalog.relations(self.spark)
-            ]
+            tables = [(schema, name, "VIEW" if is_view else "BASE TABLE") for schema, name, is_view in relations]
             self.spark.createDataFrame(
                 tables, "table_schema string, table_name string, table_type string"
             ).createOrReplaceTempView("loyalty_information_schema_tables")
@@ -126,7 +127,7 @@ class SparkConnection:
         if "columns" in views and "columns" not in self._catalog_views:
             columns = [
                 (schema, name, column, position, data_type)
-                for schema, name, _ in catalog.relations(self.spark)
+                for schema, name, _ in relations
                 for position, (column, data_type) in enumerate(catalog.columns(self.spark, schema, name), start=1)
             ]
             self.spark.createDataFrame(
