@@ -128,22 +128,31 @@ def test_csv_whose_last_line_had_no_line_break_cannot_grow(tmp_path: Path) -> No
         load_raw(warehouse, export)
 
 
+def _stand_in_models(warehouse: Path) -> None:
+    with duckdb.connect(str(warehouse)) as con:  # stand for dbt's incremental models
+        con.execute("create schema if not exists intermediate")
+        con.execute("create or replace table intermediate.int_transactions_validated as select 1 as raw_row_id")
+
+
+def _incremental_tables(warehouse: Path) -> list[tuple[Any, ...]]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(
+            "select table_name from information_schema.tables where table_schema = 'intermediate'"
+        ).fetchall()
+
+
 def test_a_different_export_is_loaded_from_scratch_and_drops_incremental_models(tmp_path: Path) -> None:
     warehouse = tmp_path / "w.duckdb"
     first, second = tmp_path / "first.csv", tmp_path / "second.csv"
     _write(first, [_row("t1", "2024-01-01")])
     _write(second, [_row("t2", "2024-01-02")])
     load_raw(warehouse, first)
-    with duckdb.connect(str(warehouse)) as con:  # stands for dbt's incremental model
-        con.execute("create schema intermediate")
-        con.execute("create table intermediate.int_transactions_validated as select 1 as raw_row_id")
+    _stand_in_models(warehouse)
     result = load_raw(warehouse, second)
     assert result.incremental is not None and result.incremental.from_scratch
     assert result.incremental.reason == f"{first.resolve()}, loaded before, is no longer in the input"
     assert [r[3] for r in _raw(warehouse)] == ["t2"]
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        tables = con.execute("select table_name from information_schema.tables where table_schema = 'intermediate'")
-        assert tables.fetchall() == []
+    assert _incremental_tables(warehouse) == []
 
 
 def test_every_incremental_model_is_dropped_by_a_load_from_scratch() -> None:
@@ -156,19 +165,6 @@ def test_every_incremental_model_is_dropped_by_a_load_from_scratch() -> None:
     }
     assert incremental == set(INCREMENTAL_RELATIONS)
     assert len(incremental) == 6
-
-
-def _stand_in_models(warehouse: Path) -> None:
-    with duckdb.connect(str(warehouse)) as con:  # stand for dbt's incremental models
-        con.execute("create schema if not exists intermediate")
-        con.execute("create or replace table intermediate.int_transactions_validated as select 1 as raw_row_id")
-
-
-def _incremental_tables(warehouse: Path) -> list[tuple[Any, ...]]:
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        return con.execute(
-            "select table_name from information_schema.tables where table_schema = 'intermediate'"
-        ).fetchall()
 
 
 def test_changed_definition_var_drops_the_incremental_models_and_the_raw_rows_stay(tmp_path: Path) -> None:

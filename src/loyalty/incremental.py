@@ -172,13 +172,13 @@ def _settings_change(con: duckdb.DuckDBPyConnection, settings: dict[str, str]) -
 
 
 def plan(
-    con: duckdb.DuckDBPyConnection, files: list[Path], full_refresh: bool, settings: dict[str, str] | None = None
+    con: duckdb.DuckDBPyConnection, files: list[Path], full_refresh: bool, settings: dict[str, str]
 ) -> IncrementalLoad:
     """Decide, without loading anything, what to load from each file (raises ChangedInputError)
     and whether the incremental models must be rebuilt in full (settings: definition_settings)."""
     result = _plan_files(con, files, full_refresh)
     if not result.from_scratch:
-        result.models_rebuilt = _settings_change(con, definition_settings() if settings is None else settings)
+        result.models_rebuilt = _settings_change(con, settings)
     return result
 
 
@@ -253,9 +253,10 @@ def load_transactions(
     fingerprints = {p: fingerprint(Path(p), s.st_size) for p, s in stats.items()}
     con.execute("begin transaction")
     try:
-        if result.from_scratch:
+        if result.from_scratch or result.models_rebuilt:  # dbt rebuilds them in full
             for relation in INCREMENTAL_RELATIONS:
                 con.execute(f"drop table if exists {relation}")
+        if result.from_scratch:
             con.execute("create or replace table raw.transactions as " + " union all ".join(selects))
             con.execute(
                 f"create or replace table {MANIFEST} (path varchar primary key, file_index bigint not null, "
@@ -263,9 +264,6 @@ def load_transactions(
                 "rows_loaded bigint not null, loaded_at timestamp not null)"
             )
         else:
-            if result.models_rebuilt:
-                for relation in INCREMENTAL_RELATIONS:
-                    con.execute(f"drop table if exists {relation}")
             before = _count(con)
             if selects:
                 con.execute("insert into raw.transactions by name " + " union all ".join(selects))
