@@ -18,7 +18,7 @@ stay Arrow-backed (`string[pyarrow]`) and decimals become float64.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -29,7 +29,9 @@ import pyarrow as pa
 from loyalty.duckdb_config import connect as duckdb_connect
 from loyalty.duckdb_config import memory_limit
 
-Catalog = dict[str, list[str]]  # "schema.table" -> column names in table order
+# "schema.table" -> column names in table order (a source may list a relation's columns only
+# when they are asked for: spark_source.py)
+Catalog = Mapping[str, list[str]]
 
 
 def read_catalog(con: duckdb.DuckDBPyConnection) -> Catalog:
@@ -37,7 +39,7 @@ def read_catalog(con: duckdb.DuckDBPyConnection) -> Catalog:
         "select table_schema, table_name, column_name from information_schema.columns "
         "order by table_schema, table_name, ordinal_position"
     ).fetchall()
-    catalog: Catalog = {}
+    catalog: dict[str, list[str]] = {}
     for schema, table, column in rows:
         catalog.setdefault(f"{schema}.{table}", []).append(str(column))
     return catalog
