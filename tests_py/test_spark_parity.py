@@ -37,6 +37,7 @@ from loyalty.errors import InputError
 from loyalty.generate import generate
 from loyalty.generate.extra import generate_balances, generate_surveys
 from loyalty.pipeline import RunConfig
+from loyalty.quality.spark_source import SparkSource
 from loyalty.spark.load import load_raw_spark
 from loyalty.spark.session import get_session, spark_conf, stop_session
 
@@ -107,6 +108,11 @@ def _run_steps(config: RunConfig, after_prepare: Any = None, exclude: list[str] 
     return loaded
 
 
+def _nothing_cached(session: Any) -> bool:
+    """No DataFrame of the session is persisted (Spark's cache manager is empty)."""
+    return bool(session._jsparkSession.sharedState().cacheManager().isEmpty())
+
+
 def _snapshot_later(config: RunConfig) -> list[tuple[Any, ...]]:
     """Rebuild the snapshot's parents as of LATER_AS_OF, snapshot again, read the history."""
     variables = {**config.dbt_vars(), "as_of_date": LATER_AS_OF}
@@ -165,6 +171,14 @@ def built(parity_input: tuple[Path, Path], tmp_path_factory: pytest.TempPathFact
             ]
             for config in (duck, spark)
         }
+        # the Spark checks persist each batch while its checkpoint runs, and nothing after
+        session = get_session(spark.warehouse)
+        caching = {"after_the_checks": _nothing_cached(session)}
+        source = SparkSource(spark.warehouse)
+        source.read("select customer_id from marts.dim_customers")
+        caching["while_a_batch_is_read"] = _nothing_cached(session)
+        source.close()
+        caching["after_close"] = _nothing_cached(session)
         snapshots = {"duckdb": _snapshot_later(duck), "spark": _snapshot_later(spark)}
         bad_input = root / "no_amount.csv"
         bad_input.write_text("transaction_id,customer_id,transacted_at\nt1,c1,2024-01-01\n")
@@ -177,6 +191,7 @@ def built(parity_input: tuple[Path, Path], tmp_path_factory: pytest.TempPathFact
         "exports": exports,
         "summaries": summaries,
         "checks": checks,
+        "caching": caching,
         "snapshots": snapshots,
         "spark_warehouse": spark.warehouse,
         "build_results": results,
@@ -312,6 +327,10 @@ def test_data_checks_run_on_spark_and_find_what_they_find_on_duckdb(built: dict[
         assert spark.data_docs is not None and spark.data_docs.is_file()
     # the generated input's malformed dates and amounts are above the raw checks' warning limit
     assert any(not c.success for c in built["checks"]["spark"][0].checks)
+
+
+def test_spark_checks_persist_each_batch_while_it_is_validated_and_nothing_after(built: dict[str, Any]) -> None:
+    assert built["caching"] == {"after_the_checks": True, "while_a_batch_is_read": False, "after_close": True}
 
 
 def test_second_snapshot_closes_and_adds_the_same_versions_on_both_engines(built: dict[str, Any]) -> None:
