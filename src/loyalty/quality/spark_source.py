@@ -37,11 +37,16 @@ class _LazyCatalog(Mapping[str, list[str]]):
 
     def __init__(self, spark: Any) -> None:
         self._spark = spark
-        self._names = [f"{schema}.{name}" for schema, name, _ in spark_catalog.relations(spark, CHECKED_SCHEMAS)]
+        # the listing's names, in its order (a dict: ordered, and `in` without a scan)
+        self._names = {f"{schema}.{name}": None for schema, name, _ in spark_catalog.relations(spark, CHECKED_SCHEMAS)}
         self._columns: dict[str, list[str]] = {}
 
+    def __contains__(self, relation: object) -> bool:
+        # by name only: Mapping's default would read the columns of every relation asked about
+        return relation in self._names
+
     def __getitem__(self, relation: str) -> list[str]:
-        if relation not in self._names:
+        if relation not in self:
             raise KeyError(relation)
         if relation not in self._columns:
             schema, name = relation.split(".", 1)
