@@ -9,6 +9,7 @@ $PREFECT_HOME (default ~/.prefect).
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 import os
 import sys
@@ -65,6 +66,12 @@ def preload_run_modules() -> None:
     import scipy.optimize  # noqa: F401
 
     load_flow("loyalty_pipeline")
+    # The ~530,000 objects these imports made live as long as the command: moved out of the
+    # collector's generations, the full collections of the run (automatic ones, and those that
+    # close dbt's DuckDB connections, loyalty.dbt._release_connections) no longer walk them
+    # each time. A 1,000-row run: 20.5 -> 18.5 s (benchmarks, README "Speed"). No connection
+    # exists yet at this point, so none can be kept open by it.
+    gc.freeze()
 
 
 def flow_parameters(config: Any, **extra: Any) -> dict[str, Any]:
