@@ -72,7 +72,7 @@ lint-semantic: setup
 
 dbt-test: setup
 	rm -f $(TEST_WAREHOUSE)
-	LOYALTY_DBT_UNIT_TESTS=run $(BIN)/loyalty run --transactions tests_py/fixtures/transactions.csv \
+	LOYALTY_DBT_UNIT_TESTS=run LOYALTY_DBT_CONSTRAINED_TESTS=run $(BIN)/loyalty run --transactions tests_py/fixtures/transactions.csv \
 	    --customers tests_py/fixtures/customers.csv --warehouse $(TEST_WAREHOUSE) \
 	    --var max_rejected_share=0.5
 

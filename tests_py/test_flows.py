@@ -433,6 +433,46 @@ def test_successful_run_builds_the_marts_and_returns_their_summary(retried_run: 
     assert customers == ["c1", "c2", "c4", "c5"]
 
 
+def test_a_run_leaves_out_only_not_null_tests_whose_columns_its_tables_declare_not_null(
+    retried_run: dict[str, Any],
+) -> None:
+    """By default (LOYALTY_DBT_CONSTRAINED_TESTS=skip) a run's build phases leave out the not_null
+    tests that the marts' NOT NULL constraints enforce: every test left out is one, on a table
+    that the published warehouse holds with that column NOT NULL."""
+    import json
+
+    from loyalty.engines import get_engine
+    from loyalty.pipeline import BUILD_PHASES
+
+    warehouse = retried_run["warehouse"]
+    target = get_engine("duckdb").state_dir(warehouse) / "target"
+    nodes = json.loads((target / "manifest.json").read_text())["nodes"]
+    ran = {
+        r["unique_id"]
+        for phase in BUILD_PHASES
+        for r in json.loads((target / f"run_results_{phase}.json").read_text())["results"]
+    }
+    left_out = {
+        uid: node
+        for uid, node in nodes.items()
+        if node["resource_type"] == "test" and node["config"].get("enabled", True) and uid not in ran
+    }
+    with connect(warehouse) as con:
+        not_null = set(
+            con.execute(
+                "select schema_name, table_name, unnest(constraint_column_names) from duckdb_constraints() "
+                "where constraint_type = 'NOT NULL'"
+            ).fetchall()
+        )
+    assert {node["test_metadata"]["name"] for node in left_out.values()} == {"not_null"}
+    for node in left_out.values():
+        model = nodes[node["attached_node"]]
+        assert model["config"]["materialized"] == "table"
+        assert (model["schema"], model["alias"], node["column_name"]) in not_null, node["name"]
+    assert "not_null_dim_customers_customer_id" in {node["name"] for node in left_out.values()}
+    assert len(left_out) >= 30  # the marts' constrained columns (32 when this was written)
+
+
 def test_run_publishes_headline_markdown_and_cohort_table(retried_run: dict[str, Any]) -> None:
     found = artifacts(flow_run_id(retried_run["state"]))
     markdown = found["loyalty-run-summary"]

@@ -90,6 +90,10 @@ def test_dbt_node_lines_give_status_time_and_message() -> None:
         "fail      0.05 s  test not_null_dim_customers_customer_id (Got 2 results, configured to fail if != 0)",
     ]
     assert phase_summary("marts", results) == "dbt marts phase: 2 nodes (1 fail, 1 success), 0.5 s of node time."
+    assert phase_summary("marts", results, left_to_constraints=3) == (
+        "dbt marts phase: 2 nodes (1 fail, 1 success), 0.5 s of node time; "
+        "3 not_null tests left to the tables' NOT NULL constraints."
+    )
 
 
 def test_headline_lines_are_the_artifacts_numbers() -> None:

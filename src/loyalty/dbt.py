@@ -24,7 +24,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,8 @@ class DbtResult:
     returncode: int
     output: str
     results: list[dict[str, Any]]
+    # data tests left out because the warehouse's constraints enforce what they check
+    left_to_constraints: list[str] = field(default_factory=list)
 
 
 def dbt_executable() -> str:
@@ -233,6 +235,47 @@ def _write_run_results(args: list[str], outcome: Any, path: Path) -> None:
         result.write(str(path))
 
 
+def tests_enforced_by_constraints(manifest: Any) -> dict[str, str]:
+    """The `not_null` data tests that the warehouse's NOT NULL constraints make redundant.
+
+    A model with an enforced contract is created with its columns' constraints (`create table
+    ... (customer_id varchar not null, ...)`, then `insert`): a null in a `not_null`-constrained
+    column fails the model's build, so the data test on that column can never fail after it.
+    Only models materialized as tables count (every run creates them again, constraints
+    included); an incremental model's table may predate a constraint added to its contract
+    since, so its tests always run. `manifest` is dbt's parsed Manifest (dbtRunner's parse).
+    Returns {test name: unique id of its model}."""
+    tests = {}
+    for node in manifest.nodes.values():
+        metadata = getattr(node, "test_metadata", None)
+        if node.resource_type != "test" or metadata is None or metadata.name != "not_null":
+            continue
+        model = manifest.nodes.get(getattr(node, "attached_node", None) or "")
+        column = getattr(node, "column_name", None)
+        if model is None or column is None or not node.config.enabled:
+            continue
+        contract = getattr(model, "contract", None)
+        rebuilt_with_constraints = model.config.materialized == "table" and contract is not None and contract.enforced
+        if model.resource_type != "model" or not rebuilt_with_constraints:
+            continue
+        info = model.columns.get(column)
+        if info is not None and any(str(getattr(c.type, "value", c.type)) == "not_null" for c in info.constraints):
+            tests[node.name] = model.unique_id
+    return dict(sorted(tests.items()))
+
+
+def with_excluded(args: list[str], names: list[str]) -> list[str]:
+    """dbt arguments `args` with `names` added to their `--exclude` (or to a new one)."""
+    if not names:
+        return list(args)
+    if "--exclude" not in args:
+        return [*args, "--exclude", *names]
+    at = args.index("--exclude") + 1
+    while at < len(args) and not args[at].startswith("--"):
+        at += 1
+    return [*args[:at], *names, *args[at:]]
+
+
 def run_dbt_in_process(
     args: list[str],
     warehouse: Path,
@@ -240,9 +283,13 @@ def run_dbt_in_process(
     variables: dict[str, Any] | None = None,
     target: str = "duckdb",
     check: bool = True,
+    skip_tests_enforced_by_constraints: bool = False,
 ) -> DbtResult:
     """`dbt <args>` in this process (dbtRunner), parsing the project once per (warehouse, target,
-    vars) and reusing that manifest; raise BuildError naming the failed nodes when check and dbt fails."""
+    vars) and reusing that manifest; raise BuildError naming the failed nodes when check and dbt fails.
+
+    With skip_tests_enforced_by_constraints, a build or test leaves out the data tests that the
+    warehouse's constraints make redundant (tests_enforced_by_constraints); the result lists them."""
     warehouse = Path(os.path.abspath(warehouse))  # dbt runs in the warehouse's folder (below)
     env = dbt_env(warehouse, target, variables)
     common = [*_project_args(), "--target", target]
@@ -258,6 +305,7 @@ def run_dbt_in_process(
         # same relative name every warehouse can reuse the last parse (_seed_partial_parse).
         env["LOYALTY_WAREHOUSE"] = warehouse.name
         cwd = warehouse.parent
+    enforced: dict[str, str] = {}
     with _dbt_lock, _environment(env, cwd):
         try:
             results_path.unlink(missing_ok=True)  # a failure before any node must not quote an older run
@@ -270,6 +318,9 @@ def run_dbt_in_process(
                     manifest = _manifests[key] = parsed.result
                     _keep_partial_parse(target_dir, cache)
             if manifest is not None:
+                if skip_tests_enforced_by_constraints and args and args[0] in ("build", "test"):
+                    enforced = tests_enforced_by_constraints(manifest)
+                    args = with_excluded(args, list(enforced))
                 outcome, text = _invoke([*args, *common, *_artifact_flags(args)], manifest)
                 success = bool(outcome.success)
                 _write_run_results(args, outcome, results_path)
@@ -278,7 +329,11 @@ def run_dbt_in_process(
         finally:
             if target != "spark":  # dbt-spark's session belongs to the Spark engine (loyalty.spark.session)
                 _release_connections()
-    return _result(args, ["dbt", *args, *common], 0 if success else 1, text, target_dir, check)
+    result = _result(args, ["dbt", *args, *common], 0 if success else 1, text, target_dir, check)
+    # the tests left out of what this invocation built (a test runs with its model)
+    built = {str(r.get("unique_id")) for r in result.results}
+    result.left_to_constraints = [name for name, model in enforced.items() if model in built]
+    return result
 
 
 def read_run_results(path: Path) -> list[dict[str, Any]]:

@@ -117,8 +117,19 @@ class Engine(ABC):
         """Replace raw.survey_responses, raw.survey_attribute_scores and raw.balances (empty when not given)."""
 
     @abstractmethod
-    def run_dbt(self, work: Path, args: list[str], variables: dict[str, Any] | None = None) -> DbtResult:
-        """`dbt <args>` on this engine's target; raises BuildError naming the failed nodes."""
+    def run_dbt(
+        self,
+        work: Path,
+        args: list[str],
+        variables: dict[str, Any] | None = None,
+        *,
+        skip_tests_enforced_by_constraints: bool = False,
+    ) -> DbtResult:
+        """`dbt <args>` on this engine's target; raises BuildError naming the failed nodes.
+
+        skip_tests_enforced_by_constraints: leave out of a build the `not_null` data tests that
+        this engine's tables enforce as constraints (loyalty.dbt.tests_enforced_by_constraints),
+        where it does enforce them; the result's left_to_constraints names them."""
 
     # The CLV step (loyalty.clv_step): small reads on the driver, per-customer work where the data is.
     @abstractmethod

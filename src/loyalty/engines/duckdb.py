@@ -220,10 +220,24 @@ class DuckDBEngine(Engine):
 
         return load_extra_raw(work, surveys, balances)
 
-    def run_dbt(self, work: Path, args: list[str], variables: dict[str, Any] | None = None) -> DbtResult:
+    def run_dbt(
+        self,
+        work: Path,
+        args: list[str],
+        variables: dict[str, Any] | None = None,
+        *,
+        skip_tests_enforced_by_constraints: bool = False,
+    ) -> DbtResult:
+        # DuckDB enforces NOT NULL: a contract's constraint fails the model's build instead
         from loyalty.dbt import run_dbt_in_process
 
-        return run_dbt_in_process(args, work, variables=variables, target=self.target)
+        return run_dbt_in_process(
+            args,
+            work,
+            variables=variables,
+            target=self.target,
+            skip_tests_enforced_by_constraints=skip_tests_enforced_by_constraints,
+        )
 
     # the CLV step: one machine, so the per-customer work runs here, in batches (_batches)
     def read_clv_as_of(self, work: Path) -> dt.date | None:

@@ -34,19 +34,26 @@ def node_lines(results: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def phase_summary(phase: str, results: list[dict[str, Any]]) -> str:
+def phase_summary(phase: str, results: list[dict[str, Any]], left_to_constraints: int = 0) -> str:
     counts: dict[str, int] = {}
     for r in results:
         counts[str(r.get("status", "?"))] = counts.get(str(r.get("status", "?")), 0) + 1
     total = sum(float(r.get("execution_time") or 0.0) for r in results)
     parts = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-    return f"dbt {phase} phase: {len(results)} nodes ({parts}), {total:.1f} s of node time."
+    summary = f"dbt {phase} phase: {len(results)} nodes ({parts}), {total:.1f} s of node time"
+    if left_to_constraints:
+        summary += f"; {left_to_constraints} not_null tests left to the tables' NOT NULL constraints"
+    return summary + "."
 
 
-def log_phase_nodes(phase: str, dbt_state: Path, logger: Any) -> None:
+def log_phase_nodes(phase: str, dbt_state: Path, logger: Any, left_to_constraints: list[str] | None = None) -> None:
     """Log the phase's summary and its nodes (dbt's `target/run_results.json` in the run's dbt
     state folder) as one record: the Prefect UI shows every line; the CLI's progress shows the
-    first (the summary)."""
+    first (the summary). left_to_constraints: the data tests the phase left to the engine's
+    constraints (loyalty.pipeline.constrained_tests_run), listed after the nodes."""
     results = read_run_results(dbt_state / "target" / "run_results.json")
+    skipped = left_to_constraints or []
     if results:
-        logger.info("\n".join([phase_summary(phase, results), *(f"  {line}" for line in node_lines(results))]))
+        lines = [phase_summary(phase, results, len(skipped)), *(f"  {line}" for line in node_lines(results))]
+        lines += [f"  constraint  test {name}" for name in skipped]
+        logger.info("\n".join(lines))

@@ -134,16 +134,16 @@ def load_raw_input(config: RunConfig) -> LoadResult:
 @task(name="dbt-build-inputs", **WAREHOUSE_STEP)
 def build_inputs(config: RunConfig) -> None:
     """dbt build of staging and int_transactions_validated (every raw row classified), with tests."""
-    _step(lambda: pipeline.build_step(config, "inputs"))
-    log_phase_nodes("inputs", config.engine.state_dir(config.warehouse), get_run_logger())
+    left = _step(lambda: pipeline.build_step(config, "inputs"))
+    log_phase_nodes("inputs", config.engine.state_dir(config.warehouse), get_run_logger(), left)
     name_run_by_as_of(config)
 
 
 @task(name="dbt-build-marts", **WAREHOUSE_STEP)
 def build_marts(config: RunConfig) -> None:
     """dbt build of the marts with their data tests and unit tests."""
-    _step(lambda: pipeline.build_step(config, "marts"))
-    log_phase_nodes("marts", config.engine.state_dir(config.warehouse), get_run_logger())
+    left = _step(lambda: pipeline.build_step(config, "marts"))
+    log_phase_nodes("marts", config.engine.state_dir(config.warehouse), get_run_logger(), left)
 
 
 @task(name="fit-clv-models", **WAREHOUSE_STEP)
@@ -160,8 +160,8 @@ def fit_clv(config: RunConfig) -> None:
 @task(name="dbt-build-clv-marts", **WAREHOUSE_STEP)
 def build_clv_marts(config: RunConfig) -> None:
     """dbt build of what joins the CLV scores (dim_customers and everything after it), with tests."""
-    _step(lambda: pipeline.build_step(config, "clv"))
-    log_phase_nodes("clv", config.engine.state_dir(config.warehouse), get_run_logger())
+    left = _step(lambda: pipeline.build_step(config, "clv"))
+    log_phase_nodes("clv", config.engine.state_dir(config.warehouse), get_run_logger(), left)
 
 
 @task(name="validate-raw-input", **WAREHOUSE_STEP)
