@@ -26,7 +26,16 @@ from conftest import FIXTURES, REPO, run_cli
 from loyalty import pipeline
 from loyalty.engines import get_engine
 from loyalty.generate import generate
-from loyalty.incremental import DEFINITION_VARS, INCREMENTAL_RELATIONS, SETTINGS, ChangedInputError
+from loyalty.incremental import (
+    CODE_SETTING,
+    DEFINITION_VARS,
+    INCREMENTAL_CODE,
+    INCREMENTAL_RELATIONS,
+    SETTINGS,
+    ChangedInputError,
+    code_files,
+    code_fingerprint,
+)
 from loyalty.load import load_raw
 from loyalty.pipeline import RunConfig
 
@@ -176,6 +185,7 @@ def test_changed_definition_var_drops_the_incremental_models_and_the_raw_rows_st
         assert con.execute(f"select name, value from {SETTINGS} order by 1").fetchall() == [
             ("active_window_days", "365"),
             ("business_time_zone", '"UTC"'),
+            (CODE_SETTING, f'"{code_fingerprint()}"'),
             ("max_plausible_date", '"2099-12-31"'),
             ("min_plausible_date", '"1990-01-01"'),
         ]
@@ -213,6 +223,73 @@ def test_a_warehouse_without_recorded_settings_rebuilds_its_incremental_models_o
     assert result.incremental.models_rebuilt == "the settings they were built with are not recorded"
     assert _incremental_tables(warehouse) == []
     assert load_raw(warehouse, export).incremental.models_rebuilt == ""
+
+
+def test_a_new_version_of_the_incremental_models_code_drops_them_and_the_raw_rows_stay(tmp_path: Path) -> None:
+    warehouse, export = tmp_path / "w.duckdb", tmp_path / "export"
+    export.mkdir()
+    _write(export / "a.csv", [_row("t1", "2024-01-01")])
+    load_raw(warehouse, export)
+    _stand_in_models(warehouse)
+    with duckdb.connect(str(warehouse)) as con:  # as built by another version of the project
+        con.execute(f"update {SETTINGS} set value = '\"0123456789abcdef\"' where name = '{CODE_SETTING}'")
+    _write(export / "b.csv", [_row("t2", "2024-01-02")])
+    result = load_raw(warehouse, export)
+    assert result.incremental is not None and not result.incremental.from_scratch
+    assert result.incremental.models_rebuilt == (
+        "their code is not the code they were built with (a new version of the project)"
+    )
+    assert _incremental_tables(warehouse) == []  # dropped: dbt rebuilds them with this version's code
+    assert [r[3] for r in _raw(warehouse)] == ["t1", "t2"]  # the raw rows stay and load incrementally
+    _stand_in_models(warehouse)
+    assert load_raw(warehouse, export).incremental.models_rebuilt == ""  # this version's fingerprint recorded
+
+
+def test_the_code_fingerprint_follows_the_incremental_models_sql_and_not_their_docs(tmp_path: Path) -> None:
+    copy = tmp_path / "project"
+    for path in [*code_files(REPO), REPO / "models" / "intermediate" / "customers" / "int_customer_totals.yml"]:
+        target = copy / path.relative_to(REPO)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+    before = code_fingerprint(copy)
+    assert before == code_fingerprint(REPO) and len(before) == 16
+    docs = copy / "models" / "intermediate" / "customers" / "int_customer_totals.yml"
+    docs.write_text(docs.read_text() + "\n# a description changed\n")
+    assert code_fingerprint(copy) == before  # descriptions and data tests do not change rows
+    model = copy / "models" / "intermediate" / "customers" / "int_customer_totals.sql"
+    model.write_text(model.read_text().replace("count(*) as n_purchase_days", "count(*) + 0 as n_purchase_days"))
+    assert code_fingerprint(copy) != before
+    model.unlink()  # a model removed changes it too
+    assert code_fingerprint(copy) not in (before, "")
+
+
+def test_the_code_fingerprint_covers_every_file_the_incremental_models_depend_on(fixture_warehouse: Path) -> None:
+    """The project files of the incremental models, of every node they read (transitively) and of
+    the project's macros those use are all matched by INCREMENTAL_CODE."""
+    manifest = json.loads((get_engine("duckdb").state_dir(fixture_warehouse) / "target" / "manifest.json").read_text())
+    nodes, sources, macros = manifest["nodes"], manifest["sources"], manifest["macros"]
+    files: set[str] = set()
+    seen: set[str] = set()
+
+    def visit(unique_id: str) -> None:
+        if unique_id in seen:
+            return
+        seen.add(unique_id)
+        node = nodes.get(unique_id) or sources.get(unique_id) or macros.get(unique_id)
+        if node is None or node["package_name"] != "loyalty":
+            return
+        files.add(node["original_file_path"])
+        depends = node.get("depends_on", {})
+        for parent in [*depends.get("macros", []), *depends.get("nodes", [])]:
+            visit(parent)
+
+    for unique_id, node in nodes.items():
+        if node["config"].get("materialized") == "incremental":
+            visit(unique_id)
+    covered = {path.relative_to(REPO).as_posix() for path in code_files(REPO)}
+    assert sorted(files - covered) == []
+    assert "models/intermediate/customers/int_customers_summarized.sql" in files  # read by fct_customer_months
+    assert len(files) > 25 and len(INCREMENTAL_CODE) == 8
 
 
 _VAR_READ = re.compile(r"""\b(?:var|run_var|checked_var)\(\s*['"]([a-z_]+)['"]""")

@@ -23,10 +23,13 @@ DuckDB transaction: a killed load leaves both as they were.
 
 The incremental models keep rows built by earlier runs, so those rows must mean what new rows
 mean: the dbt vars that decide their values (DEFINITION_VARS: the business time zone, the
-plausible dates, the active window) are recorded with the manifest (`raw._model_settings`). A
-run whose values differ from the recorded ones (or that finds none recorded) drops the
-incremental models, in the same transaction, so that dbt rebuilds them in full with the new
-values; the raw rows, which are text, stay loaded.
+plausible dates, the active window) are recorded with the manifest (`raw._model_settings`),
+and so is a fingerprint of the code that computes them (INCREMENTAL_CODE: the SQL of the
+incremental models, of the models they read and of the project's macros), so that a new
+version of the project (a fixed definition, a new column) does not keep rows of the old one
+beside its own. A run whose values differ from the recorded ones (or that finds none
+recorded) drops the incremental models, in the same transaction, so that dbt rebuilds them in
+full with the new values; the raw rows, which are text, stay loaded.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from typing import Any
 import duckdb
 
 from loyalty.errors import InputError
-from loyalty.project import dbt_vars
+from loyalty.project import dbt_vars, project_dir
 
 MANIFEST = "raw._loaded_files"
 ROW_ID_FILE_FACTOR = 10**12
@@ -65,10 +68,46 @@ SETTINGS = "raw._model_settings"
 DEFINITION_VARS = ("active_window_days", "business_time_zone", "max_plausible_date", "min_plausible_date")
 
 
+# The project's files whose text decides the incremental models' rows, as glob patterns under
+# the project folder: the incremental models, every model they read (transitively), the sources
+# those read, and the project's macros (all of them: a macro's change is rare and cheap to
+# rebuild for). tests_py/test_incremental.py derives the files from dbt's manifest and checks
+# that the patterns cover them. YAML descriptions and data tests do not change rows: left out.
+INCREMENTAL_CODE = (
+    "macros/**/*.sql",
+    "models/staging/raw/*.sql",
+    "models/staging/raw/__sources.yml",
+    "models/intermediate/transactions/*.sql",
+    "models/intermediate/customers/*.sql",
+    "models/intermediate/calendar/*.sql",
+    "models/marts/core/fct_transactions.sql",
+    "models/marts/retention/fct_customer_months.sql",
+)
+CODE_SETTING = "incremental_models_code"
+
+
+def code_files(root: Path) -> list[Path]:
+    """The files of INCREMENTAL_CODE under the project folder `root`, sorted."""
+    return sorted({path for pattern in INCREMENTAL_CODE for path in root.glob(pattern) if path.is_file()})
+
+
+def code_fingerprint(root: Path | None = None) -> str:
+    """SHA-256 (first 16 hex digits) of the INCREMENTAL_CODE files' paths and contents."""
+    root = project_dir() if root is None else root
+    digest = hashlib.sha256()
+    for path in code_files(root):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:16]
+
+
 def definition_settings(variables: dict[str, Any] | None = None) -> dict[str, str]:
-    """The values of DEFINITION_VARS a run builds with (its own vars over dbt_project.yml's), as JSON."""
+    """The values of DEFINITION_VARS a run builds with (its own vars over dbt_project.yml's), as
+    JSON, and the fingerprint of the incremental models' code (CODE_SETTING)."""
     values = dbt_vars(variables)
-    return {name: json.dumps(values.get(name), default=str) for name in DEFINITION_VARS}
+    settings = {name: json.dumps(values.get(name), default=str) for name in DEFINITION_VARS}
+    settings[CODE_SETTING] = json.dumps(code_fingerprint())
+    return settings
 
 
 class ChangedInputError(InputError):
@@ -164,11 +203,15 @@ def _settings_change(con: duckdb.DuckDBPyConnection, settings: dict[str, str]) -
         return "the settings they were built with are not recorded"
     recorded = dict(con.execute(f"select name, value from {SETTINGS}").fetchall())
     changed = [
-        f"{name} changed from {recorded.get(name, 'unset')} to {value}"
-        for name, value in settings.items()
-        if recorded.get(name) != value
+        _change(name, recorded.get(name), value) for name, value in settings.items() if recorded.get(name) != value
     ]
     return "; ".join(changed)
+
+
+def _change(name: str, recorded: str | None, value: str) -> str:
+    if name == CODE_SETTING:  # (a warehouse built before the fingerprint was recorded has none)
+        return "their code is not the code they were built with (a new version of the project)"
+    return f"{name} changed from {recorded if recorded is not None else 'unset'} to {value}"
 
 
 def plan(
