@@ -57,6 +57,37 @@ purchase_day_summary as (
 
 ),
 
+purchase_days_with_previous as (
+
+    select
+        customer_id,
+        purchase_date,
+        lag(purchase_date) over (partition by customer_id order by purchase_date) as previous_purchase_date
+
+    from purchase_days
+
+),
+
+reactivations as (
+
+    -- a reactivation is a purchase day on whose eve the customer was churned (docs block
+    -- lifecycle_stage): the eve's activity depends on the active window only, not on the as-of date
+    select
+        customer_id,
+        max(
+            case
+                when
+                    previous_purchase_date is not null
+                    and not {{ is_active_on('previous_purchase_date', dbt.dateadd('day', -1, 'purchase_date')) }}
+                    then purchase_date
+            end
+        ) as last_reactivation_date
+
+    from purchase_days_with_previous
+    group by customer_id
+
+),
+
 first_purchase_day as (
 
     select
@@ -113,11 +144,14 @@ final as (
         cast({{ dbt.date_trunc('month', 'purchase_day_summary.first_purchase_date') }} as date)
             as cohort_month,
         purchase_day_summary.first_purchase_date,
-        purchase_day_summary.last_purchase_date
+        purchase_day_summary.last_purchase_date,
+        reactivations.last_reactivation_date
 
     from purchase_day_summary
     inner join first_purchase_day
         on purchase_day_summary.customer_id = first_purchase_day.customer_id
+    inner join reactivations
+        on purchase_day_summary.customer_id = reactivations.customer_id
     inner join transaction_summary
         on purchase_day_summary.customer_id = transaction_summary.customer_id
 

@@ -14,6 +14,12 @@ churn_scores as (
 
 ),
 
+totals as (
+
+    select * from {{ ref('int_customer_totals') }}
+
+),
+
 purchase_days as (
 
     select * from {{ ref('int_customer_purchase_days') }}
@@ -26,42 +32,18 @@ as_of as (
 
 ),
 
-purchase_days_with_previous as (
+purchase_days_active_window as (
 
+    -- the last reactivation comes with the customer's totals (int_customer_totals, built
+    -- incrementally): only the purchase days in the active window are read here
     select
-        customer_id,
-        purchase_date,
-        lag(purchase_date) over (partition by customer_id order by purchase_date) as previous_purchase_date
+        purchase_days.customer_id,
+        count(*) as n_purchase_days_active_window
 
     from purchase_days
-
-),
-
-purchase_day_facts as (
-
-    -- a reactivation is a purchase day on whose eve the customer was churned
-    select
-        purchase_days_with_previous.customer_id,
-        max(
-            case
-                when
-                    purchase_days_with_previous.previous_purchase_date is not null
-                    and not {{ is_active_on(
-                        'purchase_days_with_previous.previous_purchase_date',
-                        dbt.dateadd('day', -1, 'purchase_days_with_previous.purchase_date')) }}
-                    then purchase_days_with_previous.purchase_date
-            end
-        ) as last_reactivation_date,
-        count(
-            case
-                when {{ is_active_on('purchase_days_with_previous.purchase_date', 'as_of.as_of_date') }}
-                    then 1
-            end
-        ) as n_purchase_days_active_window
-
-    from purchase_days_with_previous
     cross join as_of
-    group by purchase_days_with_previous.customer_id
+    where {{ is_active_on('purchase_days.purchase_date', 'as_of.as_of_date') }}
+    group by purchase_days.customer_id
 
 ),
 
@@ -76,24 +58,28 @@ final as (
                 < {{ checked_var('recent_customer_days', 1) }}
                 then 'new'
             when
-                {{ dbt.datediff('purchase_day_facts.last_reactivation_date', 'customers.as_of_date', 'day') }}
+                {{ dbt.datediff('totals.last_reactivation_date', 'customers.as_of_date', 'day') }}
                 < {{ checked_var('recent_customer_days', 1) }}
                 then 'reactivated'
             when churn_scores.churn_risk = 'high' then 'at_risk'
-            when purchase_day_facts.n_purchase_days_active_window >= {{ checked_var('loyal_min_purchase_days', 2) }}
+            when
+                coalesce(purchase_days_active_window.n_purchase_days_active_window, 0)
+                >= {{ checked_var('loyal_min_purchase_days', 2) }}
                 then 'loyal'
             when customers.n_purchase_days > 1 then 'repeat'
             else 'one_time'
         end as lifecycle_stage,
-        cast(purchase_day_facts.n_purchase_days_active_window as {{ dbt.type_bigint() }})
+        cast(coalesce(purchase_days_active_window.n_purchase_days_active_window, 0) as {{ dbt.type_bigint() }})
             as n_purchase_days_active_window,
-        purchase_day_facts.last_reactivation_date
+        totals.last_reactivation_date
 
     from customers
     inner join churn_scores
         on customers.customer_id = churn_scores.customer_id
-    inner join purchase_day_facts
-        on customers.customer_id = purchase_day_facts.customer_id
+    inner join totals
+        on customers.customer_id = totals.customer_id
+    left join purchase_days_active_window
+        on customers.customer_id = purchase_days_active_window.customer_id
 
 )
 
