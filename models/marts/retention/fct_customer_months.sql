@@ -14,9 +14,7 @@
     purchase day in from the month before; rows replaced by (customer_id, activity_month),
     and the post-hook deletes the rows no longer in the grid. It lays the rebuilt customers
     and months on the calendar and takes the latest purchase day from the purchase month
-    whose range holds each month. Every row carries the as-of date of the run that wrote it
-    (built_as_of_date): the grid's uniqueness test checks the rows of the latest run among
-    themselves and against the rows kept from earlier runs, not the whole grid again. -#}
+    whose range holds each month. -#}
 -- depends_on: {{ ref('int_transactions_validated') }}
 -- depends_on: {{ ref('int_customers_summarized') }}
 {{ config(
@@ -45,17 +43,17 @@ months as (
     select * from {{ ref('int_calendar_months') }}
 
 ),
-
-as_of as (
-
-    select * from {{ ref('int_as_of_date') }}
-
-),
 {%- if is_incremental() %}
 
 customers as (
 
     select * from {{ ref('int_customers_summarized') }}
+
+),
+
+as_of as (
+
+    select * from {{ ref('int_as_of_date') }}
 
 ),
 
@@ -428,8 +426,7 @@ final as (
         activity_month,
         cohort_month,
         month_end_date,
-        last_purchase_date,
-        (select as_of.as_of_date from as_of) as built_as_of_date
+        last_purchase_date
 
     from active_at_month_start_and_end
 
