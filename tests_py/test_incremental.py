@@ -263,29 +263,32 @@ def test_the_code_fingerprint_follows_the_incremental_models_sql_and_not_their_d
     assert code_fingerprint(copy) not in (before, "")
 
 
+def _upstream_of_incremental_models(fixture_warehouse: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the incremental models, everything they depend on) from the fixture build's dbt manifest,
+    by unique id: the models, sources and macros (of every package) that the incremental models
+    read or call, transitively, the incremental models included."""
+    manifest = json.loads((get_engine("duckdb").state_dir(fixture_warehouse) / "target" / "manifest.json").read_text())
+    everything = {**manifest["nodes"], **manifest["sources"], **manifest["macros"]}
+    incremental = {
+        uid: node for uid, node in manifest["nodes"].items() if node["config"].get("materialized") == "incremental"
+    }
+    reached: dict[str, Any] = {}
+    todo = list(incremental)
+    while todo:
+        unique_id = todo.pop()
+        if unique_id in reached or unique_id not in everything:
+            continue
+        reached[unique_id] = everything[unique_id]
+        depends = reached[unique_id].get("depends_on", {})
+        todo += [*depends.get("macros", []), *depends.get("nodes", [])]
+    return incremental, reached
+
+
 def test_the_code_fingerprint_covers_every_file_the_incremental_models_depend_on(fixture_warehouse: Path) -> None:
     """The project files of the incremental models, of every node they read (transitively) and of
     the project's macros those use are all matched by INCREMENTAL_CODE."""
-    manifest = json.loads((get_engine("duckdb").state_dir(fixture_warehouse) / "target" / "manifest.json").read_text())
-    nodes, sources, macros = manifest["nodes"], manifest["sources"], manifest["macros"]
-    files: set[str] = set()
-    seen: set[str] = set()
-
-    def visit(unique_id: str) -> None:
-        if unique_id in seen:
-            return
-        seen.add(unique_id)
-        node = nodes.get(unique_id) or sources.get(unique_id) or macros.get(unique_id)
-        if node is None or node["package_name"] != "loyalty":
-            return
-        files.add(node["original_file_path"])
-        depends = node.get("depends_on", {})
-        for parent in [*depends.get("macros", []), *depends.get("nodes", [])]:
-            visit(parent)
-
-    for unique_id, node in nodes.items():
-        if node["config"].get("materialized") == "incremental":
-            visit(unique_id)
+    _, upstream = _upstream_of_incremental_models(fixture_warehouse)
+    files = {node["original_file_path"] for node in upstream.values() if node["package_name"] == "loyalty"}
     covered = {path.relative_to(REPO).as_posix() for path in code_files(REPO)}
     assert sorted(files - covered) == []
     assert "models/intermediate/customers/int_customers_summarized.sql" in files  # read by fct_customer_months
@@ -298,33 +301,10 @@ _VAR_READ = re.compile(r"""\b(?:var|run_var|checked_var)\(\s*['"]([a-z_]+)['"]""
 def test_definition_vars_are_the_vars_the_incremental_models_depend_on(fixture_warehouse: Path) -> None:
     """Every dbt var read by an incremental model, by a model it reads (transitively) or by a macro
     of either (transitively) is in DEFINITION_VARS, and nothing else is (but the as-of date)."""
-    manifest = json.loads((get_engine("duckdb").state_dir(fixture_warehouse) / "target" / "manifest.json").read_text())
-    nodes, macros = manifest["nodes"], manifest["macros"]
-
-    def macro_vars(unique_id: str, seen: set[str]) -> set[str]:
-        if unique_id in seen or unique_id not in macros:
-            return set()
-        seen.add(unique_id)
-        found = set(_VAR_READ.findall(macros[unique_id]["macro_sql"]))
-        for parent in macros[unique_id]["depends_on"]["macros"]:
-            found |= macro_vars(parent, seen)
-        return found
-
-    def node_vars(unique_id: str, seen: set[str]) -> set[str]:
-        if unique_id in seen or unique_id not in nodes:
-            return set()
-        seen.add(unique_id)
-        node = nodes[unique_id]
-        found = set(_VAR_READ.findall(node.get("raw_code") or ""))
-        for macro in node["depends_on"]["macros"]:
-            found |= macro_vars(macro, set())
-        for parent in node["depends_on"]["nodes"]:
-            found |= node_vars(parent, seen)
-        return found
-
-    incremental = [uid for uid, node in nodes.items() if node["config"].get("materialized") == "incremental"]
-    assert {nodes[uid]["name"] for uid in incremental} == {r.split(".")[1] for r in INCREMENTAL_RELATIONS}
-    found = set().union(*(node_vars(uid, set()) for uid in incremental))
+    incremental, upstream = _upstream_of_incremental_models(fixture_warehouse)
+    assert {node["name"] for node in incremental.values()} == {r.split(".")[1] for r in INCREMENTAL_RELATIONS}
+    code = [node.get("raw_code") or node.get("macro_sql") or "" for node in upstream.values()]
+    found = {var for text in code for var in _VAR_READ.findall(text)}
     assert found - {"as_of_date"} == set(DEFINITION_VARS)
 
 
