@@ -19,12 +19,14 @@ from conftest import REPO
 
 # a command without a Prefect API: starts the temporary server, runs a flow against it, and
 # prints the flow's return value, the API URL, the server's process id, the Prefect log workers
-# left after the flow and whether the flow's log line reached the server
+# left after the flow, whether the flow's log line reached the server and the flow-run heartbeat
+# interval its engine read
 COMMAND = """
 import os, signal, sys
 from prefect import flow, get_run_logger
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+from prefect.flow_engine import FlowRunEngine
 from prefect.logging.handlers import APILogWorker
 from loyalty.orchestration import runner, temporary_server
 
@@ -34,6 +36,7 @@ server = temporary_server._started[0]
 @flow
 def add(a: int, b: int) -> int:
     get_run_logger().info("adding %s and %s", a, b)
+    print("heartbeat", FlowRunEngine(flow=add).heartbeat_seconds, flush=True)
     return a + b
 
 print("api", url, os.environ["PREFECT_API_URL"], flush=True)
@@ -99,6 +102,7 @@ def test_a_command_without_a_prefect_api_runs_its_flow_on_a_temporary_server_tha
     assert proc.returncode == 0, proc.stderr
     assert lines["flow"] == "5"
     assert (lines["workers"], lines["logged"]) == ("0", "True")
+    assert lines["heartbeat"] == "None"  # nothing reads them on a server that ends with the command
     url, env_url = lines["api"].split()
     assert url == env_url  # every Prefect client of the process (log and event workers too) uses it
     assert url.startswith("http://127.0.0.1:") and url.endswith("/api")
@@ -126,6 +130,14 @@ def test_a_configured_prefect_api_is_used_and_nothing_is_started(monkeypatch: py
         assert temporary_server.ensure_prefect_api(preload=lambda: preloaded.append(1)) == "http://127.0.0.1:4200/api"
         assert preloaded == [1]
         assert temporary_server.temporary_server_address() is None
+        from prefect.flow_engine import FlowRunEngine
+        from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY
+
+        from loyalty.orchestration import runner
+
+        with runner.flow_run_settings():  # a real server: Prefect's heartbeats, so it can tell a crashed run
+            assert FlowRunEngine(flow=runner.load_flow()).heartbeat_seconds == PREFECT_FLOWS_HEARTBEAT_FREQUENCY.value()
+            assert PREFECT_FLOWS_HEARTBEAT_FREQUENCY.value() == 180
     finally:
         monkeypatch.undo()
         refresh_global_settings_context()
