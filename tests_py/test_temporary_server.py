@@ -22,7 +22,7 @@ from conftest import REPO
 # left after the flow, whether the flow's log line reached the server and the flow-run heartbeat
 # interval its engine read
 COMMAND = """
-import os, signal, sys
+import os, signal, sys, threading
 from prefect import flow, get_run_logger
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
@@ -30,8 +30,12 @@ from prefect.flow_engine import FlowRunEngine
 from prefect.logging.handlers import APILogWorker
 from loyalty.orchestration import runner, temporary_server
 
-url = temporary_server.ensure_prefect_api(preload=lambda: print("preloaded", flush=True))
+# (during the imports, a thread waits for the server to answer and warms it up)
+ready = lambda: any(t.name == temporary_server.READY_THREAD_NAME for t in threading.enumerate())
+url = temporary_server.ensure_prefect_api(preload=lambda: print("preloaded", ready(), flush=True))
 server = temporary_server._started[0]
+print("ready", ready(), flush=True)
+print("warm", *server.warm_up(), flush=True)
 
 @flow
 def add(a: int, b: int) -> int:
@@ -106,8 +110,34 @@ def test_a_command_without_a_prefect_api_runs_its_flow_on_a_temporary_server_tha
     url, env_url = lines["api"].split()
     assert url == env_url  # every Prefect client of the process (log and event workers too) uses it
     assert url.startswith("http://127.0.0.1:") and url.endswith("/api")
-    assert proc.stdout.splitlines()[0] == "preloaded"  # the run's imports happen during the boot
+    assert proc.stdout.splitlines()[0] == "preloaded True"  # the run's imports happen during the boot
+    assert lines["ready"] == "False"  # the server answered and was warmed up before the flow
+    assert lines["warm"] == "200 200 200"  # the warm-up's requests are ones the server answers
     assert _gone_within(int(lines["pid"]), 10)
+
+
+def test_a_temporary_server_that_fails_to_start_stops_the_command_in_one_sentence(tmp_path: Path) -> None:
+    script = tmp_path / "command.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            from loyalty.orchestration import temporary_server
+            try:
+                temporary_server.ensure_prefect_api(preload=lambda: print("preloaded", flush=True))
+            except temporary_server.TemporaryServerError as exc:
+                print("error", exc)
+            """
+        )
+    )
+    env = _without_prefect_api(tmp_path)
+    # a database the server cannot create: its start-up fails and it exits
+    env["PREFECT_API_DATABASE_CONNECTION_URL"] = f"sqlite+aiosqlite:///{tmp_path}/missing/folder/prefect.db"
+    proc = subprocess.run([sys.executable, str(script)], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    preloaded, error = proc.stdout.splitlines()
+    assert preloaded == "preloaded"  # the imports went on while the server failed
+    assert error.startswith("error Prefect's temporary local server exited with code ")
+    assert error.endswith("; start one with `prefect server start` and set PREFECT_API_URL.")
 
 
 @pytest.mark.slow
