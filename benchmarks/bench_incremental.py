@@ -6,10 +6,12 @@ with new transaction ids, dated the day after the last transaction, for existing
 and times `loyalty run` again on the same warehouse, which loads and reclassifies only the
 new rows (README "Incremental daily runs"). Prints both wall times, their ratio and each
 step's time of both runs (from the Prefect task log lines), and the full run against the
-one-statement RFM limit of bench_run.py. Not a test: figures go to the README.
+one-statement RFM limit of bench_run.py. With --days N, N daily increments run one after the
+other, each dated the day after the one before (the first day of a month, then days inside it).
+Not a test: figures go to the README.
 
     .venv/bin/python benchmarks/bench_incremental.py --transactions 1000000
-    .venv/bin/python benchmarks/bench_incremental.py --transactions 10000000 --reuse
+    .venv/bin/python benchmarks/bench_incremental.py --transactions 10000000 --reuse --days 2
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--transactions", type=int, default=1_000_000, help="approximate number of transactions")
     parser.add_argument("--increment", type=int, default=10_000, help="rows of the daily increment")
+    parser.add_argument("--days", type=int, default=1, help="daily increments, one after the other")
     parser.add_argument("--workdir", type=Path, default=project_dir() / "build" / "bench_incremental")
     parser.add_argument("--reuse", action="store_true", help="reuse generated data of the same size if present")
     args = parser.parse_args()
@@ -114,25 +117,28 @@ def main() -> None:
         (last_day,) = con.execute("select max(transaction_date) from marts.fct_transactions").fetchone()  # type: ignore[misc]  # fetchone() is Optional; max() always returns a row
     limit = rfm_reference(history, str(last_day))
     print(f"one-statement RFM limit (bench_run.RFM_SQL): {limit:.1f} s; full run / limit: {full_wall / limit:.0f}x")
-    next_day = last_day + dt.timedelta(days=1)
-    day_file = export / f"day_{next_day}.parquet"
-    duckdb.sql(
-        f"""copy (
-                select * replace (
-                    'N' || transaction_id as transaction_id,
-                    cast(cast(date '{next_day}' as timestamp)
-                        + (try_cast(transacted_at as timestamp)
-                           - cast(cast(try_cast(transacted_at as timestamp) as date) as timestamp))
-                        as varchar) as transacted_at)
-                from read_parquet('{history}')
-                where try_cast(transacted_at as timestamp) is not null
-                using sample {args.increment} rows (reservoir, 7)
-            ) to '{day_file}' (format parquet)"""
-    )
-    increment_wall, increment_log = _run(export, customers, warehouse)
-    print(f"daily increment of {args.increment:,} rows dated {next_day}: {increment_wall:.1f} s wall")
-    print(f"ratio increment / full: {increment_wall / full_wall:.3f}")
-    for name, log in (("full run", full_log), ("increment", increment_log)):
+    logs = [("full run", full_log)]
+    for day in range(1, args.days + 1):
+        next_day = last_day + dt.timedelta(days=day)
+        day_file = export / f"day_{next_day}.parquet"
+        duckdb.sql(
+            f"""copy (
+                    select * replace (
+                        'N{day}-' || transaction_id as transaction_id,
+                        cast(cast(date '{next_day}' as timestamp)
+                            + (try_cast(transacted_at as timestamp)
+                               - cast(cast(try_cast(transacted_at as timestamp) as date) as timestamp))
+                            as varchar) as transacted_at)
+                    from read_parquet('{history}')
+                    where try_cast(transacted_at as timestamp) is not null
+                    using sample {args.increment} rows (reservoir, {6 + day})
+                ) to '{day_file}' (format parquet)"""
+        )
+        increment_wall, increment_log = _run(export, customers, warehouse)
+        print(f"daily increment of {args.increment:,} rows dated {next_day}: {increment_wall:.1f} s wall")
+        print(f"ratio increment / full: {increment_wall / full_wall:.3f}")
+        logs.append((f"increment {next_day}", increment_log))
+    for name, log in logs:
         steps = ", ".join(f"{step} {seconds:.0f} s" for step, seconds in _step_times(log))
         print(f"{name} steps: {steps}")
     print(f"load average (1, 5, 15 min): {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
