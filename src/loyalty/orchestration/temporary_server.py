@@ -149,7 +149,7 @@ class TemporaryServer:
                 headers={"Content-Type": "application/json"},
             )
             try:
-                with urllib.request.urlopen(request, timeout=30) as response:
+                with urllib.request.urlopen(request, timeout=10) as response:
                     response.read()
                     statuses.append(int(response.status))
             except (urllib.error.URLError, OSError):
