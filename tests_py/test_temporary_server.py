@@ -84,17 +84,24 @@ def _gone_within(pid: int, seconds: float) -> bool:
     return False
 
 
-def _run(mode: str, tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
+def _run_script(
+    code: str, tmp_path: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`code` as a new Python process without a Prefect API (plus `env`), from the repository."""
     script = tmp_path / "command.py"
-    script.write_text(textwrap.dedent(COMMAND))
-    proc = subprocess.run(
-        [sys.executable, str(script), mode],
+    script.write_text(textwrap.dedent(code))
+    return subprocess.run(
+        [sys.executable, str(script), *args],
         cwd=REPO,
-        env=_without_prefect_api(tmp_path),
+        env={**_without_prefect_api(tmp_path), **(env or {})},
         capture_output=True,
         text=True,
         timeout=300,
     )
+
+
+def _run(mode: str, tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
+    proc = _run_script(COMMAND, tmp_path, mode)
     lines = dict(line.split(" ", 1) for line in proc.stdout.splitlines() if " " in line)
     return proc, lines
 
@@ -117,22 +124,16 @@ def test_a_command_without_a_prefect_api_runs_its_flow_on_a_temporary_server_tha
 
 
 def test_a_temporary_server_that_fails_to_start_stops_the_command_in_one_sentence(tmp_path: Path) -> None:
-    script = tmp_path / "command.py"
-    script.write_text(
-        textwrap.dedent(
-            """
-            from loyalty.orchestration import temporary_server
-            try:
-                temporary_server.ensure_prefect_api(preload=lambda: print("preloaded", flush=True))
-            except temporary_server.TemporaryServerError as exc:
-                print("error", exc)
-            """
-        )
-    )
-    env = _without_prefect_api(tmp_path)
+    code = """
+        from loyalty.orchestration import temporary_server
+        try:
+            temporary_server.ensure_prefect_api(preload=lambda: print("preloaded", flush=True))
+        except temporary_server.TemporaryServerError as exc:
+            print("error", exc)
+        """
     # a database the server cannot create: its start-up fails and it exits
-    env["PREFECT_API_DATABASE_CONNECTION_URL"] = f"sqlite+aiosqlite:///{tmp_path}/missing/folder/prefect.db"
-    proc = subprocess.run([sys.executable, str(script)], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    database = f"sqlite+aiosqlite:///{tmp_path}/missing/folder/prefect.db"
+    proc = _run_script(code, tmp_path, env={"PREFECT_API_DATABASE_CONNECTION_URL": database})
     assert proc.returncode == 0, proc.stderr
     preloaded, error = proc.stdout.splitlines()
     assert preloaded == "preloaded"  # the imports went on while the server failed
